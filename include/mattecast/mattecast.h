@@ -1,0 +1,124 @@
+// mattecast: Robust Video Matting on the CPU.
+//
+// Load a model once, open one Session per video stream, feed frames in order:
+//
+//   auto model = mattecast::Model::load(mattecast::find_model(""));
+//   mattecast::Session session(model, {.threads = 2});
+//   mattecast::Matte matte;
+//   for (each frame) session.process({rgb, width, height, stride}, matte);
+//
+// The session carries the network's recurrent state from frame to frame; call reset() at a cut.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mattecast {
+
+// Every failure is reported as an Error whose message names the file, tensor or frame involved.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Precision { fp32, bf16 };
+enum class RefinerKind { fast_guided_filter, deep_guided_filter };
+
+const char* to_string(Precision precision);
+const char* to_string(RefinerKind refiner);
+Precision parse_precision(const std::string& text);  // "fp32" | "bf16"
+
+struct ModelInfo {
+  std::string path;
+  std::string format;  // "pth" (PyTorch state_dict) or "tfjs" (TF.js graph model)
+  size_t tensor_count = 0;
+  size_t parameter_count = 0;
+  RefinerKind refiner = RefinerKind::fast_guided_filter;
+};
+
+// Validated network weights. Immutable, so one Model can serve any number of sessions.
+class Model {
+ public:
+  // Format from the path: a `.pth` file, or a TF.js `model.json` (or the folder holding it).
+  static std::shared_ptr<const Model> load(const std::string& path);
+  ~Model();
+  const ModelInfo& info() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Resolves the weights to use: `explicit_path` if given, else the first of $MATTECAST_MODELS,
+// ~/.cache/mattecast and ../shared/models that holds a known model file. Throws if none does.
+std::string find_model(const std::string& explicit_path);
+
+// Network input size for a frame: the official rule keeps the longer side at 512 px.
+float auto_downsample_ratio(int width, int height);
+
+struct SessionParams {
+  int threads = 0;                        // 0: one per available core
+  Precision precision = Precision::fp32;  // bf16 uses AVX512-BF16 / AMX where the CPU has them
+  float downsample_ratio = 0.0f;          // 0: auto_downsample_ratio(); 1: no refiner
+  bool alpha_only = false;                // skip the foreground colour (faster)
+};
+
+// A read-only view of 8-bit interleaved RGB pixels; rows are `stride` bytes apart.
+struct RgbImage {
+  const uint8_t* data = nullptr;
+  int width = 0;
+  int height = 0;
+  ptrdiff_t stride = 0;
+};
+
+// The network's outputs at the frame's full resolution, values in 0..1.
+// Reuse one Matte across frames: its buffers are sized on the first frame and then kept.
+struct Matte {
+  int width = 0;
+  int height = 0;
+  std::vector<float> alpha;       // height x width
+  std::vector<float> foreground;  // height x width x 3 (RGB); empty in alpha-only mode
+};
+
+// Recurrent state of one ConvGRU level, NHWC at the network's internal resolution.
+struct StateView {
+  const float* data = nullptr;
+  int height = 0;
+  int width = 0;
+  int channels = 0;
+};
+
+// One stream of frames. Owns the recurrent state and the compiled kernels for the current size.
+// Not thread-safe: use one Session per thread.
+class Session {
+ public:
+  Session(std::shared_ptr<const Model> model, const SessionParams& params = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Mattes the next frame of the stream. A frame of another size starts a new stream.
+  void process(const RgbImage& frame, Matte& out);
+  // Forgets the recurrent state: the next frame is treated as the first of a new shot.
+  void reset();
+
+  const SessionParams& params() const;
+  // The ratio used for a frame of this size (the explicit one, or the automatic rule).
+  float downsample_ratio_for(int width, int height) const;
+  // Levels 1..4, after the last processed frame (for verification).
+  StateView recurrent_state(int level) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mattecast

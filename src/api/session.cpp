@@ -1,0 +1,53 @@
+#include <fmt/format.h>
+
+#include "api/model_impl.h"
+#include "models/rvm.h"
+#include "nn/threads.h"
+
+namespace mattecast {
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  SessionParams params;
+  RvmNetwork network;
+
+  Impl(std::shared_ptr<const Model> m, const SessionParams& p)
+      : model(std::move(m)),
+        params(p),
+        network(model->impl().weights, {p.precision, p.alpha_only}) {}
+};
+
+Session::Session(std::shared_ptr<const Model> model, const SessionParams& params) {
+  if (!model) throw Error("Session needs a loaded model");
+  if (params.downsample_ratio < 0.0f || params.downsample_ratio > 1.0f)
+    throw Error(fmt::format("downsample ratio {} is outside (0, 1]", params.downsample_ratio));
+  if (params.threads < 0) throw Error(fmt::format("thread count {} is negative", params.threads));
+  SessionParams resolved = params;
+  resolved.threads = set_threads(params.threads);
+  impl_ = std::make_unique<Impl>(std::move(model), resolved);
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+const SessionParams& Session::params() const { return impl_->params; }
+
+float Session::downsample_ratio_for(int width, int height) const {
+  return impl_->params.downsample_ratio > 0.0f ? impl_->params.downsample_ratio
+                                               : auto_downsample_ratio(width, height);
+}
+
+void Session::process(const RgbImage& frame, Matte& out) {
+  if (!frame.data || frame.width < 1 || frame.height < 1 || frame.stride < 3 * frame.width)
+    throw Error(fmt::format("invalid frame: {}x{} pixels, stride {} bytes", frame.width,
+                            frame.height, frame.stride));
+  set_threads(impl_->params.threads);  // OpenMP's count is per calling thread
+  impl_->network.forward(frame, downsample_ratio_for(frame.width, frame.height), out);
+}
+
+void Session::reset() { impl_->network.reset_state(); }
+
+StateView Session::recurrent_state(int level) const { return impl_->network.state(level); }
+
+}  // namespace mattecast

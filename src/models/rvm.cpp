@@ -1,0 +1,381 @@
+#include "models/rvm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "nn/kernels.h"
+
+namespace mattecast {
+
+namespace {
+
+// torchvision's ImageNet normalisation, applied inside the encoder after downsampling.
+constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
+constexpr float kInvStd[3] = {1.0f / 0.229f, 1.0f / 0.224f, 1.0f / 0.225f};
+constexpr float kGuidedFilterEps = 1e-5f;
+
+int half_up(int n) { return (n + 1) / 2; }
+
+// out[o] = bias[o] + sum_i weight[o][i] * in[i]
+void matvec(const std::vector<float>& weight, const float* bias, const float* in, int inputs,
+            int outputs, float* out) {
+  for (int o = 0; o < outputs; ++o) {
+    const float* row = weight.data() + size_t(o) * inputs;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int i = 0; i < inputs; ++i) sum += row[i] * in[i];
+    out[o] = (bias ? bias[o] : 0.0f) + sum;
+  }
+}
+
+// Calls f(view) with each tensor's view, whatever the two element types.
+template <typename F>
+void with_views(const Tensor& a, Tensor& b, F&& f, int a_first = 0, int a_count = -1,
+                int b_first = 0, int b_count = -1) {
+  with_view(a, [&](auto va) { with_view(b, [&](auto vb) { f(va, vb); }, b_first, b_count); },
+            a_first, a_count);
+}
+
+}  // namespace
+
+RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
+    : weights_(weights),
+      options_(options),
+      compute_type_(options.precision == Precision::bf16 ? DataType::bf16 : DataType::f32) {
+  const auto& w = weights_;
+  stem_ = Conv2d(w.stem.name, w.stem.spec, &w.stem.weights);
+  for (const InvertedResidual& block : w.blocks) {
+    EncoderBlock layer;
+    layer.weights = &block;
+    if (block.expand) layer.expand = Conv2d(block.expand->name, block.expand->spec, &block.expand->weights);
+    layer.depthwise = Conv2d(block.depthwise.name, block.depthwise.spec, &block.depthwise.weights);
+    layer.project = Conv2d(block.project.name, block.project.spec, &block.project.weights);
+    blocks_.push_back(std::move(layer));
+  }
+  last_ = Conv2d(w.last.name, w.last.spec, &w.last.weights);
+  aspp_main_ = Conv2d(w.aspp_main.name, w.aspp_main.spec, &w.aspp_main.weights);
+
+  auto make_gru = [](Gru& gru, const ConvGruLayer& layer) {
+    gru.input_hidden = Conv2d(layer.input_hidden.name, layer.input_hidden.spec,
+                              &layer.input_hidden.weights);
+    gru.hidden_hidden = Conv2d(layer.hidden_hidden.name, layer.hidden_hidden.spec,
+                               &layer.hidden_hidden.weights);
+  };
+  make_gru(bottleneck_gru_, w.bottleneck_gru);
+  for (int i = 0; i < 3; ++i) {
+    const UpsamplingLayer& layer = w.upsampling[i];
+    up_[i].conv = Conv2d(layer.conv.name, layer.conv.spec, &layer.conv.weights);
+    make_gru(up_[i].gru, layer.gru);
+  }
+  output_conv1_ = Conv2d(w.output_conv1.name, w.output_conv1.spec, &w.output_conv1.weights);
+  output_conv2_ = Conv2d(w.output_conv2.name, w.output_conv2.spec, &w.output_conv2.weights);
+  project_ = Conv2d(w.project_mat.name, w.project_mat.spec, &w.project_mat.weights);
+
+  if (w.refiner == RefinerKind::deep_guided_filter) {
+    // One depthwise 3x3 over [x, y, x*y, x*x] computes the four box means of the filter at once.
+    dgf_box_weights_.weight.resize(16 * 9);
+    dgf_box_weights_.bias.assign(16, 0.0f);
+    for (int c = 0; c < 16; ++c)
+      std::copy_n(w.dgf_box.begin() + (c % 4) * 9, 9, dgf_box_weights_.weight.begin() + c * 9);
+    dgf_box_ = Conv2d("refiner.box_filter", {16, 16, 3, 1, 1, true}, &dgf_box_weights_);
+    dgf_conv1_ = Conv2d(w.dgf_conv1->name, w.dgf_conv1->spec, &w.dgf_conv1->weights);
+    dgf_conv2_ = Conv2d(w.dgf_conv2->name, w.dgf_conv2->spec, &w.dgf_conv2->weights);
+    dgf_conv3_ = Conv2d(w.dgf_conv3->name, w.dgf_conv3->spec, &w.dgf_conv3->weights);
+  }
+}
+
+void RvmNetwork::plan_gru(Gru& gru, Size size, int channels) {
+  const DataType f32 = DataType::f32;
+  gru.xh.allocate(size.h, size.w, 2 * channels, compute_type_);
+  gru.gates.allocate(size.h, size.w, 2 * channels, f32);
+  gru.candidate.allocate(size.h, size.w, channels, f32);
+  gru.state.allocate(size.h, size.w, channels, f32);
+  gru.input_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
+  gru.hidden_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
+}
+
+void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
+  const DataType f32 = DataType::f32;
+  const DataType ct = compute_type_;
+  frame_w_ = frame_w, frame_h_ = frame_h, ratio_ = ratio;
+  input_size_ = {int(std::floor(double(frame_h) * ratio)), int(std::floor(double(frame_w) * ratio))};
+  if (input_size_.h < 1 || input_size_.w < 1)
+    throw Error(fmt::format("frame {}x{} at downsample ratio {} leaves no pixels for the network",
+                            frame_w, frame_h, ratio));
+  levels_[0] = input_size_;
+  for (int i = 1; i < 5; ++i) levels_[i] = {half_up(levels_[i - 1].h), half_up(levels_[i - 1].w)};
+
+  // Input pyramid.
+  src_small_.allocate(input_size_.h, input_size_.w, 3, f32);
+  normalized_.allocate(input_size_.h, input_size_.w, 3, ct);
+  for (int i = 0; i < 3; ++i) pooled_[i].allocate(levels_[i + 1].h, levels_[i + 1].w, 3, f32);
+
+  // Encoder: shared buffers sized for the largest block.
+  stem_.plan(dnnl_, input_size_.h, input_size_.w, ct, ct);
+  size_t io_elements = size_t(stem_.out_h()) * stem_.out_w() * 16, expanded = 0, depthwise = 0;
+  int h = stem_.out_h(), w = stem_.out_w();
+  for (EncoderBlock& block : blocks_) {
+    if (block.weights->expand) {
+      block.expand.plan(dnnl_, h, w, ct, ct);
+      expanded = std::max(expanded, size_t(h) * w * block.expand.spec().out_channels);
+    }
+    block.depthwise.plan(dnnl_, h, w, ct, ct);
+    h = block.depthwise.out_h(), w = block.depthwise.out_w();
+    depthwise = std::max(depthwise, size_t(h) * w * block.depthwise.spec().out_channels);
+    block.project.plan(dnnl_, h, w, ct, ct);
+    io_elements = std::max(io_elements, size_t(h) * w * block.project.spec().out_channels);
+  }
+  block_a_.reserve(io_elements, ct);
+  block_b_.reserve(io_elements, ct);
+  expanded_.reserve(expanded, ct);
+  depthwise_.reserve(depthwise, ct);
+  if (h != levels_[4].h || w != levels_[4].w)
+    throw Error(fmt::format("internal: encoder output {}x{}, expected {}x{}", w, h, levels_[4].w,
+                            levels_[4].h));
+  last_.plan(dnnl_, h, w, ct, ct);
+  features4_.allocate(h, w, 960, ct);
+  aspp_main_.plan(dnnl_, h, w, ct, f32);
+  aspp_.allocate(h, w, 128, f32);
+  pooled_features_.resize(960);
+  squeezed_.resize(960);
+  gate_.resize(960);
+
+  // Decoder.
+  plan_gru(bottleneck_gru_, levels_[4], 64);
+  int x_channels = 128;
+  for (int i = 0; i < 3; ++i) {
+    Level& level = up_[i];
+    const Size size = levels_[3 - i];
+    const ConvSpec& spec = level.conv.spec();
+    level.input.allocate(size.h, size.w, spec.in_channels, ct);
+    level.conv.plan(dnnl_, size.h, size.w, ct, f32);
+    level.output.allocate(size.h, size.w, spec.out_channels, f32);
+    plan_gru(level.gru, size, spec.out_channels / 2);
+    x_channels = spec.out_channels;
+  }
+  const Size full = levels_[0];
+  output_input_.allocate(full.h, full.w, x_channels + 3, ct);
+  output_conv1_.plan(dnnl_, full.h, full.w, ct, ct);
+  output_mid_.allocate(full.h, full.w, 16, ct);
+  output_conv2_.plan(dnnl_, full.h, full.w, ct, f32);
+  hidden_.allocate(full.h, full.w, 16, f32);
+  project_.plan(dnnl_, full.h, full.w, f32, f32);
+  projection_.allocate(full.h, full.w, 4, f32);
+
+  // Refiner (always float: it is cheap at this size and sets the final edge quality).
+  for (Tensor* t : {&coeff_a_, &coeff_b_, &mean_x_, &mean_y_}) t->allocate(full.h, full.w, 4, f32);
+  if (weights_.refiner == RefinerKind::deep_guided_filter) {
+    dgf_packed_.allocate(full.h, full.w, 16, f32);
+    dgf_boxed_.allocate(full.h, full.w, 16, f32);
+    dgf_stats_.allocate(full.h, full.w, 24, f32);
+    dgf_mid1_.allocate(full.h, full.w, 16, f32);
+    dgf_mid2_.allocate(full.h, full.w, 16, f32);
+    for (Conv2d* conv : {&dgf_box_, &dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
+      conv->plan(dnnl_, full.h, full.w, f32, f32);
+  }
+
+  size_t scratch = 0;
+  auto account = [&](const Conv2d& c) { scratch = std::max(scratch, c.scratchpad_bytes()); };
+  for (const Conv2d* c : {&stem_, &last_, &aspp_main_, &output_conv1_, &output_conv2_, &project_,
+                          &bottleneck_gru_.input_hidden, &bottleneck_gru_.hidden_hidden, &dgf_box_,
+                          &dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
+    account(*c);
+  for (const EncoderBlock& b : blocks_)
+    for (const Conv2d* c : {&b.expand, &b.depthwise, &b.project}) account(*c);
+  for (const Level& l : up_)
+    for (const Conv2d* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) account(*c);
+  scratchpad_.resize(scratch);
+  reset_state();
+}
+
+void RvmNetwork::reset_state() {
+  for (Gru* gru : {&bottleneck_gru_, &up_[0].gru, &up_[1].gru, &up_[2].gru}) {
+    Tensor& s = gru->state;
+    std::memset(s.data(), 0, size_t(s.h()) * s.w() * s.c() * sizeof(float));
+  }
+}
+
+StateView RvmNetwork::state(int level) const {
+  if (level < 1 || level > 4) throw Error(fmt::format("no recurrent state level {}", level));
+  const Tensor& s = level == 4 ? bottleneck_gru_.state : up_[3 - level].gru.state;
+  return {static_cast<const float*>(s.data()), s.h(), s.w(), s.c()};
+}
+
+void RvmNetwork::conv(Conv2d& layer, const Tensor& src, Tensor& dst, const Tensor* residual) {
+  dst.reshape(layer.out_h(), layer.out_w(), layer.spec().out_channels);
+  layer.run(dnnl_, src.data(), dst.data(), scratchpad_.data(), residual ? residual->data() : nullptr);
+}
+
+void RvmNetwork::forward(const RgbImage& frame, float ratio, Matte& out) {
+  if (frame.width != frame_w_ || frame.height != frame_h_ || ratio != ratio_)
+    plan(frame.width, frame.height, ratio);
+  prepare_input(frame);
+  encode();
+  decode();
+  refine(frame, out);
+}
+
+void RvmNetwork::prepare_input(const RgbImage& frame) {
+  const float scale = float(1.0 / double(ratio_));  // PyTorch resizes by the given factor
+  kernels::resize_rgb8(frame, src_small_.view<float>(), scale, scale);
+  with_view(normalized_, [&](auto dst) {
+    kernels::normalize(View<const float>(src_small_.view<float>()), dst, kMean, kInvStd);
+  });
+  // Image pyramid s1..s3 for the decoder, each also placed into its level's concatenation.
+  const Tensor* previous = &src_small_;
+  for (int i = 0; i < 3; ++i) {
+    kernels::avg_pool_2x2(previous->view<float>(), pooled_[i].view<float>());
+    previous = &pooled_[i];
+  }
+  with_views(src_small_, output_input_, [](auto s, auto d) { kernels::copy(s, d); }, 0, 3,
+             output_input_.c() - 3, 3);
+  for (int i = 0; i < 3; ++i) {
+    Tensor& input = up_[2 - i].input;
+    with_views(pooled_[i], input, [](auto s, auto d) { kernels::copy(s, d); }, 0, 3,
+               input.c() - 3, 3);
+  }
+}
+
+void RvmNetwork::squeeze_excite(const SqueezeExcitation& se, Tensor& x) {
+  with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
+  matvec(se.fc1_weight, se.fc1_bias.data(), pooled_features_.data(), se.channels,
+         se.squeeze_channels, squeezed_.data());
+  for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
+  matvec(se.fc2_weight, se.fc2_bias.data(), squeezed_.data(), se.squeeze_channels, se.channels,
+         gate_.data());
+  for (int i = 0; i < se.channels; ++i)  // hard sigmoid: relu6(x + 3) / 6
+    gate_[i] = std::min(std::max(gate_[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
+  with_view(x, [&](auto v) { kernels::scale_channels(v, gate_.data()); });
+}
+
+void RvmNetwork::encode() {
+  conv(stem_, normalized_, block_a_);
+  Tensor* x = &block_a_;
+  Tensor* y = &block_b_;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    EncoderBlock& block = blocks_[i];
+    const Tensor* expanded = x;
+    if (block.weights->expand) {
+      conv(block.expand, *x, expanded_);
+      expanded = &expanded_;
+    }
+    conv(block.depthwise, *expanded, depthwise_);
+    if (block.weights->squeeze_excitation) squeeze_excite(*block.weights->squeeze_excitation, depthwise_);
+    conv(block.project, depthwise_, *y, block.project.spec().residual ? x : nullptr);
+    std::swap(x, y);
+
+    // Skip connections f1 (/2), f2 (/4), f3 (/8) go straight into the decoder's concatenations.
+    for (int f = 0; f < 3; ++f) {
+      if (int(i) != kFeatureBlocks[f]) continue;
+      Tensor& input = up_[2 - f].input;
+      const int channels = kFeatureChannels[f];
+      with_views(*x, input, [](auto s, auto d) { kernels::copy(s, d); }, 0, channels,
+                 input.c() - 3 - channels, channels);
+    }
+  }
+  conv(last_, *x, features4_);
+
+  // LR-ASPP: ReLU(BN(conv(f4))) * sigmoid(conv(mean(f4))).
+  conv(aspp_main_, features4_, aspp_);
+  with_view(features4_, [&](auto v) {
+    kernels::global_avg_pool(as_const(v), pooled_features_.data());
+  });
+  matvec(weights_.aspp_gate, nullptr, pooled_features_.data(), 960, 128, gate_.data());
+  for (int i = 0; i < 128; ++i) gate_[i] = 1.0f / (1.0f + std::exp(-gate_[i]));
+  kernels::scale_channels(aspp_.view<float>(), gate_.data());
+}
+
+// ConvGRU on the second half of `block_output`'s channels, which it replaces by the new state.
+void RvmNetwork::run_gru(Gru& gru, Tensor& block_output) {
+  const int c = gru.state.c();
+  with_views(block_output, gru.xh, [](auto s, auto d) { kernels::copy(s, d); }, c, c, 0, c);
+  with_views(gru.state, gru.xh, [](auto s, auto d) { kernels::copy(s, d); }, 0, c, c, c);
+  conv(gru.input_hidden, gru.xh, gru.gates);
+  with_view(gru.xh, [&](auto h_slot) {
+    kernels::gru_reset(View<const float>(gru.gates.view<float>()),
+                       View<const float>(gru.state.view<float>()), h_slot);
+  }, c, c);
+  conv(gru.hidden_hidden, gru.xh, gru.candidate);
+  kernels::gru_update(View<const float>(gru.gates.view<float>()),
+                      View<const float>(gru.candidate.view<float>()), gru.state.view<float>(),
+                      block_output.view<float>().channels(c, c));
+}
+
+void RvmNetwork::decode() {
+  run_gru(bottleneck_gru_, aspp_);
+  const Tensor* x = &aspp_;
+  for (Level& level : up_) {
+    with_views(*x, level.input, [](auto s, auto d) { kernels::upsample_2x(s, d); },
+               0, x->c(), 0, x->c());
+    conv(level.conv, level.input, level.output);
+    run_gru(level.gru, level.output);
+    x = &level.output;
+  }
+  with_views(*x, output_input_, [](auto s, auto d) { kernels::upsample_2x(s, d); }, 0,
+             x->c(), 0, x->c());
+  conv(output_conv1_, output_input_, output_mid_);
+  conv(output_conv2_, output_mid_, hidden_);
+}
+
+void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
+  conv(project_, hidden_, projection_);
+  out.width = frame.width;
+  out.height = frame.height;
+  out.alpha.resize(size_t(frame.width) * frame.height);
+  out.foreground.resize(options_.alpha_only ? 0 : size_t(frame.width) * frame.height * 3);
+  float* foreground = options_.alpha_only ? nullptr : out.foreground.data();
+  const View<const float> small = src_small_.view<float>();
+  const View<const float> y = projection_.view<float>();
+
+  if (ratio_ == 1.0f) {  // the network ran at full resolution: nothing to refine
+    kernels::compose_unrefined(frame, y, out.alpha.data(), foreground);
+    return;
+  }
+  if (weights_.refiner == RefinerKind::fast_guided_filter) {
+    kernels::fast_guided_filter_coefficients(small, y, kGuidedFilterEps, coeff_a_.view<float>(),
+                                             coeff_b_.view<float>());
+  } else {
+    // Deep guided filter: box statistics, then A from [cov, var, hidden] by three 1x1 convs.
+    View<float> packed = dgf_packed_.view<float>();
+    for (int r = 0; r < packed.h; ++r)
+      for (int c = 0; c < packed.w; ++c) {
+        const float* s = small.pixel(r, c);
+        const float* p = y.pixel(r, c);
+        float* d = packed.pixel(r, c);
+        const float x[4] = {s[0], s[1], s[2], (s[0] + s[1] + s[2]) / 3.0f};
+        for (int k = 0; k < 4; ++k) {
+          d[k] = x[k];
+          d[4 + k] = p[k];
+          d[8 + k] = x[k] * p[k];
+          d[12 + k] = x[k] * x[k];
+        }
+      }
+    conv(dgf_box_, dgf_packed_, dgf_boxed_);
+    const View<const float> boxed = dgf_boxed_.view<float>();
+    const View<float> stats = dgf_stats_.view<float>();
+    const View<float> mean_x = mean_x_.view<float>(), mean_y = mean_y_.view<float>();
+    for (int r = 0; r < boxed.h; ++r)
+      for (int c = 0; c < boxed.w; ++c) {
+        const float* b = boxed.pixel(r, c);
+        float* s = stats.pixel(r, c);
+        for (int k = 0; k < 4; ++k) {
+          mean_x.pixel(r, c)[k] = b[k];
+          mean_y.pixel(r, c)[k] = b[4 + k];
+          s[k] = b[8 + k] - b[k] * b[4 + k];
+          s[4 + k] = b[12 + k] - b[k] * b[k];
+        }
+      }
+    kernels::copy(View<const float>(hidden_.view<float>()), stats.channels(8, 16));
+    conv(dgf_conv1_, dgf_stats_, dgf_mid1_);
+    conv(dgf_conv2_, dgf_mid1_, dgf_mid2_);
+    conv(dgf_conv3_, dgf_mid2_, coeff_a_);
+    kernels::guided_filter_offset(coeff_a_.view<float>(), mean_x, mean_y, coeff_b_.view<float>());
+  }
+  kernels::guided_filter_apply(frame, coeff_a_.view<float>(), coeff_b_.view<float>(),
+                               out.alpha.data(), foreground);
+}
+
+}  // namespace mattecast

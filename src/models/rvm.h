@@ -1,0 +1,91 @@
+// The Robust Video Matting forward pass (MobileNetV3 variant) for one stream of frames:
+// planned once per frame size, recurrent state carried between calls.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "mattecast/mattecast.h"
+#include "models/rvm_weights.h"
+#include "nn/conv.h"
+#include "nn/tensor.h"
+
+namespace mattecast {
+
+struct RvmOptions {
+  Precision precision = Precision::fp32;
+  bool alpha_only = false;
+};
+
+class RvmNetwork {
+ public:
+  RvmNetwork(const RvmWeights& weights, RvmOptions options);
+
+  // Mattes one frame. `ratio` sets the network's input size; a new frame size or ratio
+  // re-plans and starts from a zero state.
+  void forward(const RgbImage& frame, float ratio, Matte& out);
+  void reset_state();
+  StateView state(int level) const;
+
+ private:
+  struct Size {
+    int h = 0, w = 0;
+  };
+  struct EncoderBlock {
+    Conv2d expand, depthwise, project;
+    const InvertedResidual* weights = nullptr;
+  };
+  struct Gru {
+    Conv2d input_hidden, hidden_hidden;
+    Tensor xh, gates, candidate, state;  // [x, h] then [x, r*h]; ih out; hh out; h (float)
+  };
+  struct Level {  // one decoder resolution: its concat input, block output and ConvGRU
+    Conv2d conv;
+    Tensor input, output;
+    Gru gru;
+  };
+
+  void plan(int frame_w, int frame_h, float ratio);
+  void plan_gru(Gru& gru, Size size, int channels);
+  void prepare_input(const RgbImage& frame);
+  void encode();
+  void decode();
+  void refine(const RgbImage& frame, Matte& out);
+  void conv(Conv2d& layer, const Tensor& src, Tensor& dst, const Tensor* residual = nullptr);
+  void run_gru(Gru& gru, Tensor& block_output);
+  void squeeze_excite(const SqueezeExcitation& se, Tensor& x);
+
+  const RvmWeights& weights_;
+  RvmOptions options_;
+  DataType compute_type_;  // activations fed to convolutions
+
+  DnnlContext dnnl_;
+  int frame_w_ = 0, frame_h_ = 0;
+  float ratio_ = 0;
+  Size input_size_;              // network input (downsampled frame)
+  std::array<Size, 5> levels_;  // input, /2, /4, /8, /16
+
+  // Layers.
+  Conv2d stem_, last_, aspp_main_;
+  std::vector<EncoderBlock> blocks_;
+  Gru bottleneck_gru_;
+  std::array<Level, 3> up_;  // decode3, decode2, decode1 (index 0 at /8)
+  Conv2d output_conv1_, output_conv2_, project_;
+  Conv2d dgf_box_, dgf_conv1_, dgf_conv2_, dgf_conv3_;
+  ConvWeights dgf_box_weights_;  // the 4-channel box replicated over [x, y, x*y, x*x]
+
+  // Activations.
+  Tensor src_small_;                    // s0: the downsampled frame, 0..1 (float)
+  std::array<Tensor, 3> pooled_;        // s1, s2, s3 (float)
+  Tensor normalized_;                   // ImageNet-normalised s0, the encoder's input
+  Tensor block_a_, block_b_, expanded_, depthwise_;
+  Tensor features4_, aspp_;             // f4 (960) and the LR-ASPP output (128, float)
+  std::vector<float> pooled_features_;  // global means for SE / LR-ASPP gates
+  std::vector<float> squeezed_, gate_;
+  Tensor output_input_, output_mid_, hidden_, projection_;
+  Tensor dgf_packed_, dgf_boxed_, dgf_stats_, dgf_mid1_, dgf_mid2_;
+  Tensor coeff_a_, coeff_b_, mean_x_, mean_y_;
+  AlignedBuffer<std::byte> scratchpad_;
+};
+
+}  // namespace mattecast

@@ -1,0 +1,76 @@
+// 2-D convolution on oneDNN: NHWC activations, weights reordered once per plan, bias, activation
+// and residual addition fused as post-ops. Plan once per input size, then run on raw pointers.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mattecast {
+
+enum class Activation { none, relu, hardswish };
+enum class DataType { f32, bf16 };
+
+size_t element_size(DataType type);
+
+struct ConvSpec {
+  int in_channels = 0;
+  int out_channels = 0;
+  int kernel = 1;
+  int stride = 1;
+  int dilation = 1;
+  bool depthwise = false;  // groups = channels
+  Activation activation = Activation::none;
+  bool residual = false;  // dst = conv(src) + residual, the residual passed to run()
+
+  int padding() const { return dilation * (kernel - 1) / 2; }  // PyTorch "same" padding
+  int out_size(int in) const { return (in + 2 * padding() - dilation * (kernel - 1) - 1) / stride + 1; }
+};
+
+// Float weights in PyTorch layout (OIHW; depthwise [C, 1, kh, kw]) with BatchNorm folded in.
+struct ConvWeights {
+  std::vector<float> weight;
+  std::vector<float> bias;  // out_channels values (zeros when the layer has none)
+};
+
+// What the CPU engine and stream of a session are shared by its convolutions.
+struct DnnlContext {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+class Conv2d {
+ public:
+  Conv2d() = default;
+  Conv2d(std::string name, ConvSpec spec, const ConvWeights* weights);
+
+  // Compiles the primitive for an h x w input; src, dst (and residual) are dense NHWC.
+  void plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type);
+  // dst = act(conv(src) + bias) [+ residual]. `scratchpad` holds at least scratchpad_bytes().
+  void run(DnnlContext& context, const void* src, void* dst, void* scratchpad,
+           const void* residual = nullptr);
+
+  const std::string& name() const { return name_; }
+  const ConvSpec& spec() const { return spec_; }
+  int out_h() const { return out_h_; }
+  int out_w() const { return out_w_; }
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+  std::string implementation() const;  // oneDNN's kernel name, for diagnostics
+
+ private:
+  std::string name_;
+  ConvSpec spec_;
+  const ConvWeights* weights_ = nullptr;
+  int out_h_ = 0;
+  int out_w_ = 0;
+  size_t scratchpad_bytes_ = 0;
+  dnnl::convolution_forward::primitive_desc primitive_desc_;
+  dnnl::primitive primitive_;
+  dnnl::memory src_, dst_, residual_, scratchpad_;
+  dnnl::memory weights_memory_, bias_memory_;
+  std::unordered_map<int, dnnl::memory> args_;
+};
+
+}  // namespace mattecast

@@ -1,0 +1,113 @@
+// Hand-written kernels for the parts of RVM that oneDNN does not cover.
+//
+// Each kernel exists twice with the same signature: in namespace `kernels` (vectorised, threaded
+// with OpenMP, in kernels.cpp) and in namespace `kernels::reference` (plain loops that follow
+// PyTorch's arithmetic step by step, in kernels_reference.cpp). Tests run both on seeded random
+// tensors and compare. Activation views may hold float or bf16 (T, U in {float, bf16}); arithmetic
+// is always float.
+//
+// Bilinear resizing everywhere is PyTorch's `interpolate(mode='bilinear', align_corners=False)`
+// without antialiasing: for output index i, src = max(scale * (i + 0.5) - 0.5, 0) computed in
+// float, i0 = int(src), i1 = min(i0 + 1, n - 1), lambda = src - i0, and
+// out = (1-ly) * ((1-lx) * v00 + lx * v01) + ly * ((1-lx) * v10 + lx * v11).
+#pragma once
+
+#include <cstdint>
+
+#include "core/bf16.h"
+#include "mattecast/mattecast.h"
+#include "nn/view.h"
+
+namespace mattecast::kernels {
+
+#define MATTECAST_KERNEL_DECLARATIONS                                                              \
+  /* 8-bit RGB frame -> float 0..1 (x / 255), bilinearly resized to dst (3 channels).          */  \
+  /* scale_y/scale_x are the source-per-destination steps (PyTorch: 1 / downsample_ratio).     */  \
+  template <typename T>                                                                            \
+  void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x);                \
+                                                                                                   \
+  /* dst = (src - mean[c]) * inv_std[c] for 3 channels.                                        */  \
+  template <typename T, typename U>                                                                \
+  void normalize(View<const T> src, View<U> dst, const float mean[3], const float inv_std[3]);    \
+                                                                                                   \
+  /* 2x2 average pooling, stride 2, ceil mode, dividing by the number of valid pixels          */  \
+  /* (count_include_pad=False): dst is ceil(h/2) x ceil(w/2).                                  */  \
+  template <typename T, typename U>                                                                \
+  void avg_pool_2x2(View<const T> src, View<U> dst);                                               \
+                                                                                                   \
+  /* Bilinear x2 upsampling (scale 0.5) of src, cropped to dst's size (dst.h <= 2*src.h).       */  \
+  template <typename T, typename U>                                                                \
+  void upsample_2x(View<const T> src, View<U> dst);                                                \
+                                                                                                   \
+  /* Bilinear resize of src to dst's size with scale = src size / dst size (PyTorch's size=). */  \
+  template <typename T, typename U>                                                                \
+  void resize_bilinear(View<const T> src, View<U> dst);                                            \
+                                                                                                   \
+  /* Element-wise copy between views of equal shape (channel slices allowed).                  */  \
+  template <typename T, typename U>                                                                \
+  void copy(View<const T> src, View<U> dst);                                                       \
+                                                                                                   \
+  /* Mean over all pixels per channel: out[c] = sum / (h*w).                                   */  \
+  template <typename T>                                                                            \
+  void global_avg_pool(View<const T> src, float* out);                                             \
+                                                                                                   \
+  /* x[p][c] *= scale[c], in place.                                                            */  \
+  template <typename T>                                                                            \
+  void scale_channels(View<T> x, const float* scale);                                              \
+                                                                                                   \
+  /* ConvGRU, first half. gates: the ih convolution's output before its sigmoid, 2C channels   */  \
+  /* (r = first C, z = second C). dst = sigmoid(r) * h, written into the hh conv's input.      */  \
+  template <typename T, typename U>                                                                \
+  void gru_reset(View<const T> gates, View<const float> h, View<U> dst);                           \
+                                                                                                   \
+  /* ConvGRU, second half. candidate: the hh convolution's output before its tanh (C channels). */ \
+  /* h = (1 - z) * h + z * tanh(candidate) in place, z = sigmoid(gates[C:2C]); also copied to  */  \
+  /* out (the block's output slice).                                                           */  \
+  template <typename T, typename U, typename V>                                                    \
+  void gru_update(View<const T> gates, View<const U> candidate, View<float> h, View<V> out);        \
+                                                                                                   \
+  /* Fast guided filter coefficients at low resolution. x = [R, G, B, (R+G+B)/3] of src_sm      */ \
+  /* (3 channels), y = 4 channels (fgr residual, alpha). Box = 3x3 mean with zero padding,     */  \
+  /* computed as PyTorch does: horizontal 3-tap (1/3 each) then vertical 3-tap (1/3 each).      */ \
+  /* A = cov_xy / (var_x + eps), b = mean_y - A * mean_x. a, b: 4 channels each.               */  \
+  template <typename T>                                                                            \
+  void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, float eps,       \
+                                       View<float> a, View<float> b);                              \
+                                                                                                   \
+  /* Deep guided filter statistics at low resolution: one 3x3 box (all weights 1/9, zero        */ \
+  /* padding, a single 9-tap sum). Writes stats = [cov_xy (4), var_x (4)] into channels 0..7   */  \
+  /* of `stats` and mean_x, mean_y (4 each).                                                   */  \
+  template <typename T>                                                                            \
+  void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, View<float> stats, \
+                                     View<float> mean_x, View<float> mean_y);                      \
+                                                                                                   \
+  /* b = mean_y - a * mean_x (4 channels).                                                     */  \
+  void guided_filter_offset(View<const float> a, View<const float> mean_x,                         \
+                            View<const float> mean_y, View<float> b);                              \
+                                                                                                   \
+  /* Full-resolution output of either guided filter. a, b (4 channels, low resolution) are     */  \
+  /* bilinearly resized to the frame's size (scale = low / full, as resize_bilinear); with     */  \
+  /* guide g = [R, G, B, (R+G+B)/3] of the frame (x / 255): out = A * g + b; then              */  \
+  /* alpha = clamp(out[3], 0, 1) and, unless foreground is null,                               */  \
+  /* foreground = clamp(out[0..2] + g[0..2], 0, 1). alpha: h x w, foreground: h x w x 3.        */ \
+  void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,       \
+                           float* alpha, float* foreground);                                       \
+                                                                                                   \
+  /* Output without refiner (downsample_ratio == 1): y = 4 channels at the frame's size.        */ \
+  /* alpha = clamp(y[3]), foreground = clamp(y[0..2] + frame / 255) unless null.              */  \
+  template <typename T>                                                                            \
+  void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground);
+
+MATTECAST_KERNEL_DECLARATIONS
+
+// The fast kernels run AVX-512 code where the CPU has it, else portable code. Tests turn AVX-512
+// off to check the portable code too. Returns whether AVX-512 code is used from now on.
+bool enable_avx512(bool enable);
+
+namespace reference {
+MATTECAST_KERNEL_DECLARATIONS
+}  // namespace reference
+
+#undef MATTECAST_KERNEL_DECLARATIONS
+
+}  // namespace mattecast::kernels

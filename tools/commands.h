@@ -1,0 +1,22 @@
+// The CLI's subcommands: each registers itself on the app and runs from its callback.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mattecast::cli {
+
+void add_bench_command(CLI::App& app);
+void add_infer_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_images_command(CLI::App& app);
+
+// Options every matting command shares.
+struct EngineOptions {
+  std::string model;
+  std::string precision = "fp32";
+  int threads = 0;
+  float ratio = 0.0f;  // 0: automatic
+};
+void add_engine_options(CLI::App& command, EngineOptions& options);
+
+}  // namespace mattecast::cli

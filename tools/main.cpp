@@ -1,0 +1,44 @@
+// mattecast: separate people from their background in video, on the CPU.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "mattecast/mattecast.h"
+
+namespace mattecast::cli {
+
+void add_engine_options(CLI::App& command, EngineOptions& options) {
+  command.add_option("--model", options.model,
+                     "Weights: a .pth state_dict or a TF.js model.json (default: search "
+                     "$MATTECAST_MODELS, ~/.cache/mattecast, ../shared/models)");
+  command.add_option("--precision", options.precision, "fp32 or bf16")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  command.add_option("--threads", options.threads, "Threads (0: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  command.add_option("--ratio,--downsample-ratio", options.ratio,
+                     "Network input scale in (0, 1] (default: longer side 512 px)")
+      ->check(CLI::Range(0.0f, 1.0f));
+}
+
+}  // namespace mattecast::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"mattecast: video matting (Robust Video Matting) on the CPU"};
+  app.require_subcommand(1);
+  mattecast::cli::add_images_command(app);
+  mattecast::cli::add_info_command(app);
+  mattecast::cli::add_infer_command(app);
+  mattecast::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const mattecast::Error& e) {
+    fmt::print(stderr, "mattecast: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mattecast: internal error: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}
