@@ -1,1 +1,129 @@
+// oneDNN convolutions (every layer type the network uses) against the plain reference loops.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "mattecast/mattecast.h"
+#include "nn/conv.h"
+#include "nn/conv_reference.h"
+#include "nn/tensor.h"
+#include "nn/threads.h"
+
+namespace mattecast {
+namespace {
+
+struct ConvCase {
+  const char* name;
+  ConvSpec spec;
+  int h, w;
+};
+
+std::vector<float> random_values(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+ConvWeights random_weights(const ConvSpec& s, uint32_t seed) {
+  const size_t per_output = s.depthwise ? 1 : size_t(s.in_channels);
+  ConvWeights w;
+  const float fan_in = float(per_output * s.kernel * s.kernel);
+  w.weight = random_values(size_t(s.out_channels) * per_output * s.kernel * s.kernel, seed,
+                           1.0f / std::sqrt(fan_in));
+  w.bias = random_values(s.out_channels, seed + 1, 0.5f);
+  return w;
+}
+
+ConvSpec spec(int in, int out, int k, int stride = 1, int dilation = 1, bool depthwise = false,
+              Activation act = Activation::none, bool residual = false) {
+  return {in, out, k, stride, dilation, depthwise, act, residual};
+}
+
+const ConvCase kCases[] = {
+    {"stem_3x3_s2_hardswish", spec(3, 16, 3, 2, 1, false, Activation::hardswish), 23, 31},
+    {"pointwise_relu", spec(16, 64, 1, 1, 1, false, Activation::relu), 23, 17},
+    {"pointwise_residual", spec(72, 24, 1, 1, 1, false, Activation::none, true), 11, 9},
+    {"depthwise_3x3_s2", spec(64, 64, 3, 2, 1, true, Activation::relu), 23, 30},
+    {"depthwise_5x5_s2_odd", spec(72, 72, 5, 2, 1, true, Activation::relu), 7, 5},
+    {"depthwise_5x5_dilated", spec(32, 32, 5, 1, 2, true, Activation::hardswish), 12, 13},
+    {"decoder_3x3_relu", spec(59, 32, 3, 1, 1, false, Activation::relu), 23, 19},
+    {"gru_3x3_bias", spec(32, 16, 3), 1, 1},
+    {"gru_3x3_tiny", spec(40, 40, 3), 2, 3},
+};
+
+class ConvVsReference : public testing::TestWithParam<ConvCase> {};
+
+void check(const ConvCase& c, DataType type, double tolerance) {
+  DnnlContext context;
+  const ConvWeights weights = random_weights(c.spec, 7);
+  Conv2d conv(c.name, c.spec, &weights);
+  conv.plan(context, c.h, c.w, type, DataType::f32);
+
+  const std::vector<float> input = random_values(size_t(c.h) * c.w * c.spec.in_channels, 11);
+  const int oh = conv.out_h(), ow = conv.out_w();
+  ASSERT_EQ(oh, c.spec.out_size(c.h));
+  const std::vector<float> residual =
+      random_values(size_t(oh) * ow * c.spec.out_channels, 13);
+
+  // The reference sees exactly what the convolution sees (bf16-rounded input and weights).
+  std::vector<float> ref_input = input;
+  ConvWeights ref_weights = weights;
+  Tensor src;
+  src.allocate(c.h, c.w, c.spec.in_channels, type);
+  if (type == DataType::bf16) {
+    to_bf16(input.data(), static_cast<bf16*>(src.data()), input.size());
+    for (float& x : ref_input) x = float(bf16(x));
+    for (float& x : ref_weights.weight) x = float(bf16(x));
+  } else {
+    std::copy(input.begin(), input.end(), static_cast<float*>(src.data()));
+  }
+
+  std::vector<float> ours(size_t(oh) * ow * c.spec.out_channels);
+  AlignedBuffer<std::byte> scratch(conv.scratchpad_bytes());
+  conv.run(context, src.data(), ours.data(), scratch.data(),
+           c.spec.residual ? residual.data() : nullptr);
+
+  std::vector<float> expected(ours.size());
+  reference::conv2d(c.spec, ref_weights,
+                    dense_view<const float>(ref_input.data(), c.h, c.w, c.spec.in_channels),
+                    dense_view(expected.data(), oh, ow, c.spec.out_channels),
+                    c.spec.residual ? residual.data() : nullptr);
+  double max_error = 0;
+  for (size_t i = 0; i < ours.size(); ++i)
+    max_error = std::max(max_error, double(std::abs(ours[i] - expected[i])));
+  EXPECT_LE(max_error, tolerance) << c.name << " via " << conv.implementation();
+}
+
+TEST_P(ConvVsReference, Float32) {
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    check(GetParam(), DataType::f32, 2e-5);
+  }
+}
+
+TEST_P(ConvVsReference, BFloat16Inputs) {
+  set_threads(2);
+  check(GetParam(), DataType::bf16, 1e-3);  // same rounded operands: only summation order differs
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, ConvVsReference, testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Conv, RejectsWeightsOfTheWrongSize) {
+  ConvWeights weights{std::vector<float>(10), std::vector<float>(4)};
+  EXPECT_THROW(Conv2d("layer", spec(3, 4, 3), &weights), Error);
+}
+
+TEST(Conv, OutputSizesFollowPyTorch) {
+  EXPECT_EQ(spec(3, 16, 3, 2).out_size(23), 12);  // ceil(23 / 2)
+  EXPECT_EQ(spec(72, 72, 5, 2, 1, true).out_size(7), 4);
+  EXPECT_EQ(spec(32, 32, 5, 1, 2, true).out_size(12), 12);  // dilated "same" padding
+}
+
+}  // namespace
+}  // namespace mattecast

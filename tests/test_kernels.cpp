@@ -1,1 +1,671 @@
+// The fast kernels against the reference kernels on seeded random tensors (both ISAs, 1 and 2
+// threads, odd sizes, channel slices, bf16), and the reference kernels against hand-computed values.
 #include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nn/kernels.h"
+
+namespace mattecast {
+namespace {
+
+namespace fast = kernels;
+namespace ref = kernels::reference;
+
+float to_float(float value) { return value; }
+float to_float(bf16 value) { return float(value); }
+
+// Storage that the tests fill with this before a kernel runs: untouched elements must keep it.
+constexpr float kSentinel = -1234.5f;
+
+// An h x w tensor of `stride` elements per pixel, viewed as channels [offset, offset + c).
+template <typename T>
+struct Tensor {
+  int h, w, c, stride, offset;
+  std::vector<T> data;
+
+  Tensor(int h_, int w_, int c_, int stride_ = 0, int offset_ = 0)
+      : h(h_), w(w_), c(c_), stride(stride_ ? stride_ : c_), offset(offset_),
+        data(size_t(h_) * w_ * stride, T(kSentinel)) {}
+
+  View<T> view() { return {data.data() + offset, h, w, c, stride}; }
+  View<const T> cview() const { return {data.data() + offset, h, w, c, stride}; }
+  bool in_view(size_t index) const {
+    const int channel = int(index % size_t(stride));
+    return channel >= offset && channel < offset + c;
+  }
+  void fill(float value) {
+    for (T& element : data) element = T(value);
+  }
+  // Random values in the view, kSentinel outside it.
+  void randomize(std::mt19937& rng, float low, float high) {
+    std::uniform_real_distribution<float> dist(low, high);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = T(in_view(i) ? dist(rng) : kSentinel);
+  }
+};
+
+// An 8-bit RGB frame whose rows are padded; the buffer ends right after the last pixel so that the
+// sanitizer catches reads past it.
+struct Frame {
+  int width, height;
+  ptrdiff_t stride;
+  std::vector<uint8_t> bytes;
+
+  Frame(int width_, int height_, std::mt19937& rng)
+      : width(width_), height(height_), stride(3 * width_ + 7),
+        bytes(size_t(height_ - 1) * stride + 3 * width_) {
+    std::uniform_int_distribution<int> dist(0, 255);
+    for (uint8_t& byte : bytes) byte = uint8_t(dist(rng));
+  }
+  RgbImage image() const { return {bytes.data(), width, height, stride}; }
+};
+
+template <typename T>
+constexpr float relative_tolerance() {
+  return std::is_same_v<T, bf16> ? 1.0f / 128 : 1e-6f;  // one bf16 rounding step may differ
+}
+
+// Elements in the view agree within abs_tol + rel_tol * |expected|; elements outside keep kSentinel.
+template <typename T>
+testing::AssertionResult tensors_match(const Tensor<T>& expected, const Tensor<T>& actual,
+                                       float abs_tol = 1e-6f, float rel_tol = relative_tolerance<T>()) {
+  for (size_t i = 0; i < actual.data.size(); ++i) {
+    const float e = to_float(expected.data[i]), a = to_float(actual.data[i]);
+    if (!actual.in_view(i)) {
+      if (a != to_float(T(kSentinel)))
+        return testing::AssertionFailure() << "element " << i << " outside the view was written: " << a;
+      continue;
+    }
+    if (!(std::abs(a - e) <= abs_tol + rel_tol * std::abs(e)))
+      return testing::AssertionFailure()
+             << "element " << i << " (pixel " << i / actual.stride << ", channel "
+             << i % actual.stride - actual.offset << "): expected " << e << ", got " << a;
+  }
+  return testing::AssertionSuccess();
+}
+
+testing::AssertionResult arrays_match(const std::vector<float>& expected, const std::vector<float>& actual,
+                                      float abs_tol = 1e-6f) {
+  for (size_t i = 0; i < actual.size(); ++i)
+    if (!(std::abs(actual[i] - expected[i]) <= abs_tol))
+      return testing::AssertionFailure() << "element " << i << ": expected " << expected[i] << ", got "
+                                         << actual[i];
+  return testing::AssertionSuccess();
+}
+
+// Runs `check` with the fast kernels on AVX-512 (when the CPU has it) and portable code, each with
+// 1 and 2 OpenMP threads.
+template <class Check>
+void for_each_config(const Check& check) {
+  const int saved_threads = omp_get_max_threads();
+  for (const bool avx512 : {true, false}) {
+    const bool used = fast::enable_avx512(avx512);
+    if (avx512 && !used) continue;  // no AVX-512 here: the portable run covers it
+    for (const int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      SCOPED_TRACE(testing::Message() << "avx512=" << used << " threads=" << threads);
+      check();
+    }
+  }
+  fast::enable_avx512(true);
+  omp_set_num_threads(saved_threads);
+}
+
+template <class F>
+void for_each_type(const F& f) {
+  f(float{});
+  f(bf16{});
+}
+
+template <class F>
+void for_each_type_pair(const F& f) {
+  for_each_type([&](auto t) { for_each_type([&](auto u) { f(t, u); }); });
+}
+
+struct Size {
+  int h, w;
+};
+const Size kSizes[] = {{1, 1}, {3, 5}, {17, 31}, {23, 40}, {135, 240}};
+
+std::string type_name(float) { return "float"; }
+std::string type_name(bf16) { return "bf16"; }
+
+#define TRACE_TYPES(...) SCOPED_TRACE(testing::Message() << "types " << __VA_ARGS__)
+
+// ---------------------------------------------------------------------------------------------
+// Fast versus reference
+
+TEST(Kernels, ResizeRgb8MatchesReference) {
+  struct Case {
+    int height, width;
+    float ratio;
+  };
+  const Case cases[] = {{1, 1, 1.0f}, {5, 3, 1.0f}, {23, 31, 0.5f}, {17, 40, 0.375f}, {360, 640, 0.25f},
+                        {1080, 1920, 0.25f}};
+  std::mt19937 rng(1);
+  for (const Case& test : cases) {
+    const Frame frame(test.width, test.height, rng);
+    const int dst_h = std::max(1, int(test.height * test.ratio)), dst_w = std::max(1, int(test.width * test.ratio));
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      TRACE_TYPES(type_name(t) << " frame " << test.height << "x" << test.width);
+      for (const int stride : {3, 5}) {
+        Tensor<T> expected(dst_h, dst_w, 3, stride, stride - 3), actual = expected;
+        ref::resize_rgb8(frame.image(), expected.view(), 1.0f / test.ratio, 1.0f / test.ratio);
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::resize_rgb8(frame.image(), actual.view(), 1.0f / test.ratio, 1.0f / test.ratio);
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+  }
+}
+
+TEST(Kernels, NormalizeMatchesReference) {
+  const float mean[3] = {0.485f, 0.456f, 0.406f};
+  const float inv_std[3] = {1 / 0.229f, 1 / 0.224f, 1 / 0.225f};
+  std::mt19937 rng(2);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w);
+      for (const int stride : {3, 7}) {
+        Tensor<T> src(size.h, size.w, 3, stride, stride - 3);
+        src.randomize(rng, 0.0f, 1.0f);
+        Tensor<U> expected(size.h, size.w, 3, stride, 0), actual = expected;
+        ref::normalize(src.cview(), expected.view(), mean, inv_std);
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::normalize(src.cview(), actual.view(), mean, inv_std);
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+}
+
+TEST(Kernels, AvgPoolMatchesReference) {
+  std::mt19937 rng(3);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      for (const int channels : {3, 20}) {
+        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << "x" << channels);
+        Tensor<T> src(size.h, size.w, channels, channels + 2, 1);
+        src.randomize(rng, -1.0f, 1.0f);
+        Tensor<U> expected((size.h + 1) / 2, (size.w + 1) / 2, channels, channels + 5, 2), actual = expected;
+        ref::avg_pool_2x2(src.cview(), expected.view());
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::avg_pool_2x2(src.cview(), actual.view());
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+}
+
+TEST(Kernels, Upsample2xMatchesReference) {
+  std::mt19937 rng(4);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      for (const int channels : {3, 16, 40})
+        for (const int crop : {0, 1}) {
+          TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << "x" << channels
+                                   << " crop " << crop);
+          Tensor<T> src(size.h, size.w, channels);
+          src.randomize(rng, -1.0f, 1.0f);
+          const int dst_h = std::max(1, 2 * size.h - crop), dst_w = std::max(1, 2 * size.w - crop);
+          Tensor<U> expected(dst_h, dst_w, channels, channels + 19, 0), actual = expected;
+          ref::upsample_2x(src.cview(), expected.view());
+          for_each_config([&] {
+            actual.fill(kSentinel);
+            fast::upsample_2x(src.cview(), actual.view());
+            EXPECT_TRUE(tensors_match(expected, actual));
+          });
+        }
+    });
+}
+
+TEST(Kernels, ResizeBilinearMatchesReference) {
+  struct Case {
+    Size src, dst;
+  };
+  const Case cases[] = {{{1, 1}, {3, 5}}, {{3, 5}, {1, 1}}, {{17, 31}, {23, 40}}, {{23, 40}, {17, 31}},
+                        {{68, 120}, {270, 480}}, {{135, 240}, {135, 240}}};
+  std::mt19937 rng(5);
+  for (const Case& test : cases)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << test.src.h << "x" << test.src.w << " -> "
+                               << test.dst.h << "x" << test.dst.w);
+      Tensor<T> src(test.src.h, test.src.w, 4, 6, 2);
+      src.randomize(rng, -1.0f, 1.0f);
+      Tensor<U> expected(test.dst.h, test.dst.w, 4), actual = expected;
+      ref::resize_bilinear(src.cview(), expected.view());
+      for_each_config([&] {
+        actual.fill(kSentinel);
+        fast::resize_bilinear(src.cview(), actual.view());
+        EXPECT_TRUE(tensors_match(expected, actual));
+      });
+    });
+}
+
+TEST(Kernels, CopyMatchesReference) {
+  std::mt19937 rng(6);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      for (const int slice : {0, 1}) {
+        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << " slice " << slice);
+        Tensor<T> src(size.h, size.w, 16, 16 + 8 * slice, 3 * slice);
+        src.randomize(rng, -4.0f, 4.0f);
+        Tensor<U> expected(size.h, size.w, 16, 16 + 5 * slice, slice), actual = expected;
+        ref::copy(src.cview(), expected.view());
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::copy(src.cview(), actual.view());
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+}
+
+TEST(Kernels, GlobalAvgPoolMatchesReference) {
+  std::mt19937 rng(7);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      for (const int channels : {1, 16, 72, 130}) {
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << "x" << channels);
+        Tensor<T> src(size.h, size.w, channels, channels + 3, 1);
+        src.randomize(rng, 0.0f, 2.0f);
+        std::vector<float> expected(static_cast<size_t>(channels)), actual = expected;
+        ref::global_avg_pool(src.cview(), expected.data());
+        for_each_config([&] {
+          std::fill(actual.begin(), actual.end(), kSentinel);
+          fast::global_avg_pool(src.cview(), actual.data());
+          EXPECT_TRUE(arrays_match(expected, actual, 1e-6f));
+        });
+      }
+    });
+}
+
+TEST(Kernels, ScaleChannelsMatchesReference) {
+  std::mt19937 rng(8);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      for (const int channels : {1, 20, 72}) {
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << "x" << channels);
+        std::vector<float> scale(static_cast<size_t>(channels));
+        std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+        for (float& s : scale) s = dist(rng);
+        Tensor<T> original(size.h, size.w, channels, channels + 4, 2);
+        original.randomize(rng, -3.0f, 3.0f);
+        Tensor<T> expected = original;
+        ref::scale_channels(expected.view(), scale.data());
+        for_each_config([&] {
+          Tensor<T> actual = original;
+          fast::scale_channels(actual.view(), scale.data());
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+}
+
+// The gates as the ih convolution writes them (2C channels of a wider buffer), the state, the
+// candidate, and the output slice of the block.
+template <typename T, typename U>
+struct GruTensors {
+  Tensor<T> gates;
+  Tensor<float> h;
+  Tensor<U> candidate;
+  GruTensors(Size size, int channels, std::mt19937& rng)
+      : gates(size.h, size.w, 2 * channels, 2 * channels + 3, 1),
+        h(size.h, size.w, channels),
+        candidate(size.h, size.w, channels, channels + 2, 0) {
+    gates.randomize(rng, -8.0f, 8.0f);
+    h.randomize(rng, -1.0f, 1.0f);
+    candidate.randomize(rng, -6.0f, 6.0f);
+  }
+};
+
+TEST(Kernels, GruResetMatchesReference) {
+  std::mt19937 rng(9);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      using T = decltype(t);
+      using U = decltype(u);
+      for (const int channels : {16, 20, 64}) {
+        TRACE_TYPES(type_name(t) << "," << type_name(u) << " " << size.h << "x" << size.w << "x" << channels);
+        const GruTensors<T, float> in(size, channels, rng);
+        Tensor<U> expected(size.h, size.w, channels, 2 * channels, channels), actual = expected;
+        ref::gru_reset(in.gates.cview(), in.h.cview(), expected.view());
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::gru_reset(in.gates.cview(), in.h.cview(), actual.view());
+          EXPECT_TRUE(tensors_match(expected, actual));
+        });
+      }
+    });
+}
+
+TEST(Kernels, GruUpdateMatchesReference) {
+  std::mt19937 rng(10);
+  for (const Size size : kSizes)
+    for_each_type_pair([&](auto t, auto u) {
+      for_each_type([&](auto v) {
+        using T = decltype(t);
+        using U = decltype(u);
+        using V = decltype(v);
+        for (const int channels : {16, 20, 40}) {
+          TRACE_TYPES(type_name(t) << "," << type_name(u) << "," << type_name(v) << " " << size.h << "x"
+                                   << size.w << "x" << channels);
+          const GruTensors<T, U> in(size, channels, rng);
+          Tensor<float> expected_h = in.h;
+          Tensor<V> expected(size.h, size.w, channels, 2 * channels, channels), actual = expected;
+          ref::gru_update(in.gates.cview(), in.candidate.cview(), expected_h.view(), expected.view());
+          for_each_config([&] {
+            Tensor<float> actual_h = in.h;
+            actual.fill(kSentinel);
+            fast::gru_update(in.gates.cview(), in.candidate.cview(), actual_h.view(), actual.view());
+            EXPECT_TRUE(tensors_match(expected_h, actual_h));
+            EXPECT_TRUE(tensors_match(expected, actual));
+          });
+        }
+      });
+    });
+}
+
+TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
+  std::mt19937 rng(11);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      for (const int slice : {0, 1}) {
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " slice " << slice);
+        Tensor<float> src_sm(size.h, size.w, 3, 3 + 4 * slice, slice);
+        src_sm.randomize(rng, 0.0f, 1.0f);
+        Tensor<T> y(size.h, size.w, 4, 4 + 16 * slice, 0);
+        y.randomize(rng, -0.5f, 1.0f);
+        Tensor<float> expected_a(size.h, size.w, 4, 4 + 4 * slice, 4 * slice), actual_a = expected_a;
+        Tensor<float> expected_b(size.h, size.w, 4, 4 + 4 * slice, 0), actual_b = expected_b;
+        ref::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, expected_a.view(),
+                                             expected_b.view());
+        for_each_config([&] {
+          actual_a.fill(kSentinel);
+          actual_b.fill(kSentinel);
+          fast::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, actual_a.view(),
+                                                actual_b.view());
+          // A = cov / (var + eps) magnifies rounding differences of cov and var.
+          EXPECT_TRUE(tensors_match(expected_a, actual_a, 1e-5f, 1e-5f));
+          EXPECT_TRUE(tensors_match(expected_b, actual_b, 1e-5f, 1e-5f));
+        });
+      }
+    });
+}
+
+TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
+  std::mt19937 rng(12);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w);
+      Tensor<float> src_sm(size.h, size.w, 3, 5, 1);
+      src_sm.randomize(rng, 0.0f, 1.0f);
+      Tensor<T> y(size.h, size.w, 4, 6, 2);
+      y.randomize(rng, -0.5f, 1.0f);
+      // The statistics go into the first 8 channels of the refiner's 24-channel input.
+      Tensor<float> expected_stats(size.h, size.w, 8, 24, 0), actual_stats = expected_stats;
+      Tensor<float> expected_mean_x(size.h, size.w, 4), actual_mean_x = expected_mean_x;
+      Tensor<float> expected_mean_y(size.h, size.w, 4, 8, 4), actual_mean_y = expected_mean_y;
+      ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), expected_stats.view(),
+                                         expected_mean_x.view(), expected_mean_y.view());
+      for_each_config([&] {
+        actual_stats.fill(kSentinel);
+        actual_mean_x.fill(kSentinel);
+        actual_mean_y.fill(kSentinel);
+        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), actual_stats.view(),
+                                            actual_mean_x.view(), actual_mean_y.view());
+        EXPECT_TRUE(tensors_match(expected_stats, actual_stats));
+        EXPECT_TRUE(tensors_match(expected_mean_x, actual_mean_x));
+        EXPECT_TRUE(tensors_match(expected_mean_y, actual_mean_y));
+      });
+    });
+}
+
+TEST(Kernels, GuidedFilterOffsetMatchesReference) {
+  std::mt19937 rng(13);
+  for (const Size size : kSizes) {
+    SCOPED_TRACE(testing::Message() << size.h << "x" << size.w);
+    Tensor<float> a(size.h, size.w, 4, 8, 0), mean_x(size.h, size.w, 4), mean_y(size.h, size.w, 4, 8, 4);
+    a.randomize(rng, -2.0f, 2.0f);
+    mean_x.randomize(rng, 0.0f, 1.0f);
+    mean_y.randomize(rng, -0.5f, 1.0f);
+    Tensor<float> expected(size.h, size.w, 4, 8, 4), actual = expected;
+    ref::guided_filter_offset(a.cview(), mean_x.cview(), mean_y.cview(), expected.view());
+    for_each_config([&] {
+      actual.fill(kSentinel);
+      fast::guided_filter_offset(a.cview(), mean_x.cview(), mean_y.cview(), actual.view());
+      EXPECT_TRUE(tensors_match(expected, actual));
+    });
+  }
+}
+
+TEST(Kernels, GuidedFilterApplyMatchesReference) {
+  struct Case {
+    Size frame, low;
+  };
+  const Case cases[] = {{{1, 1}, {1, 1}},       {{3, 5}, {1, 2}},         {{17, 31}, {5, 8}},
+                        {{23, 40}, {23, 40}},   {{270, 480}, {67, 120}},  {{720, 1280}, {270, 480}},
+                        {{1080, 1920}, {270, 480}}};
+  std::mt19937 rng(14);
+  for (const Case& test : cases) {
+    SCOPED_TRACE(testing::Message() << "frame " << test.frame.h << "x" << test.frame.w << " from " << test.low.h
+                                    << "x" << test.low.w);
+    const Frame frame(test.frame.w, test.frame.h, rng);
+    // a and b interleaved in one buffer, as the refiner keeps them.
+    Tensor<float> coefficients(test.low.h, test.low.w, 8);
+    coefficients.randomize(rng, -1.5f, 1.5f);
+    const View<const float> a = coefficients.cview().channels(0, 4), b = coefficients.cview().channels(4, 4);
+    const size_t pixels = size_t(test.frame.h) * test.frame.w;
+    std::vector<float> expected_alpha(pixels), expected_fgr(3 * pixels);
+    ref::guided_filter_apply(frame.image(), a, b, expected_alpha.data(), expected_fgr.data());
+    for_each_config([&] {
+      std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel), alpha_only(pixels, kSentinel);
+      fast::guided_filter_apply(frame.image(), a, b, alpha.data(), fgr.data());
+      fast::guided_filter_apply(frame.image(), a, b, alpha_only.data(), nullptr);
+      EXPECT_TRUE(arrays_match(expected_alpha, alpha));
+      EXPECT_TRUE(arrays_match(expected_fgr, fgr));
+      EXPECT_TRUE(alpha == alpha_only);
+    });
+  }
+}
+
+TEST(Kernels, ComposeUnrefinedMatchesReference) {
+  std::mt19937 rng(15);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      for (const int stride : {4, 6}) {
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " stride " << stride);
+        const Frame frame(size.w, size.h, rng);
+        Tensor<T> y(size.h, size.w, 4, stride, stride - 4);
+        y.randomize(rng, -0.5f, 1.5f);
+        const size_t pixels = size_t(size.h) * size.w;
+        std::vector<float> expected_alpha(pixels), expected_fgr(3 * pixels);
+        ref::compose_unrefined(frame.image(), y.cview(), expected_alpha.data(), expected_fgr.data());
+        for_each_config([&] {
+          std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel), alpha_only(pixels, kSentinel);
+          fast::compose_unrefined(frame.image(), y.cview(), alpha.data(), fgr.data());
+          fast::compose_unrefined(frame.image(), y.cview(), alpha_only.data(), nullptr);
+          EXPECT_TRUE(arrays_match(expected_alpha, alpha));
+          EXPECT_TRUE(arrays_match(expected_fgr, fgr));
+          EXPECT_TRUE(alpha == alpha_only);
+        });
+      }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference against hand-computed values
+
+TEST(KernelSemantics, Upsample2xOfTwoByTwo) {
+  // Along one axis, [p, q] becomes [p, 3/4 p + 1/4 q, 1/4 p + 3/4 q, q]; here value = 2 * row + col.
+  const float src[4] = {0, 1, 2, 3};
+  const float axis[4] = {0.0f, 0.25f, 0.75f, 1.0f};
+  for (const int size : {4, 3}) {  // 3: the odd-sized destination is a crop of the 4x4 result
+    std::vector<float> dst(size_t(size) * size);
+    ref::upsample_2x(View<const float>{src, 2, 2, 1, 1}, dense_view(dst.data(), size, size, 1));
+    for (int y = 0; y < size; ++y)
+      for (int x = 0; x < size; ++x) EXPECT_EQ(dst[size_t(y) * size + x], 2 * axis[y] + axis[x]) << y << "," << x;
+  }
+}
+
+TEST(KernelSemantics, AvgPoolCountsValidPixelsOnly) {
+  const float src[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  float dst[4];
+  ref::avg_pool_2x2(View<const float>{src, 3, 3, 1, 1}, dense_view(dst, 2, 2, 1));
+  EXPECT_EQ(dst[0], (1 + 2 + 4 + 5) / 4.0f);
+  EXPECT_EQ(dst[1], (3 + 6) / 2.0f);
+  EXPECT_EQ(dst[2], (7 + 8) / 2.0f);
+  EXPECT_EQ(dst[3], 9.0f);
+}
+
+TEST(KernelSemantics, ResizeRgb8AtScaleOneIsExactlyDivisionBy255) {
+  std::mt19937 rng(20);
+  const Frame frame(9, 7, rng);
+  Tensor<float> dst(7, 9, 3);
+  ref::resize_rgb8(frame.image(), dst.view(), 1.0f, 1.0f);
+  for (int y = 0; y < 7; ++y)
+    for (int x = 0; x < 9; ++x)
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(dst.view().pixel(y, x)[c], float(frame.bytes[y * frame.stride + 3 * x + c]) / 255.0f);
+}
+
+TEST(KernelSemantics, ResizeRgb8Downsamples) {
+  // 2 -> 1 at scale 2 samples at 0.5: the mean of the two pixels.
+  const uint8_t pixels[6] = {0, 10, 255, 100, 20, 255};
+  float dst[3];
+  ref::resize_rgb8(RgbImage{pixels, 2, 1, 6}, dense_view(dst, 1, 1, 3), 1.0f, 2.0f);
+  EXPECT_FLOAT_EQ(dst[0], 50 / 255.0f);
+  EXPECT_FLOAT_EQ(dst[1], 15 / 255.0f);
+  EXPECT_FLOAT_EQ(dst[2], 1.0f);
+}
+
+TEST(KernelSemantics, NormalizeSubtractsAndScales) {
+  const float src[3] = {1.0f, 0.5f, 0.0f}, mean[3] = {0.5f, 0.25f, 0.5f}, inv_std[3] = {2.0f, 4.0f, 8.0f};
+  float dst[3];
+  ref::normalize(View<const float>{src, 1, 1, 3, 3}, dense_view(dst, 1, 1, 3), mean, inv_std);
+  EXPECT_EQ(dst[0], 1.0f);
+  EXPECT_EQ(dst[1], 1.0f);
+  EXPECT_EQ(dst[2], -4.0f);
+}
+
+TEST(KernelSemantics, GlobalAvgPoolAndScaleChannels) {
+  float src[8] = {1, 10, 2, 20, 3, 30, 6, 60};  // 2x2 pixels, 2 channels
+  float mean[2];
+  ref::global_avg_pool(View<const float>{src, 2, 2, 2, 2}, mean);
+  EXPECT_EQ(mean[0], 3.0f);
+  EXPECT_EQ(mean[1], 30.0f);
+  const float scale[2] = {2.0f, 0.5f};
+  ref::scale_channels(dense_view(src, 2, 2, 2), scale);
+  EXPECT_EQ(src[6], 12.0f);
+  EXPECT_EQ(src[7], 30.0f);
+}
+
+TEST(KernelSemantics, GruGating) {
+  // Gates of 0 give r = z = 1/2; tanh(20) rounds to 1 in float.
+  const float gates[2] = {0.0f, 0.0f}, candidate[1] = {20.0f};
+  float state[1] = {0.8f}, reset[1], out[1];
+  ref::gru_reset(View<const float>{gates, 1, 1, 2, 2}, View<const float>{state, 1, 1, 1, 1}, dense_view(reset, 1, 1, 1));
+  EXPECT_EQ(reset[0], 0.4f);
+  ref::gru_update(View<const float>{gates, 1, 1, 2, 2}, View<const float>{candidate, 1, 1, 1, 1},
+                  dense_view(state, 1, 1, 1), dense_view(out, 1, 1, 1));
+  EXPECT_FLOAT_EQ(state[0], 0.9f);
+  EXPECT_EQ(out[0], state[0]);
+}
+
+TEST(KernelSemantics, BoxFilterPadsWithZeros) {
+  // A constant image's box mean is 4/9 of the value at a corner, 6/9 on an edge, the value inside.
+  const int h = 4, w = 5;
+  const float value = 0.6f;
+  std::vector<float> src_sm(size_t(h) * w * 3, value), y(size_t(h) * w * 4, value);
+  std::vector<float> stats(size_t(h) * w * 8), mean_x(size_t(h) * w * 4), mean_y(size_t(h) * w * 4);
+  ref::deep_guided_filter_statistics(dense_view<const float>(src_sm.data(), h, w, 3),
+                                     dense_view<const float>(y.data(), h, w, 4), dense_view(stats.data(), h, w, 8),
+                                     dense_view(mean_x.data(), h, w, 4), dense_view(mean_y.data(), h, w, 4));
+  const auto mean_at = [&](int row, int col) { return mean_y[(size_t(row) * w + col) * 4 + 3]; };
+  EXPECT_NEAR(mean_at(0, 0), value * 4 / 9, 1e-7);
+  EXPECT_NEAR(mean_at(h - 1, w - 1), value * 4 / 9, 1e-7);
+  EXPECT_NEAR(mean_at(0, 2), value * 6 / 9, 1e-7);
+  EXPECT_NEAR(mean_at(2, 0), value * 6 / 9, 1e-7);
+  EXPECT_NEAR(mean_at(1, 1), value, 1e-7);
+
+  // The separable box of the fast guided filter: with x = 0, A = 0 and b = box(y).
+  std::vector<float> zero_guide(size_t(h) * w * 3, 0.0f), a(size_t(h) * w * 4), b(size_t(h) * w * 4);
+  ref::fast_guided_filter_coefficients(dense_view<const float>(zero_guide.data(), h, w, 3),
+                                       dense_view<const float>(y.data(), h, w, 4), 1e-5f,
+                                       dense_view(a.data(), h, w, 4), dense_view(b.data(), h, w, 4));
+  for (const float coefficient : a) EXPECT_EQ(coefficient, 0.0f);
+  EXPECT_NEAR(b[0], value * 4 / 9, 1e-7);
+  EXPECT_NEAR(b[(size_t(1) * w + 2) * 4], value, 1e-7);
+  EXPECT_NEAR(b[(size_t(0) * w + 2) * 4], value * 6 / 9, 1e-7);
+}
+
+TEST(KernelSemantics, GuidedFilterOfConstantPredictionIsConstant) {
+  // y constant: cov = 0, so A = 0 and b = y away from the zero-padded border.
+  const int h = 6, w = 7;
+  std::mt19937 rng(21);
+  Tensor<float> src_sm(h, w, 3), y(h, w, 4), a(h, w, 4), b(h, w, 4);
+  src_sm.randomize(rng, 0.0f, 1.0f);
+  y.fill(0.5f);
+  ref::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, a.view(), b.view());
+  for (int row = 1; row < h - 1; ++row)
+    for (int col = 1; col < w - 1; ++col)
+      for (int k = 0; k < 4; ++k) {
+        EXPECT_NEAR(a.view().pixel(row, col)[k], 0.0f, 1e-5f);
+        EXPECT_NEAR(b.view().pixel(row, col)[k], 0.5f, 1e-6f);
+      }
+}
+
+TEST(KernelSemantics, GuidedFilterApplyAndCompose) {
+  // One low-resolution pixel: A and b are constant. alpha = clamp(A3 * gray + b3),
+  // foreground = clamp(A * rgb + b + rgb).
+  const uint8_t pixels[6] = {255, 0, 51, 102, 204, 0};
+  const float a[4] = {0.0f, 0.5f, -1.0f, 0.5f}, b[4] = {0.1f, 0.0f, 0.2f, 0.25f};
+  float alpha[2], fgr[6];
+  ref::guided_filter_apply(RgbImage{pixels, 2, 1, 6}, View<const float>{a, 1, 1, 4, 4}, View<const float>{b, 1, 1, 4, 4},
+                           alpha, fgr);
+  for (int x = 0; x < 2; ++x) {
+    const float rgb[3] = {pixels[3 * x] / 255.0f, pixels[3 * x + 1] / 255.0f, pixels[3 * x + 2] / 255.0f};
+    EXPECT_FLOAT_EQ(alpha[x], std::clamp(0.5f * (rgb[0] + rgb[1] + rgb[2]) / 3 + 0.25f, 0.0f, 1.0f));
+    for (int c = 0; c < 3; ++c)
+      EXPECT_FLOAT_EQ(fgr[3 * x + c], std::clamp(a[c] * rgb[c] + b[c] + rgb[c], 0.0f, 1.0f)) << x << "," << c;
+  }
+  EXPECT_EQ(fgr[0], 1.0f);  // 0 * 1 + 0.1 + 1 clamps
+
+  const float y[8] = {0.5f, -0.5f, 0.0f, 1.5f, -0.1f, 0.1f, 0.2f, -0.2f};
+  ref::compose_unrefined(RgbImage{pixels, 2, 1, 6}, View<const float>{y, 1, 2, 4, 4}, alpha, fgr);
+  EXPECT_EQ(alpha[0], 1.0f);
+  EXPECT_EQ(alpha[1], 0.0f);
+  EXPECT_EQ(fgr[0], 1.0f);
+  EXPECT_EQ(fgr[1], 0.0f);
+  EXPECT_FLOAT_EQ(fgr[2], 0.2f);
+  EXPECT_FLOAT_EQ(fgr[3], 102 / 255.0f - 0.1f);
+}
+
+}  // namespace
+}  // namespace mattecast

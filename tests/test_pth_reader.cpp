@@ -224,7 +224,8 @@ TEST(PthReader, ReadsDeepGuidedFilterRefiner) {
 }
 
 TEST(PickleParser, DescribesRealPickle) {
-  const std::string pickle = read_zip_entry(kDgfPth, "rvm_mobilenetv3_from_tfjs_dgf_seed0/data.pkl");
+  const std::string pickle =
+      read_zip_entry(kDgfPth, "rvm_mobilenetv3_from_tfjs_dgf_seed0/data.pkl");
   const auto tensors = parse(pickle, kDgfPth);
   ASSERT_EQ(tensors.size(), 378u);
   const PickledTensor& first = tensors.front();
@@ -389,7 +390,8 @@ TEST(PthReader, RejectsStorageShorterThanDeclared) {
 TEST(PthReader, RejectsBigEndianStorages) {
   const std::string pickle = state_dict_pickle({{"w", "FloatStorage", "0", 1, 0, {1}, {1}}});
   const std::string path = temp_path("big_endian.pth");
-  write_zip(path, {{"a/data.pkl", pickle}, {"a/byteorder", "big"}, {"a/data/0", std::string(4, '\0')}});
+  write_zip(path,
+            {{"a/data.pkl", pickle}, {"a/byteorder", "big"}, {"a/data/0", std::string(4, '\0')}});
   expect_error([&] { read_pth(path); }, {path, "big"});
 }
 
@@ -422,8 +424,9 @@ TEST(PickleParser, RejectsDisallowedGlobals) {
     expect_pickle_error(pickle, "disallowed global '" + module + ".");
   }
   // A storage type is not callable, and a callable is not a storage type.
-  expect_pickle_error(PickleWriter().proto().global("torch", "FloatStorage").op(')').op('R').bytes(),
-                      "REDUCE callable is a storage type");
+  expect_pickle_error(
+      PickleWriter().proto().global("torch", "FloatStorage").op(')').op('R').bytes(),
+      "REDUCE callable is a storage type");
   expect_pickle_error(PickleWriter()
                           .proto()
                           .op('(')
@@ -440,7 +443,9 @@ TEST(PickleParser, RejectsDisallowedGlobals) {
 
 TEST(PickleParser, RejectsUnsupportedOpcodes) {
   // INST, OBJ, NEWOBJ, EXT1, PERSID, STRING, INT, DUP, POP, LONG4, BINUNICODE8, NEXT_BUFFER.
-  for (const int opcode : std::initializer_list<int>{'i', 'o', 0x81, 0x82, 'P', 'S', 'I', '2', '0', 0x8b, 0x8d, 0x97}) {
+  const std::initializer_list<int> opcodes = {'i', 'o', 0x81, 0x82, 'P', 'S',
+                                              'I', '2', '0',  0x8b, 0x8d, 0x97};
+  for (const int opcode : opcodes) {
     const std::string pickle = "\x80\x02"s + char(opcode) + std::string(16, '\0');
     expect_pickle_error(pickle, "unsupported pickle opcode");
   }
@@ -487,6 +492,10 @@ TEST(PickleParser, SurvivesDeepNestingAndCycles) {
   std::string lists = "\x80\x02";
   lists.append(3'000'000, ']');
   expect_pickle_error(lists, "more than");
+  // MEMOIZE stores without allocating an object; the memo has its own budget.
+  std::string memos = "\x80\x04]";
+  memos.append(3'000'000, '\x94');
+  expect_pickle_error(memos, "memo exceeds");
 }
 
 TEST(PickleParser, RejectsHugeDeclaredLengths) {

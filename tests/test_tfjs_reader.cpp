@@ -224,7 +224,7 @@ TEST(TfjsReaderDamaged, TruncatedShard) {
   ReleaseCopy copy;
   copy.shard().pop_back();
   copy.write();
-  expect_read_error(copy, {copy.shard_path().string(), "too short", "3739355 bytes"});
+  expect_read_error(copy, {copy.shard_path().string(), "3739354 bytes, too short for the 3739355 bytes"});
 }
 
 TEST(TfjsReaderDamaged, ShardWithTrailingBytes) {

@@ -139,9 +139,9 @@ constexpr AllowedGlobal kAllowedGlobals[] = {
     {"torch.bool", false, {}, StorageDtype::boolean},
 };
 
-// Bounds the parser's memory on hostile input: a real state dict needs about ten values per
-// tensor, so this allows some 200k tensors while capping the arena at a few hundred MB.
-constexpr size_t kMaxValues = size_t(1) << 21;
+// Bounds the parser's memory on hostile input: a real state dict needs about ten objects, memo
+// entries and stack slots per tensor, so these allow some 100k tensors and cap memory near 200 MB.
+constexpr size_t kMaxValues = size_t(1) << 20;
 constexpr size_t kMaxRank = 64;  // torch's own limit on tensor dimensions
 
 using ValueId = uint32_t;
@@ -187,7 +187,7 @@ struct Value {
   Kind kind = Kind::none;
   int64_t integer = 0;  // boolean, integer, storage numel, tensor index into Parser::tensors_
   double floating = 0;
-  std::string text;  // string, bytes, storage key
+  std::string text;                            // string, bytes, storage key
   StorageDtype dtype = StorageDtype::float32;  // storage_type, storage
   Callable callable = Callable::ordered_dict;
   std::vector<ValueId> items;  // tuple and list elements; dict keys and values alternating
@@ -285,7 +285,11 @@ class Parser {
   }
   Value& at(ValueId id) { return values_[id]; }
 
-  void push(ValueId id) { stack_.push_back(id); }
+  void push(ValueId id) {
+    if (stack_.size() >= kMaxValues)
+      fail(fmt::format("pickle stack exceeds {} objects", kMaxValues));
+    stack_.push_back(id);
+  }
   ValueId pop() {
     if (stack_.size() <= frame_floor()) fail("stack underflow");
     const ValueId id = stack_.back();
@@ -336,7 +340,11 @@ class Parser {
         break;
       }
       case kFrame: take(8); break;  // framing only groups opcodes; the length is a hint
-      case kMark: marks_.push_back(stack_.size()); break;
+      case kMark:
+        if (marks_.size() >= kMaxValues)
+          fail(fmt::format("pickle nests more than {} MARKs", kMaxValues));
+        marks_.push_back(stack_.size());
+        break;
       case kNone: push(none_); break;
       case kNewTrue: push(true_); break;
       case kNewFalse: push(false_); break;
@@ -462,7 +470,11 @@ class Parser {
     return value;
   }
 
-  void memoize(uint32_t index) { memo_[index] = top(); }
+  void memoize(uint32_t index) {
+    if (memo_.size() >= kMaxValues && !memo_.contains(index))
+      fail(fmt::format("pickle memo exceeds {} entries", kMaxValues));
+    memo_[index] = top();
+  }
   void recall(uint32_t index) {
     const auto it = memo_.find(index);
     if (it == memo_.end()) fail(fmt::format("memo index {} was never stored", index));
@@ -487,7 +499,8 @@ class Parser {
       fail(fmt::format("persistent id has {} elements, expected 5", pid.items.size()));
     const std::vector<ValueId> fields = pid.items;  // `make` below may reallocate the arena
     const std::string& tag = expect(fields[0], Kind::string, "persistent id tag").text;
-    if (tag != "storage") fail(fmt::format("persistent id tag is {}, expected 'storage'", quoted(tag)));
+    if (tag != "storage")
+      fail(fmt::format("persistent id tag is {}, expected 'storage'", quoted(tag)));
     const StorageDtype dtype = expect(fields[1], Kind::storage_type, "storage type").dtype;
     std::string key = expect(fields[2], Kind::string, "storage key").text;
     expect(fields[3], Kind::string, "storage location");
@@ -550,28 +563,33 @@ class Parser {
                        tensor.stride.size()));
 
     constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-    int64_t numel = 1;
-    int64_t last = tensor.storage_offset;  // element index of the view's last element
-    for (size_t dim = 0; dim < tensor.shape.size(); ++dim) {
-      const int64_t size = tensor.shape[dim];
+    // The product of the non-zero sizes must fit too, so readers may multiply sizes freely.
+    int64_t product = 1;
+    bool empty = false;
+    for (int64_t size : tensor.shape) {
       if (size == 0) {
-        numel = 0;
-        break;
+        empty = true;
+        continue;
       }
-      if (numel > kMax / size) fail(fmt::format("tensor size {} overflows", shape_text(tensor)));
-      numel *= size;
+      if (product > kMax / size) fail(fmt::format("tensor size {} overflows", shape_text(tensor)));
+      product *= size;
+    }
+    int64_t last = tensor.storage_offset;  // element index of the view's last element
+    for (size_t dim = 0; dim < tensor.shape.size() && !empty; ++dim) {
+      const int64_t size = tensor.shape[dim];
       const int64_t stride = tensor.stride[dim];
       if (stride != 0 && (size - 1 > (kMax - last) / stride))
         fail(fmt::format("tensor view {} overflows", shape_text(tensor)));
       last += (size - 1) * stride;
     }
-    const bool fits = numel == 0 ? tensor.storage_offset <= tensor.storage_numel
-                                 : last < tensor.storage_numel;
+    const bool fits =
+        empty ? tensor.storage_offset <= tensor.storage_numel : last < tensor.storage_numel;
     if (!fits)
-      fail(fmt::format("tensor of size {}, stride {}, offset {} reaches past its storage {} of {} "
-                       "elements",
-                       shape_text(tensor), fmt::join(tensor.stride, ","), tensor.storage_offset,
-                       quoted(tensor.storage_key), tensor.storage_numel));
+      fail(
+          fmt::format("tensor of size {}, stride {}, offset {} reaches past its storage {} of {} "
+                      "elements",
+                      shape_text(tensor), fmt::join(tensor.stride, ","), tensor.storage_offset,
+                      quoted(tensor.storage_key), tensor.storage_numel));
 
     const ValueId id = make(Kind::tensor);
     values_[id].integer = int64_t(tensors_.size());
@@ -598,7 +616,8 @@ class Parser {
       fail(fmt::format("STOP with {} objects on the stack, expected 1", stack_.size()));
     const Value& top_level = values_[stack_.back()];
     if (top_level.kind != Kind::dict)
-      fail(fmt::format("the pickled object is a {}, expected a state dict", kind_name(top_level.kind)));
+      fail(fmt::format("the pickled object is a {}, expected a state dict",
+                       kind_name(top_level.kind)));
 
     std::vector<PickledTensor> tensors;
     std::unordered_set<std::string> names;
@@ -608,9 +627,10 @@ class Parser {
       if (key.kind != Kind::string)
         fail(fmt::format("state dict key #{} is a {}, expected a str", i / 2, kind_name(key.kind)));
       if (value.kind != Kind::tensor)
-        fail(fmt::format("state dict entry {} is a {}, expected a tensor (a training checkpoint "
-                         "rather than a state_dict?)",
-                         quoted(key.text), kind_name(value.kind)));
+        fail(
+            fmt::format("state dict entry {} is a {}, expected a tensor (a training checkpoint "
+                        "rather than a state_dict?)",
+                        quoted(key.text), kind_name(value.kind)));
       if (!names.insert(key.text).second)
         fail(fmt::format("state dict key {} appears twice", quoted(key.text)));
       tensors.push_back(tensors_[size_t(value.integer)]);

@@ -17,7 +17,18 @@
 namespace mattecast {
 
 // Element types of torch storages.
-enum class StorageDtype { float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, boolean };
+enum class StorageDtype {
+  float32,
+  float64,
+  float16,
+  bfloat16,
+  int64,
+  int32,
+  int16,
+  int8,
+  uint8,
+  boolean
+};
 
 const char* to_string(StorageDtype dtype);
 size_t element_size(StorageDtype dtype);  // bytes

@@ -19,7 +19,8 @@ namespace mattecast {
 namespace {
 
 // Storages are raw little-endian bytes, copied into floats as they are.
-static_assert(std::endian::native == std::endian::little, "pth_reader assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "pth_reader assumes a little-endian host");
 
 // A state-dict pickle takes ~170 bytes per tensor; anything near this limit is not a state dict.
 constexpr uint64_t kMaxPickleBytes = uint64_t(64) << 20;
@@ -53,27 +54,36 @@ class ZipArchive {
   ZipArchive(const ZipArchive&) = delete;
   ZipArchive& operator=(const ZipArchive&) = delete;
 
-  // The single `<archive>/data.pkl`; returns the `<archive>/` prefix of all other entries.
-  std::string find_pickle_prefix() const {
+  struct PickleEntry {
+    std::string prefix;  // "<archive>/", the folder of all other entries
+    zip_uint64_t index;
+  };
+
+  // The single `<archive>/data.pkl`.
+  PickleEntry find_pickle() const {
     constexpr std::string_view kSuffix = "/data.pkl";
     std::vector<std::string> prefixes;
+    zip_uint64_t index = 0;
     const zip_int64_t count = zip_get_num_entries(archive_, 0);
     for (zip_int64_t i = 0; i < count; ++i) {
       const char* raw = zip_get_name(archive_, zip_uint64_t(i), ZIP_FL_ENC_RAW);
       if (!raw) continue;
       const std::string_view name = raw;
       if (name.size() > kSuffix.size() && name.ends_with(kSuffix) &&
-          name.find('/') == name.size() - kSuffix.size())
+          name.find('/') == name.size() - kSuffix.size()) {
         prefixes.emplace_back(name.substr(0, name.size() - kSuffix.size() + 1));
+        index = zip_uint64_t(i);
+      }
     }
     if (prefixes.empty())
-      throw Error(fmt::format("{}: zip archive has no '<name>/data.pkl'; not a torch.save file",
-                              path_));
+      throw Error(
+          fmt::format("{}: zip archive has no '<name>/data.pkl'; not a torch.save file", path_));
     if (prefixes.size() > 1)
-      throw Error(fmt::format("{}: zip archive has {} data.pkl entries ('{}data.pkl', "
-                              "'{}data.pkl', ...); expected one",
-                              path_, prefixes.size(), prefixes[0], prefixes[1]));
-    return prefixes[0];
+      throw Error(
+          fmt::format("{}: zip archive has {} data.pkl entries ('{}data.pkl', "
+                      "'{}data.pkl', ...); expected one",
+                      path_, prefixes.size(), prefixes[0], prefixes[1]));
+    return {prefixes[0], index};
   }
 
   std::optional<zip_uint64_t> locate(const std::string& name) const {
@@ -85,8 +95,7 @@ class ZipArchive {
   uint64_t entry_size(zip_uint64_t index, const std::string& name) const {
     zip_stat_t stat;
     if (zip_stat_index(archive_, index, 0, &stat) != 0 || !(stat.valid & ZIP_STAT_SIZE))
-      throw Error(fmt::format("{}: cannot stat '{}': {}", path_, name,
-                              zip_strerror(archive_)));
+      throw Error(fmt::format("{}: cannot stat '{}': {}", path_, name, zip_strerror(archive_)));
     return stat.size;
   }
 
@@ -204,21 +213,21 @@ int64_t element_count(const PickledTensor& tensor) {
 
 WeightMap read_pth(const std::string& path) {
   ZipArchive archive(path);
-  const std::string prefix = archive.find_pickle_prefix();
+  const auto [prefix, pickle_index] = archive.find_pickle();
 
   if (const auto index = archive.locate(prefix + "byteorder")) {
     const std::string name = prefix + "byteorder";
     const uint64_t size = archive.entry_size(*index, name);
-    if (size > 16) throw Error(fmt::format("{}: '{}' is {} bytes, expected 'little'", path, name, size));
+    if (size > 16)
+      throw Error(fmt::format("{}: '{}' is {} bytes, expected 'little'", path, name, size));
     const auto bytes = archive.read(*index, name, size);
     const std::string order(bytes.begin(), bytes.end());
     if (order != "little")
-      throw Error(fmt::format("{}: storages are '{}'-endian; only little-endian is supported",
-                              path, order));
+      throw Error(fmt::format("{}: storages are '{}'-endian; only little-endian is supported", path,
+                              order));
   }
 
   const std::string pickle_name = prefix + "data.pkl";
-  const zip_uint64_t pickle_index = *archive.locate(pickle_name);
   const uint64_t pickle_size = archive.entry_size(pickle_index, pickle_name);
   if (pickle_size > kMaxPickleBytes)
     throw Error(fmt::format("{}: '{}' is {} bytes, too large for a state dict", path, pickle_name,
@@ -239,9 +248,10 @@ WeightMap read_pth(const std::string& path) {
     const auto numel = uint64_t(element_count(tensor));
     output_bytes += std::min(numel, kMaxTensorBytes) * sizeof(float);
     if (storage_bytes > kMaxTensorBytes || output_bytes > kMaxTensorBytes)
-      throw Error(fmt::format("{}: tensor data exceeds {} MiB (at '{}'); far more than any "
-                              "network mattecast runs",
-                              path, kMaxTensorBytes >> 20, tensor.name));
+      throw Error(
+          fmt::format("{}: tensor data exceeds {} MiB (at '{}'); far more than any "
+                      "network mattecast runs",
+                      path, kMaxTensorBytes >> 20, tensor.name));
   }
 
   WeightMap weights(path);
@@ -255,14 +265,15 @@ WeightMap read_pth(const std::string& path) {
     const uint64_t declared = uint64_t(first.storage_numel) * element_size(first.dtype);
     const uint64_t size = archive.entry_size(*index, name);
     if (size != declared)
-      throw Error(fmt::format("{}: storage '{}' of tensor '{}' holds {} bytes, but the pickle "
-                              "declares {} {} elements ({} bytes)",
-                              path, name, first.name, size, first.storage_numel,
-                              to_string(first.dtype), declared));
+      throw Error(fmt::format(
+          "{}: storage '{}' of tensor '{}' holds {} bytes, but the pickle "
+          "declares {} {} elements ({} bytes)",
+          path, name, first.name, size, first.storage_numel, to_string(first.dtype), declared));
     const auto storage = archive.read(*index, name, size);
     for (const PickledTensor* tensor : users) {
       const int64_t numel = element_count(*tensor);
-      weights.add(tensor->name, WeightTensor{tensor->shape, gather(*tensor, numel, storage.data())});
+      weights.add(tensor->name,
+                  WeightTensor{tensor->shape, gather(*tensor, numel, storage.data())});
     }
   }
   return weights;

@@ -142,10 +142,12 @@ std::vector<uint8_t> read_group(const TfjsWeightGroup& group, const fs::path& fo
   if (total != uintmax_t(group.bytes)) {
     std::vector<std::string> shard_names;
     for (const auto& [shard, size] : shards) shard_names.push_back(shard.string());
-    throw Error(fmt::format("{}: {} the weights {} describes ({} bytes)",
-                            fmt::join(shard_names, ", "),
-                            total < uintmax_t(group.bytes) ? "too short for" : "longer than",
-                            source, group.bytes));
+    // Below the expected size no shard was clamped, so `total` is exact.
+    std::string problem = total < uintmax_t(group.bytes)
+                              ? fmt::format("{} bytes, too short for", total)
+                              : std::string("longer than");
+    throw Error(fmt::format("{}: {} the {} bytes of weights listed in {}",
+                            fmt::join(shard_names, ", "), problem, group.bytes, source));
   }
   std::vector<uint8_t> bytes(group.bytes);
   char* position = reinterpret_cast<char*>(bytes.data());

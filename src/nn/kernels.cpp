@@ -11,6 +11,9 @@
 #include <vector>
 
 #define MATTECAST_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+// No fused multiply-adds: every product is rounded as in the reference (and PyTorch), so the fast
+// kernels reproduce its results, also where A = cov / (var + eps) magnifies rounding differences.
+#define MATTECAST_NO_FMA __attribute__((optimize("fp-contract=off")))
 #define MATTECAST_INLINE __attribute__((always_inline)) inline
 // On a lambda: its body is inlined into each ISA's caller and vectorised for that ISA.
 #define MATTECAST_INLINE_LAMBDA __attribute__((always_inline))
@@ -36,7 +39,7 @@ std::atomic<bool>& avx512_switch() {
 constexpr size_t kMinParallelWork = size_t(1) << 15;
 
 template <class Body>
-MATTECAST_AVX512 void run_avx512(const Body& body, int begin, int end) {
+MATTECAST_AVX512 MATTECAST_NO_FMA void run_avx512(const Body& body, int begin, int end) {
   body(begin, end);
 }
 
