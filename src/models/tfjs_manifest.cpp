@@ -45,10 +45,7 @@ const json& require_field(const json& object, const char* key, json::value_t typ
                           const char* type_name, const EntryContext& context) {
   auto it = object.find(key);
   if (it == object.end()) context.fail(fmt::format("missing field \"{}\"", key));
-  // nlohmann keeps non-negative integers as unsigned; both are "integers" here.
-  bool type_ok = it->type() == type || (type == json::value_t::number_integer &&
-                                        it->type() == json::value_t::number_unsigned);
-  if (!type_ok) context.fail(fmt::format("field \"{}\" is not {}", key, type_name));
+  if (it->type() != type) context.fail(fmt::format("field \"{}\" is not {}", key, type_name));
   return *it;
 }
 
@@ -102,8 +99,8 @@ std::vector<int64_t> parse_shape(const json& entry, const EntryContext& context,
     uint64_t dim = dim_json.get<uint64_t>();
     if (dim > uint64_t(kMaxTensorElements) ||
         (dim != 0 && numel > kMaxTensorElements / int64_t(dim)))
-      context.fail(fmt::format("shape {} has more than {} elements", shape_json.dump(),
-                               kMaxTensorElements));
+      context.fail(
+          fmt::format("shape {} has more than {} elements", shape_json.dump(), kMaxTensorElements));
     shape.push_back(int64_t(dim));
     numel *= int64_t(dim);
   }
@@ -122,7 +119,8 @@ TfjsQuantization parse_quantization(const json& entry, const EntryContext& conte
   TfjsQuantization result;
   result.scale = require_number(quant, "scale", context);
   result.min = require_number(quant, "min", context);
-  if (result.scale < 0) context.fail(fmt::format("quantization scale {} is negative", result.scale));
+  if (result.scale < 0)
+    context.fail(fmt::format("quantization scale {} is negative", result.scale));
   // Every stored byte must dequantize to a finite float32. The parser already rejects numbers
   // beyond double range; the negated form also turns away NaN should it ever get through.
   double max = result.min + 255.0 * result.scale;

@@ -49,14 +49,21 @@ struct InvertedResidualConfig {
 };
 
 constexpr InvertedResidualConfig kMobileNetV3Large[] = {
-    {16, 3, 16, 16, false, false},   {16, 3, 64, 24, false, false},
-    {24, 3, 72, 24, false, false},   {24, 5, 72, 40, true, false},
-    {40, 5, 120, 40, true, false},   {40, 5, 120, 40, true, false},
-    {40, 3, 240, 80, false, false},  {80, 3, 200, 80, false, false},
-    {80, 3, 184, 80, false, false},  {80, 3, 184, 80, false, false},
-    {80, 3, 480, 112, true, false},  {112, 3, 672, 112, true, false},
-    {112, 5, 672, 160, true, true},  {160, 5, 960, 160, true, true},
-    {160, 5, 960, 160, true, true},
+    {16, 3, 16, 16, false, false},    // features.1
+    {16, 3, 64, 24, false, false},    // features.2
+    {24, 3, 72, 24, false, false},    // features.3
+    {24, 5, 72, 40, true, false},     // features.4
+    {40, 5, 120, 40, true, false},    // features.5
+    {40, 5, 120, 40, true, false},    // features.6
+    {40, 3, 240, 80, false, false},   // features.7
+    {80, 3, 200, 80, false, false},   // features.8
+    {80, 3, 184, 80, false, false},   // features.9
+    {80, 3, 184, 80, false, false},   // features.10
+    {80, 3, 480, 112, true, false},   // features.11
+    {112, 3, 672, 112, true, false},  // features.12
+    {112, 5, 672, 160, true, true},   // features.13
+    {160, 5, 960, 160, true, true},   // features.14
+    {160, 5, 960, 160, true, true},   // features.15
 };
 constexpr int64_t kStemChannels = 16;
 constexpr int64_t kBackboneOutChannels = 960;
@@ -171,9 +178,9 @@ ShardContents read_shards(const TfjsManifest& manifest, const fs::path& folder,
   return contents;
 }
 
-// The value of every possible stored byte, computed as TF.js does: the product and sum in double,
-// one rounding to float32 at the end. The separate, volatile product keeps the compiler from
-// contracting it into an FMA, which would round differently from the release's .pth conversion.
+// The value of every possible stored byte, computed as TF.js does: product and sum each rounded to
+// double, then the result to float32. The separate, volatile product keeps the compiler from
+// contracting it into an FMA, whose single rounding could differ from the release's .pth.
 std::array<float, 256> dequantization_table(const TfjsQuantization& quantization) {
   std::array<float, 256> table;
   for (int q = 0; q < 256; ++q) {
@@ -191,7 +198,8 @@ std::vector<float> decode_float(const StoredTensor& tensor, const std::string& s
     for (int64_t i = 0; i < weight.numel; ++i) values[i] = table[tensor.data[i]];
     return values;
   }
-  std::memcpy(values.data(), tensor.data, weight.numel * sizeof(float));
+  if (weight.numel > 0)  // an empty tensor's pointers may be null, which memcpy must not see
+    std::memcpy(values.data(), tensor.data, weight.numel * sizeof(float));
   for (float value : values)
     if (!std::isfinite(value))
       throw Error(fmt::format("{}: tensor '{}' holds a non-finite value", source, weight.name));
@@ -201,8 +209,8 @@ std::vector<float> decode_float(const StoredTensor& tensor, const std::string& s
 // TensorFlow stores convolution kernels HWIO [kh, kw, in, out]; PyTorch OIHW [out, in, kh, kw].
 // A depthwise kernel [kh, kw, C, 1] comes out as [1, C, kh, kw], the same memory as PyTorch's
 // depthwise [C, 1, kh, kw].
-std::vector<float> hwio_to_oihw(const std::vector<float>& hwio, int64_t kh, int64_t kw,
-                                int64_t in, int64_t out) {
+std::vector<float> hwio_to_oihw(const std::vector<float>& hwio, int64_t kh, int64_t kw, int64_t in,
+                                int64_t out) {
   std::vector<float> oihw(hwio.size());
   for (int64_t y = 0; y < kh; ++y)
     for (int64_t x = 0; x < kw; ++x)
@@ -210,13 +218,6 @@ std::vector<float> hwio_to_oihw(const std::vector<float>& hwio, int64_t kh, int6
         for (int64_t o = 0; o < out; ++o)
           oihw[((o * in + i) * kh + y) * kw + x] = hwio[((y * kw + x) * in + i) * out + o];
   return oihw;
-}
-
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
 // A float constant of the release's graph that is not a weight. The network code hard-codes these,
@@ -229,10 +230,10 @@ struct GraphConstant {
 
 std::optional<GraphConstant> known_graph_constant(std::string_view name) {
   // The box filter of the fast guided filter, inlined into the graph as function inputs.
-  if (starts_with(name, kInlinedInputPrefix))
+  if (name.starts_with(kInlinedInputPrefix))
     return GraphConstant{"guided-filter box filter", {double(1.0f / 3.0f)}};
-  if (starts_with(name, kConstantFoldingPrefix)) name.remove_prefix(kConstantFoldingPrefix.size());
-  if (!starts_with(name, kGraphPrefix)) return std::nullopt;
+  if (name.starts_with(kConstantFoldingPrefix)) name.remove_prefix(kConstantFoldingPrefix.size());
+  if (!name.starts_with(kGraphPrefix)) return std::nullopt;
   name.remove_prefix(kGraphPrefix.size());
 
   // The ImageNet normalization, itself quantized in this release (see models/README.md).
@@ -240,17 +241,17 @@ std::optional<GraphConstant> known_graph_constant(std::string_view name) {
     return GraphConstant{"ImageNet mean", {0.485, 0.456, 0.406}, 1e-3};
   if (name == "mobile_net_v3_encoder/truediv_recip")
     return GraphConstant{"ImageNet 1/std", {1 / 0.229, 1 / 0.224, 1 / 0.225}, 1e-3};
-  if (ends_with(name, "fast_guided_filter/add/y"))
+  if (name.ends_with("fast_guided_filter/add/y"))
     return GraphConstant{"guided-filter epsilon", {double(1e-5f)}};
   // hard-swish x * relu6(x + 3) / 6 and hard-sigmoid relu6(x + 3) / 6
-  if (ends_with(name, "/truediv_recip"))
-    return GraphConstant{"hard-swish 1/6", {double(1.0f / 6.0f)}};
-  if (ends_with(name, "/add/y")) return GraphConstant{"hard-swish offset", {3.0}};
-  if (ends_with(name, "/sub/x")) return GraphConstant{"ConvGRU 1 - z", {1.0}};
+  if (name.ends_with("/truediv_recip"))
+    return GraphConstant{"hard-swish/hard-sigmoid 1/6", {double(1.0f / 6.0f)}};
+  if (name.ends_with("/add/y")) return GraphConstant{"hard-swish/hard-sigmoid offset", {3.0}};
+  if (name.ends_with("/sub/x")) return GraphConstant{"ConvGRU 1 - z", {1.0}};
   // clamp(0, 1) of the outputs, and the `downsample_ratio == 1` tests
-  if (starts_with(name, "clip_by_value") && ends_with(name, "/Minimum/y"))
+  if (name.starts_with("clip_by_value") && name.ends_with("/Minimum/y"))
     return GraphConstant{"output clamp maximum", {1.0}};
-  if (starts_with(name, "clip_by_value") && ends_with(name, "/y"))
+  if (name.starts_with("clip_by_value") && name.ends_with("/y"))
     return GraphConstant{"output clamp minimum", {0.0}};
   if (name == "x" || name == "x_1") return GraphConstant{"downsample ratio 1", {1.0}};
   return std::nullopt;
@@ -258,16 +259,18 @@ std::optional<GraphConstant> known_graph_constant(std::string_view name) {
 
 void check_graph_constant(const GraphConstant& expected, const TfjsWeight& weight,
                           const std::vector<float>& values, const std::string& source) {
-  bool matches = expected.values.size() == 1 ? !values.empty()
-                                             : values.size() == expected.values.size();
-  for (size_t i = 0; matches && i < values.size(); ++i) {
-    double wanted = expected.values[expected.values.size() == 1 ? 0 : i];
-    matches = std::fabs(double(values[i]) - wanted) <= expected.tolerance;
+  const bool broadcast = expected.values.size() == 1;
+  if (values.empty() || (!broadcast && values.size() != expected.values.size()))
+    throw Error(
+        fmt::format("{}: graph constant '{}' ({}) has {} elements, expected {}", source,
+                    weight.name, expected.role, values.size(),
+                    broadcast ? std::string("some") : std::to_string(expected.values.size())));
+  for (size_t i = 0; i < values.size(); ++i) {
+    double wanted = expected.values[broadcast ? 0 : i];
+    if (std::fabs(double(values[i]) - wanted) > expected.tolerance)
+      throw Error(fmt::format("{}: graph constant '{}' ({}) holds {} at element {}, expected {}",
+                              source, weight.name, expected.role, values[i], i, wanted));
   }
-  if (!matches)
-    throw Error(fmt::format("{}: graph constant '{}' ({}) is [{}], expected [{}]", source,
-                            weight.name, expected.role, fmt::join(values, ", "),
-                            fmt::join(expected.values, ", ")));
 }
 
 // Builds PyTorch's state_dict of MattingNetwork('mobilenetv3', refiner='fast_guided_filter') by
@@ -293,8 +296,8 @@ class RvmTfjsConverter {
     std::string name = fmt::format("{}{}", kGraphPrefix, keras_path);
     auto it = shards_.tensors.find(name);
     if (it == shards_.tensors.end())
-      throw Error(fmt::format("{}: missing tensor '{}' (shape {})", source(), name,
-                              shape_string(shape)));
+      throw Error(
+          fmt::format("{}: missing tensor '{}' (shape {})", source(), name, shape_string(shape)));
     const TfjsWeight& weight = *it->second.weight;
     if (weight.dtype != TfjsDtype::float32)
       throw Error(fmt::format("{}: tensor '{}' has dtype {}, expected float32", source(), name,
@@ -323,11 +326,11 @@ class RvmTfjsConverter {
   }
 
   // Conv2D with its BatchNorm folded in: the weights carry the BN scale, bn_offset the shift.
-  void folded_conv(const std::string& layer, const std::string& conv_key,
-                   const std::string& bn_key, int64_t kernel, int64_t in, int64_t out,
-                   double eps) {
+  void folded_conv(const std::string& layer, const std::string& conv_key, const std::string& bn_key,
+                   int64_t kernel, int64_t in, int64_t out, double eps) {
     std::vector<float> hwio = take(layer + "/Conv2D_weights", {kernel, kernel, in, out});
-    add(conv_key + ".weight", {out, in, kernel, kernel}, hwio_to_oihw(hwio, kernel, kernel, in, out));
+    add(conv_key + ".weight", {out, in, kernel, kernel},
+        hwio_to_oihw(hwio, kernel, kernel, in, out));
     add_batchnorm(bn_key, std::vector<float>(out, 1.0f), take(layer + "/Conv2D_bn_offset", {out}),
                   eps);
   }
@@ -382,7 +385,8 @@ class RvmTfjsConverter {
       const InvertedResidualConfig& config = kMobileNetV3Large[i];
       const std::string inverted_residual = names_.next("inverted_residual");
       const std::string scope = encoder + "/" + inverted_residual + "/" + names_.next("sequential");
-      // torchvision numbers the parts of `block`; the expansion conv is absent when it would be 1:1.
+      // The index of each part in torchvision's `block`; there is no expansion conv when
+      // expanded == in.
       int part = 0;
       auto key = [&](const char* suffix) {
         return fmt::format("backbone.features.{}.block.{}{}", i + 1, part, suffix);
@@ -471,8 +475,8 @@ class RvmTfjsConverter {
     folded_conv(conv1, "decoder.decode0.conv.0", "decoder.decode0.conv.1", 3,
                 std::end(kUpsamplingBlocks)[-1].out + kImageChannels, kOutputBlockChannels,
                 kDefaultBnEps);
-    folded_conv(conv2, "decoder.decode0.conv.3", "decoder.decode0.conv.4", 3,
-                kOutputBlockChannels, kOutputBlockChannels, kDefaultBnEps);
+    folded_conv(conv2, "decoder.decode0.conv.3", "decoder.decode0.conv.4", 3, kOutputBlockChannels,
+                kOutputBlockChannels, kDefaultBnEps);
 
     plain_conv(names_.next("conv2d"), "project_mat.conv", 1, kOutputBlockChannels,
                kProjectMatChannels, true);
@@ -503,7 +507,8 @@ class RvmTfjsConverter {
 
 WeightMap read_tfjs(const std::string& path) {
   std::error_code error;
-  fs::path model_json = fs::is_directory(path, error) ? fs::path(path) / "model.json" : fs::path(path);
+  fs::path model_json =
+      fs::is_directory(path, error) ? fs::path(path) / "model.json" : fs::path(path);
   const std::string source = model_json.string();
   TfjsManifest manifest = parse_tfjs_manifest(read_model_json(model_json), source);
   ShardContents shards = read_shards(manifest, model_json.parent_path(), source);

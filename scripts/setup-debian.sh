@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything mattecast needs to build and test on Debian 12 (all from Debian's archive).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev                                   # oneDNN: the network's convolutions
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg  # all image/video I/O
+  libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev
+  libgtest-dev libgmock-dev libbenchmark-dev unzip  # tests, micro-benchmarks, fuzz seeds
+  clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: a release build with every test, the same tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and a short run of each libFuzzer target. Reads ../shared.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-debian.sh
+
+jobs=$(nproc)
+echo "== release build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMATTECAST_SANITIZE=ON \
+  -DMATTECAST_BUILD_BENCH=OFF >/dev/null
+cmake --build build-sanitize -j"$jobs"
+# oneDNN's JIT code and OpenMP runtime are not instrumented; leaks of their globals are not ours.
+ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize --output-on-failure
+
+echo "== fuzzers (clang, libFuzzer), a short run each"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMATTECAST_BUILD_FUZZ=ON -DMATTECAST_SANITIZE=ON -DMATTECAST_BUILD_TESTS=OFF \
+  -DMATTECAST_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_pickle fuzz_tfjs_json
+fuzz/run.sh build-fuzz 20
+echo "all test stages passed"
