@@ -6,16 +6,16 @@ extern "C" {
 #include <libavutil/imgutils.h>
 }
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -38,7 +38,8 @@ const std::string golden_dir = shared_dir + "/golden/rvm_mobilenetv3/640x360_ds0
 // A fresh folder per test, so tests can run in parallel processes.
 std::string scratch_dir() {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(MATTECAST_TEST_TMP) / "io" / fmt::format("{}.{}", test->test_suite_name(), test->name());
+  fs::path dir = fs::path(MATTECAST_TEST_TMP) / "io" /
+                 fmt::format("{}.{}", test->test_suite_name(), test->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
@@ -62,7 +63,8 @@ void write_text(const std::string& path, const std::string& text) {
 
 std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  for (const auto& entry : fs::directory_iterator(dir))
+    names.push_back(entry.path().filename().string());
   return names;
 }
 
@@ -99,8 +101,10 @@ NativeImage decode_native(const std::string& path) {
   if (avcodec_open2(codec.get(), decoder, nullptr) < 0) throw std::runtime_error("no decoder");
   const AvPacketPtr packet = make_av_packet();
   const AvFramePtr frame = make_av_frame();
-  if (av_read_frame(input.get(), packet.get()) < 0 || avcodec_send_packet(codec.get(), packet.get()) < 0 ||
-      avcodec_send_packet(codec.get(), nullptr) < 0 || avcodec_receive_frame(codec.get(), frame.get()) < 0) {
+  if (av_read_frame(input.get(), packet.get()) < 0 ||
+      avcodec_send_packet(codec.get(), packet.get()) < 0 ||
+      avcodec_send_packet(codec.get(), nullptr) < 0 ||
+      avcodec_receive_frame(codec.get(), frame.get()) < 0) {
     throw std::runtime_error("cannot decode " + path);
   }
   NativeImage image;
@@ -125,7 +129,8 @@ void encode_native(const std::string& path, AVCodecID codec_id, AVPixelFormat fo
   codec->height = height;
   codec->pix_fmt = format;
   codec->time_base = {1, 1};
-  if (avcodec_open2(codec.get(), encoder, nullptr) < 0) throw std::runtime_error("cannot open encoder");
+  if (avcodec_open2(codec.get(), encoder, nullptr) < 0)
+    throw std::runtime_error("cannot open encoder");
   const AvFramePtr frame = make_av_frame();
   frame->format = format;
   frame->width = width;
@@ -133,7 +138,8 @@ void encode_native(const std::string& path, AVCodecID codec_id, AVPixelFormat fo
   av_frame_get_buffer(frame.get(), 0);
   fill(*frame);
   const AvPacketPtr packet = make_av_packet();
-  if (avcodec_send_frame(codec.get(), frame.get()) < 0 || avcodec_send_frame(codec.get(), nullptr) < 0 ||
+  if (avcodec_send_frame(codec.get(), frame.get()) < 0 ||
+      avcodec_send_frame(codec.get(), nullptr) < 0 ||
       avcodec_receive_packet(codec.get(), packet.get()) < 0) {
     throw std::runtime_error("cannot encode " + path);
   }
@@ -141,8 +147,12 @@ void encode_native(const std::string& path, AVCodecID codec_id, AVPixelFormat fo
 }
 
 // Deterministic test content.
-uint8_t pattern(int x, int y, int channel) { return uint8_t(x * (7 + channel) + y * (13 + 5 * channel) + (x ^ y) * channel); }
-uint16_t deep_pattern(int x, int y, int channel) { return uint16_t(pattern(x, y, channel) << 8 | pattern(y, x, channel + 1)); }
+uint8_t pattern(int x, int y, int channel) {
+  return uint8_t(x * (7 + channel) + y * (13 + 5 * channel) + (x ^ y) * channel);
+}
+uint16_t deep_pattern(int x, int y, int channel) {
+  return uint16_t(pattern(x, y, channel) << 8 | pattern(y, x, channel + 1));
+}
 int rounded_to_8_bits(int value) { return int(std::lround(value / 257.0)); }
 
 // ---- read_image ------------------------------------------------------------------------------
@@ -150,9 +160,12 @@ int rounded_to_8_bits(int value) { return int(std::lround(value / 257.0)); }
 TEST(ReadImage, EveryStillHasItsDocumentedSize) {
   // From media/README.md.
   const std::map<std::string, std::pair<int, int>> sizes = {
-      {"skimage_astronaut.png", {512, 512}}, {"skimage_camera.png", {512, 512}},
-      {"matplotlib_grace_hopper.jpg", {512, 600}}, {"openmpf_race.jpg", {640, 428}},
-      {"rembg_girl-1.jpg", {600, 399}}, {"rembg_girl-2.jpg", {718, 478}},
+      {"skimage_astronaut.png", {512, 512}},
+      {"skimage_camera.png", {512, 512}},
+      {"matplotlib_grace_hopper.jpg", {512, 600}},
+      {"openmpf_race.jpg", {640, 428}},
+      {"rembg_girl-1.jpg", {600, 399}},
+      {"rembg_girl-2.jpg", {718, 478}},
       {"rembg_girl-3.jpg", {852, 480}}};
   const std::string dir = shared_dir + "/media/stills";
   const std::vector<std::string> names = files_in(dir);
@@ -258,7 +271,8 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
            palette[i] = uint32_t(0xff) << 24 | uint32_t(r) << 16 | uint32_t(g) << 8 | uint32_t(b);
          }
          for (int y = 0; y < height; ++y)
-           for (int x = 0; x < width; ++x) frame.data[0][y * frame.linesize[0] + x] = pattern(x, y, 0);
+           for (int x = 0; x < width; ++x)
+             frame.data[0][y * frame.linesize[0] + x] = pattern(x, y, 0);
        },
        [&](int x, int y) { return palette_colour(pattern(x, y, 0)); }},
       {"gray_alpha.png", AV_CODEC_ID_PNG, AV_PIX_FMT_YA8,
@@ -269,7 +283,9 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
              frame.data[0][y * frame.linesize[0] + 2 * x + 1] = pattern(x, y, 1);
            }
        },
-       [](int x, int y) { return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 0), pattern(x, y, 0)}; }},
+       [](int x, int y) {
+         return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 0), pattern(x, y, 0)};
+       }},
       {"rgb48.png", AV_CODEC_ID_PNG, AV_PIX_FMT_RGB48BE,  // exact multiples of 257
        [](AVFrame& frame) {
          for (int y = 0; y < height; ++y)
@@ -279,7 +295,9 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
              frame.data[0][y * frame.linesize[0] + 2 * x + 1] = uint8_t(value);
            }
        },
-       [](int x, int y) { return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)}; }},
+       [](int x, int y) {
+         return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)};
+       }},
       {"rgba64.png", AV_CODEC_ID_PNG, AV_PIX_FMT_RGBA64BE,
        [](AVFrame& frame) {
          for (int y = 0; y < height; ++y)
@@ -290,7 +308,8 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
            }
        },
        [](int x, int y) {
-         return std::array<int, 3>{rounded_to_8_bits(deep_pattern(x, y, 0)), rounded_to_8_bits(deep_pattern(x, y, 1)),
+         return std::array<int, 3>{rounded_to_8_bits(deep_pattern(x, y, 0)),
+                                   rounded_to_8_bits(deep_pattern(x, y, 1)),
                                    rounded_to_8_bits(deep_pattern(x, y, 2))};
        }},
       {"mono.png", AV_CODEC_ID_PNG, AV_PIX_FMT_MONOBLACK,  // 1 bit, 1 = white
@@ -310,22 +329,31 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
        [](AVFrame& frame) {
          for (int y = 0; y < height; ++y)
            for (int x = 0; x < width; ++x)
-             for (int c = 0; c < 3; ++c) frame.data[0][y * frame.linesize[0] + 3 * x + 2 - c] = pattern(x, y, c);
+             for (int c = 0; c < 3; ++c)
+               frame.data[0][y * frame.linesize[0] + 3 * x + 2 - c] = pattern(x, y, c);
        },
-       [](int x, int y) { return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)}; }},
+       [](int x, int y) {
+         return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)};
+       }},
       {"rgb.tiff", AV_CODEC_ID_TIFF, AV_PIX_FMT_RGB24,
        [](AVFrame& frame) {
          for (int y = 0; y < height; ++y)
            for (int x = 0; x < width; ++x)
-             for (int c = 0; c < 3; ++c) frame.data[0][y * frame.linesize[0] + 3 * x + c] = pattern(x, y, c);
+             for (int c = 0; c < 3; ++c)
+               frame.data[0][y * frame.linesize[0] + 3 * x + c] = pattern(x, y, c);
        },
-       [](int x, int y) { return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)}; }},
+       [](int x, int y) {
+         return std::array<int, 3>{pattern(x, y, 0), pattern(x, y, 1), pattern(x, y, 2)};
+       }},
       {"gray.pgm", AV_CODEC_ID_PGM, AV_PIX_FMT_GRAY8,
        [](AVFrame& frame) {
          for (int y = 0; y < height; ++y)
-           for (int x = 0; x < width; ++x) frame.data[0][y * frame.linesize[0] + x] = pattern(x, y, 2);
+           for (int x = 0; x < width; ++x)
+             frame.data[0][y * frame.linesize[0] + x] = pattern(x, y, 2);
        },
-       [](int x, int y) { return std::array<int, 3>{pattern(x, y, 2), pattern(x, y, 2), pattern(x, y, 2)}; }},
+       [](int x, int y) {
+         return std::array<int, 3>{pattern(x, y, 2), pattern(x, y, 2), pattern(x, y, 2)};
+       }},
   };
   for (const Case& test : cases) {
     SCOPED_TRACE(test.file);
@@ -339,7 +367,8 @@ TEST(ReadImage, ConvertsPaletteGrayAlphaAndOtherFormats) {
     for (int y = 0; y < height; ++y)
       for (int x = 0; x < width; ++x)
         for (int c = 0; c < 3; ++c) {
-          const int difference = std::abs(image.pixels[(size_t(y) * width + x) * 3 + c] - test.expected(x, y)[c]);
+          const int difference =
+              std::abs(image.pixels[(size_t(y) * width + x) * 3 + c] - test.expected(x, y)[c]);
           worst = std::max(worst, difference);
         }
     EXPECT_EQ(worst, 0);
@@ -382,7 +411,8 @@ TEST(ReadImage, LosslessWebp) {
   ASSERT_EQ(image.height, height);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c], pattern(x, y, c));
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c], pattern(x, y, c));
 }
 
 TEST(ReadImage, NameWithPercentAndColon) {
@@ -426,12 +456,15 @@ TEST(ReadImage, ErrorIncludesFfmpegMessage) {
     read_image(path);
     FAIL();
   } catch (const Error& error) {
+    // av_strerror's text, then what the PNG decoder logged (instead of printing it to stderr).
     EXPECT_NE(std::string(error.what()).find("Invalid data"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("PNG signature"), std::string::npos) << error.what();
   }
 }
 
 TEST(IsImagePath, ByExtensionIgnoringCase) {
-  for (const char* path : {"a.png", "b.PNG", "dir/c.JpEg", "d.jpg", "e.webp", "f.bmp", "g.tif", "h.TIFF"}) {
+  for (const char* path :
+       {"a.png", "b.PNG", "dir/c.JpEg", "d.jpg", "e.webp", "f.bmp", "g.tif", "h.TIFF"}) {
     EXPECT_TRUE(is_image_path(path)) << path;
   }
   for (const char* path : {"a.mp4", "b.mkv", "png", "c.png/clip.mov", ".png", "d", "e.npy"}) {
@@ -454,13 +487,15 @@ TEST(WritePng, RgbaRoundTripsExactly) {
   ASSERT_EQ(native.width, width);
   ASSERT_EQ(native.height, height);
   for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width * 4; ++x) ASSERT_EQ(native.bytes[size_t(y) * width * 4 + x], rgba[size_t(y) * stride + x]);
+    for (int x = 0; x < width * 4; ++x)
+      ASSERT_EQ(native.bytes[size_t(y) * width * 4 + x], rgba[size_t(y) * stride + x]);
 
   const RgbFrame image = read_image(path);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int c = 0; c < 3; ++c)
-        ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c], rgba[size_t(y) * stride + 4 * x + c]);
+        ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c],
+                  rgba[size_t(y) * stride + 4 * x + c]);
 }
 
 TEST(WritePng, RgbRoundTripsExactly) {
@@ -474,7 +509,9 @@ TEST(WritePng, RgbRoundTripsExactly) {
   const RgbFrame image = read_image(path);
   ASSERT_EQ(image.width, width);
   for (int y = 0; y < height; ++y)
-    ASSERT_EQ(std::memcmp(image.pixels.data() + size_t(y) * width * 3, rgb.data() + size_t(y) * stride, width * 3), 0);
+    ASSERT_EQ(std::memcmp(image.pixels.data() + size_t(y) * width * 3,
+                          rgb.data() + size_t(y) * stride, width * 3),
+              0);
 }
 
 TEST(WritePng, Gray8RoundTripsExactly) {
@@ -490,7 +527,8 @@ TEST(WritePng, Gray8RoundTripsExactly) {
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x) {
       ASSERT_EQ(native.bytes[size_t(y) * width + x], uint8_t(x + y));
-      for (int c = 0; c < 3; ++c) ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c], uint8_t(x + y));
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(image.pixels[(size_t(y) * width + x) * 3 + c], uint8_t(x + y));
     }
 }
 
@@ -512,7 +550,8 @@ TEST(WritePng, Gray16RoundTripsExactly) {
   // To 8 bits by rounding value / 257, in all three channels.
   const RgbFrame image = read_image(path);
   for (size_t i = 0; i < values.size(); ++i) {
-    for (int c = 0; c < 3; ++c) EXPECT_EQ(image.pixels[3 * i + c], rounded_to_8_bits(values[i])) << i;
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(image.pixels[3 * i + c], rounded_to_8_bits(values[i])) << i;
   }
 }
 
@@ -529,9 +568,12 @@ TEST(WritePng, ReplacesAnExistingFileAndLeavesNoTemporary) {
 TEST(WritePng, ErrorsNameTheFile) {
   const std::string dir = scratch_dir();
   const uint8_t pixels[16] = {};
-  expect_error_naming(dir + "/zero.png", [&] { write_png_rgb(dir + "/zero.png", pixels, 0, 1, 3); });
-  expect_error_naming(dir + "/stride.png", [&] { write_png_rgba(dir + "/stride.png", pixels, 2, 2, 4); });
-  expect_error_naming(dir + "/null.png", [&] { write_png_gray8(dir + "/null.png", nullptr, 2, 2, 2); });
+  expect_error_naming(dir + "/zero.png",
+                      [&] { write_png_rgb(dir + "/zero.png", pixels, 0, 1, 3); });
+  expect_error_naming(dir + "/stride.png",
+                      [&] { write_png_rgba(dir + "/stride.png", pixels, 2, 2, 4); });
+  expect_error_naming(dir + "/null.png",
+                      [&] { write_png_gray8(dir + "/null.png", nullptr, 2, 2, 2); });
   expect_error_naming(dir + "/no/such/folder/a.png",
                       [&] { write_png_gray8(dir + "/no/such/folder/a.png", pixels, 2, 2, 2); });
   EXPECT_TRUE(files_in(dir).empty());
@@ -590,11 +632,13 @@ TEST(ReadNpy, HalfPrecisionSpecialValues) {
   const std::string path = scratch_dir() + "/half.npy";
   const std::vector<uint16_t> halves = {0x0000, 0x8000, 0x0001, 0x03ff, 0x0400, 0x3c00,
                                         0xc000, 0x7bff, 0x3555, 0x7c00, 0xfc00, 0x7e00};
-  write_text(path, npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (12,), }\n", raw(halves)));
+  write_text(
+      path, npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (12,), }\n", raw(halves)));
   const NpyArray array = read_npy(path);
   ASSERT_EQ(array.shape, (std::vector<int64_t>{12}));
-  const std::vector<float> expected = {0.0f, -0.0f, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f, 1.0f,
-                                       -2.0f, 65504.0f, 0.333251953125f, INFINITY, -INFINITY};
+  const std::vector<float> expected = {0.0f,     -0.0f, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f,
+                                       1.0f,     -2.0f, 65504.0f, 0.333251953125f, INFINITY,
+                                       -INFINITY};
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(array.values[i], expected[i]) << i;
   EXPECT_TRUE(std::signbit(array.values[1]));
   EXPECT_TRUE(std::isnan(array.values[11]));
@@ -602,8 +646,9 @@ TEST(ReadNpy, HalfPrecisionSpecialValues) {
 
 TEST(ReadNpy, Float64AndVersion2AndScalar) {
   const std::string dir = scratch_dir();
-  write_text(dir + "/f8.npy", npy_bytes("{\"shape\": (2, 1), \"fortran_order\": False, \"descr\": \"<f8\"}  \n",
-                                        raw(std::vector<double>{0.25, -1e10})));
+  write_text(dir + "/f8.npy",
+             npy_bytes("{\"shape\": (2, 1), \"fortran_order\": False, \"descr\": \"<f8\"}  \n",
+                       raw(std::vector<double>{0.25, -1e10})));
   const NpyArray doubles = read_npy(dir + "/f8.npy");
   EXPECT_EQ(doubles.shape, (std::vector<int64_t>{2, 1}));
   EXPECT_EQ(doubles.values, (std::vector<float>{0.25f, -1e10f}));
@@ -612,8 +657,9 @@ TEST(ReadNpy, Float64AndVersion2AndScalar) {
                                         raw(std::vector<float>{1, 2, 3}), 2));
   EXPECT_EQ(read_npy(dir + "/v2.npy").values, (std::vector<float>{1, 2, 3}));
 
-  write_text(dir + "/scalar.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }\n",
-                                            raw(std::vector<float>{7.5f})));
+  write_text(dir + "/scalar.npy",
+             npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (), }\n",
+                       raw(std::vector<float>{7.5f})));
   const NpyArray scalar = read_npy(dir + "/scalar.npy");
   EXPECT_TRUE(scalar.shape.empty());
   EXPECT_EQ(scalar.values, (std::vector<float>{7.5f}));
@@ -622,8 +668,10 @@ TEST(ReadNpy, Float64AndVersion2AndScalar) {
 TEST(ReadNpy, ErrorsNameTheFile) {
   const std::string dir = scratch_dir();
   const std::string four_floats = raw(std::vector<float>{1, 2, 3, 4});
-  const auto header = [](const std::string& descr, const std::string& order, const std::string& shape) {
-    return fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}\n", descr, order, shape);
+  const auto header = [](const std::string& descr, const std::string& order,
+                         const std::string& shape) {
+    return fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}\n", descr, order,
+                       shape);
   };
   const std::map<std::string, std::string> bad_files = {
       {"missing_magic", "just text"},
@@ -635,13 +683,17 @@ TEST(ReadNpy, ErrorsNameTheFile) {
       {"integer", npy_bytes(header("<i4", "False", "(4,)"), four_floats)},
       {"not_a_tuple", npy_bytes(header("<f4", "False", "(4)"), four_floats)},
       {"negative", npy_bytes(header("<f4", "False", "(-4,)"), four_floats)},
-      {"overflow", npy_bytes(header("<f4", "False", "(4294967296, 4294967296, 4294967296)"), four_floats)},
+      {"overflow",
+       npy_bytes(header("<f4", "False", "(4294967296, 4294967296, 4294967296)"), four_floats)},
       {"huge_number", npy_bytes(header("<f4", "False", "(99999999999999999999,)"), four_floats)},
       {"too_little_data", npy_bytes(header("<f4", "False", "(5,)"), four_floats)},
       {"too_much_data", npy_bytes(header("<f4", "False", "(3,)"), four_floats)},
       {"missing_key", npy_bytes("{'descr': '<f4', 'shape': (4,), }\n", four_floats)},
-      {"duplicate_key", npy_bytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (4,)}", four_floats)},
-      {"unknown_key", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", four_floats)},
+      {"duplicate_key",
+       npy_bytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (4,)}",
+                 four_floats)},
+      {"unknown_key",
+       npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", four_floats)},
       {"trailing_text", npy_bytes(header("<f4", "False", "(4,)") + "junk", four_floats)},
       {"unterminated", npy_bytes("{'descr': '<f4", four_floats)},
       {"no_dict", npy_bytes("'descr': '<f4'", four_floats)},
@@ -688,9 +740,11 @@ TEST(WriteNpy, MatchesNumpyByteForByte) {
 TEST(WriteNpy, ErrorsNameTheFile) {
   const std::string dir = scratch_dir();
   const float value = 1;
-  expect_error_naming(dir + "/negative.npy", [&] { write_npy(dir + "/negative.npy", &value, {-1}); });
+  expect_error_naming(dir + "/negative.npy",
+                      [&] { write_npy(dir + "/negative.npy", &value, {-1}); });
   expect_error_naming(dir + "/null.npy", [&] { write_npy(dir + "/null.npy", nullptr, {2}); });
-  expect_error_naming(dir + "/no/folder.npy", [&] { write_npy(dir + "/no/folder.npy", &value, {1}); });
+  expect_error_naming(dir + "/no/folder.npy",
+                      [&] { write_npy(dir + "/no/folder.npy", &value, {1}); });
   EXPECT_TRUE(files_in(dir).empty());
 }
 

@@ -74,7 +74,7 @@ constexpr float relative_tolerance() {
 // Elements in the view agree within abs_tol + rel_tol * |expected|; elements outside keep kSentinel.
 template <typename T>
 testing::AssertionResult tensors_match(const Tensor<T>& expected, const Tensor<T>& actual,
-                                       float abs_tol = 0, float rel_tol = 0) {
+                                       float abs_tol = 1e-6f, float rel_tol = relative_tolerance<T>()) {
   for (size_t i = 0; i < actual.data.size(); ++i) {
     const float e = to_float(expected.data[i]), a = to_float(actual.data[i]);
     if (!actual.in_view(i)) {
@@ -91,7 +91,7 @@ testing::AssertionResult tensors_match(const Tensor<T>& expected, const Tensor<T
 }
 
 testing::AssertionResult arrays_match(const std::vector<float>& expected, const std::vector<float>& actual,
-                                      float abs_tol = 0) {
+                                      float abs_tol = 1e-6f) {
   for (size_t i = 0; i < actual.size(); ++i)
     if (!(std::abs(actual[i] - expected[i]) <= abs_tol))
       return testing::AssertionFailure() << "element " << i << ": expected " << expected[i] << ", got "
@@ -296,7 +296,7 @@ TEST(Kernels, GlobalAvgPoolMatchesReference) {
         for_each_config([&] {
           std::fill(actual.begin(), actual.end(), kSentinel);
           fast::global_avg_pool(src.cview(), actual.data());
-          EXPECT_TRUE(arrays_match(expected, actual, 0));
+          EXPECT_TRUE(arrays_match(expected, actual, 1e-6f));
         });
       }
     });
@@ -410,8 +410,8 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
           fast::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, actual_a.view(),
                                                 actual_b.view());
           // A = cov / (var + eps) magnifies rounding differences of cov and var.
-          EXPECT_TRUE(tensors_match(expected_a, actual_a, 0, 0));
-          EXPECT_TRUE(tensors_match(expected_b, actual_b, 0, 0));
+          EXPECT_TRUE(tensors_match(expected_a, actual_a, 1e-5f, 1e-5f));
+          EXPECT_TRUE(tensors_match(expected_b, actual_b, 1e-5f, 1e-5f));
         });
       }
     });

@@ -83,12 +83,19 @@ void run_bench(const BenchOptions& o) {
                                             synthetic_frame(size.width, size.height, 5)};
     Matte matte;
     std::vector<double> ms;
+    StageTimings stages;  // summed over the timed frames
     for (int i = 0; i < o.warmup + o.frames; ++i) {
       const RgbImage image{frames[i % 2].data(), size.width, size.height, size.width * 3};
       const auto start = std::chrono::steady_clock::now();
       session.process(image, matte);
       const auto stop = std::chrono::steady_clock::now();
-      if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+      if (i < o.warmup) continue;
+      ms.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+      const StageTimings& t = session.last_timings();
+      stages.input_ms += t.input_ms / o.frames;
+      stages.encoder_ms += t.encoder_ms / o.frames;
+      stages.decoder_ms += t.decoder_ms / o.frames;
+      stages.refiner_ms += t.refiner_ms / o.frames;
     }
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2], minimum = ms.front();
@@ -98,11 +105,17 @@ void run_bench(const BenchOptions& o) {
       results.push_back({{"size", name}, {"ratio", size.ratio}, {"precision", to_string(precision)},
                          {"threads", threads}, {"median_ms", median}, {"min_ms", minimum},
                          {"fps", 1000.0 / median}, {"peak_rss_mb", peak_rss_mb()},
-                         {"alpha_only", o.alpha_only}, {"frames", o.frames}});
+                         {"alpha_only", o.alpha_only}, {"frames", o.frames},
+                         {"stages_mean_ms", {{"input", stages.input_ms},
+                                             {"encoder", stages.encoder_ms},
+                                             {"decoder", stages.decoder_ms},
+                                             {"refiner", stages.refiner_ms}}}});
     } else {
-      fmt::print("{:>10} {:>6.3f} {:>5} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}\n", name,
-                 size.ratio, to_string(precision), threads, median, minimum, 1000.0 / median,
-                 peak_rss_mb());
+      fmt::print("{:>10} {:>6.3f} {:>5} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
+                 "(mean: input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f} ms)\n",
+                 name, size.ratio, to_string(precision), threads, median, minimum,
+                 1000.0 / median, peak_rss_mb(), stages.input_ms, stages.encoder_ms,
+                 stages.decoder_ms, stages.refiner_ms);
     }
   }
   if (o.json) fmt::print("{}\n", nlohmann::json{{"results", results}}.dump(2));

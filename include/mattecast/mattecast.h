@@ -95,6 +95,14 @@ struct StateView {
   int channels = 0;
 };
 
+// Where the last frame's time went, in milliseconds.
+struct StageTimings {
+  double input_ms = 0;    // resize to the network's size, normalisation, image pyramid
+  double encoder_ms = 0;  // MobileNetV3 + LR-ASPP
+  double decoder_ms = 0;  // recurrent decoder and projection
+  double refiner_ms = 0;  // guided filter up to full resolution, output planes
+};
+
 // One stream of frames. Owns the recurrent state and the compiled kernels for the current size.
 // Not thread-safe: use one Session per thread.
 class Session {
@@ -112,6 +120,7 @@ class Session {
   const SessionParams& params() const;
   // The ratio used for a frame of this size (the explicit one, or the automatic rule).
   float downsample_ratio_for(int width, int height) const;
+  const StageTimings& last_timings() const;
   // Levels 1..4, after the last processed frame (for verification).
   StateView recurrent_state(int level) const;
 

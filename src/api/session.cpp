@@ -48,6 +48,8 @@ void Session::process(const RgbImage& frame, Matte& out) {
 
 void Session::reset() { impl_->network.reset_state(); }
 
+const StageTimings& Session::last_timings() const { return impl_->network.timings(); }
+
 StateView Session::recurrent_state(int level) const { return impl_->network.state(level); }
 
 }  // namespace mattecast

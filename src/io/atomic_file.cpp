@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+
 #include <fmt/format.h>
 
 #include "mattecast/mattecast.h"
@@ -59,8 +60,8 @@ AtomicFile::~AtomicFile() {
 void AtomicFile::commit() {
   if (committed_) throw Error(fmt::format("'{}' was already committed", path_));
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    throw Error(fmt::format("cannot rename '{}' to '{}': {}", temp_path_, path_,
-                            std::strerror(errno)));
+    throw Error(
+        fmt::format("cannot rename '{}' to '{}': {}", temp_path_, path_, std::strerror(errno)));
   }
   committed_ = true;
 }

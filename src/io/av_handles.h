@@ -17,6 +17,7 @@ extern "C" {
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 
 namespace mattecast {
 
@@ -76,12 +77,14 @@ inline void capture_av_log(void* context, int level, const char* format, va_list
     std::vsnprintf(text, sizeof text, format, args_copy);
     va_end(args_copy);
     std::string line = text;
-    // FFmpeg may print one line in several calls; only a finished line starts a new entry.
-    if (!av_log_line_open && !av_logged_errors.empty()) av_logged_errors += "; ";
     const bool finished = !line.empty() && line.back() == '\n';
     if (finished) line.pop_back();
     // Bounded, so a decoder that complains about every block cannot grow it without limit.
-    if (av_logged_errors.size() < 1000) av_logged_errors += line;
+    if (av_logged_errors.size() < 1000) {
+      // FFmpeg may print one line in several calls; only a finished line starts a new entry.
+      if (!av_log_line_open && !av_logged_errors.empty()) av_logged_errors += "; ";
+      av_logged_errors += line;
+    }
     av_log_line_open = !finished;
   }
   // The default callback filters by av_log_get_level(), so raising the level later shows output.

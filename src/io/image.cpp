@@ -5,6 +5,8 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -12,7 +14,6 @@ extern "C" {
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 #include <string_view>
 
 #include "io/atomic_file.h"
@@ -22,8 +23,8 @@ namespace mattecast {
 namespace {
 
 [[noreturn]] void throw_read_error(const std::string& path, std::string_view what, int error_code) {
-  throw Error(fmt::format("cannot read image '{}': {}: {}", path, what,
-                          describe_av_error(error_code)));
+  throw Error(
+      fmt::format("cannot read image '{}': {}: {}", path, what, describe_av_error(error_code)));
 }
 
 // Opens `path` with libavformat and decodes the first picture of its first video stream.
@@ -90,10 +91,12 @@ AvFramePtr decode_first_picture(const std::string& path) {
 constexpr int sws_flags = SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT;
 
 // swscale assumes limited-range BT.601 for YUV unless told otherwise (it does know that the
-// deprecated yuvj formats and gray are full range). Decoders state range and matrix on the frame.
+// deprecated yuvj formats and gray are full range). Decoders state range and matrix on the frame;
+// newer FFmpeg versions mark JPEGs as yuv420p + full range instead of yuvj420p.
 void use_frame_colorspace(SwsContext* converter, const AVFrame& frame) {
   const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(AVPixelFormat(frame.format));
-  const bool is_yuv = !(descriptor->flags & AV_PIX_FMT_FLAG_RGB) && descriptor->nb_components >= 3;
+  const bool is_yuv = !(descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
+                      descriptor->nb_components >= 3;
   if (!is_yuv) return;
   int* inverse_table = nullptr;
   int* table = nullptr;
@@ -104,8 +107,9 @@ void use_frame_colorspace(SwsContext* converter, const AVFrame& frame) {
     return;
   }
   if (frame.color_range == AVCOL_RANGE_JPEG) source_full_range = 1;
-  const int* matrix =
-      frame.colorspace == AVCOL_SPC_UNSPECIFIED ? inverse_table : sws_getCoefficients(frame.colorspace);
+  const int* matrix = frame.colorspace == AVCOL_SPC_UNSPECIFIED
+                          ? inverse_table
+                          : sws_getCoefficients(frame.colorspace);
   sws_setColorspaceDetails(converter, matrix, source_full_range, table, destination_full_range,
                            brightness, contrast, saturation);
 }
@@ -169,16 +173,15 @@ void write_file(const std::string& file, const std::string& target, const uint8_
   const int write_errno = errno;
   // fclose() can be the first to report a full disk, so its result counts too.
   if (std::fclose(stream) != 0 || !written) {
-    throw Error(fmt::format("cannot write '{}': {}", target,
-                            std::strerror(written ? errno : write_errno)));
+    throw Error(
+        fmt::format("cannot write '{}': {}", target, std::strerror(written ? errno : write_errno)));
   }
 }
 
 // A frame of `format` holding the caller's rows; `copy_row(destination, source_row)` fills one.
 template <typename CopyRow>
 AvFramePtr make_frame(const std::string& path, AVPixelFormat format, const uint8_t* pixels,
-                      int width, int height, ptrdiff_t stride, size_t row_bytes,
-                      CopyRow copy_row) {
+                      int width, int height, ptrdiff_t stride, size_t row_bytes, CopyRow copy_row) {
   if (width <= 0 || height <= 0 || !pixels || stride < ptrdiff_t(row_bytes)) {
     throw Error(fmt::format("cannot write '{}': bad image {}x{} with stride {}", path, width,
                             height, stride));
@@ -198,7 +201,8 @@ void write_png(const std::string& path, const AVFrame& frame) {
   install_av_log_capture();
   take_av_log_errors();  // drop what earlier, unrelated calls left
   const auto fail = [&](std::string_view what, int error_code) {
-    throw Error(fmt::format("cannot write '{}': {}: {}", path, what, describe_av_error(error_code)));
+    throw Error(
+        fmt::format("cannot write '{}': {}: {}", path, what, describe_av_error(error_code)));
   };
   AtomicFile file(path);
 
@@ -210,7 +214,8 @@ void write_png(const std::string& path, const AVFrame& frame) {
   codec->height = frame.height;
   codec->pix_fmt = AVPixelFormat(frame.format);
   codec->time_base = {1, 1};  // required of every video encoder, meaningless for one picture
-  // Paeth prediction makes smooth content such as mattes several times smaller than no filter.
+  // Paeth prediction: 20-25 % smaller mattes and photos than FFmpeg's default (no filter), for
+  // about 1.5x the encoding time (some 17 ms for a 720p matte).
   AVDictionary* options = nullptr;
   av_dict_set(&options, "pred", "paeth", 0);
   int rc = avcodec_open2(codec.get(), encoder, &options);
@@ -260,8 +265,8 @@ void write_png_rgb(const std::string& path, const uint8_t* rgb, int width, int h
 void write_png_gray8(const std::string& path, const uint8_t* gray, int width, int height,
                      ptrdiff_t stride) {
   const size_t row_bytes = size_t(std::max(width, 0));
-  const AvFramePtr frame = make_frame(path, AV_PIX_FMT_GRAY8, gray, width, height, stride, row_bytes,
-                                      [&](uint8_t* destination, const uint8_t* source) {
+  const AvFramePtr frame = make_frame(path, AV_PIX_FMT_GRAY8, gray, width, height, stride,
+                                      row_bytes, [&](uint8_t* destination, const uint8_t* source) {
                                         std::memcpy(destination, source, row_bytes);
                                       });
   write_png(path, *frame);
@@ -286,8 +291,8 @@ void write_png_gray16(const std::string& path, const uint16_t* gray, int width, 
 
 bool is_image_path(const std::string& path) {
   static constexpr std::array<std::string_view, 13> image_extensions = {
-      ".png", ".jpg", ".jpeg", ".jpe", ".webp", ".bmp", ".tif",
-      ".tiff", ".ppm", ".pgm", ".pnm", ".pbm", ".tga"};
+      ".png",  ".jpg", ".jpeg", ".jpe", ".webp", ".bmp", ".tif",
+      ".tiff", ".ppm", ".pgm",  ".pnm", ".pbm",  ".tga"};
   std::string extension = std::filesystem::path(path).extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return char(std::tolower(c)); });

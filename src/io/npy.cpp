@@ -1,11 +1,12 @@
 #include "io/npy.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -100,9 +101,8 @@ class HeaderParser {
   }
 
   void skip_space() {
-    while (position_ < text_.size() &&
-           (text_[position_] == ' ' || text_[position_] == '\t' || text_[position_] == '\n' ||
-            text_[position_] == '\r')) {
+    while (position_ < text_.size() && (text_[position_] == ' ' || text_[position_] == '\t' ||
+                                        text_[position_] == '\n' || text_[position_] == '\r')) {
       ++position_;
     }
   }
@@ -117,7 +117,8 @@ class HeaderParser {
   }
 
   void expect(char c) {
-    if (!try_consume(c)) fail(fmt::format("expected '{}' at offset {} of the header", c, position_));
+    if (!try_consume(c))
+      fail(fmt::format("expected '{}' at offset {} of the header", c, position_));
   }
 
   std::string parse_string() {
@@ -135,8 +136,8 @@ class HeaderParser {
 
   bool parse_bool() {
     skip_space();
-    for (const auto& [word, value] : {std::pair{std::string_view("True"), true},
-                                      std::pair{std::string_view("False"), false}}) {
+    for (const auto& [word, value] :
+         {std::pair{std::string_view("True"), true}, std::pair{std::string_view("False"), false}}) {
       if (text_.substr(position_, word.size()) == word) {
         position_ += word.size();
         return value;
@@ -154,7 +155,8 @@ class HeaderParser {
       if (value > (std::numeric_limits<int64_t>::max() - digit) / 10) fail("shape value too large");
       value = value * 10 + digit;
     }
-    if (position_ == start) fail(fmt::format("expected a number at offset {} of the header", start));
+    if (position_ == start)
+      fail(fmt::format("expected a number at offset {} of the header", start));
     return value;
   }
 
@@ -238,7 +240,8 @@ NpyArray read_npy(const std::string& path) {
   const size_t header_start = 8 + length_bytes;
   if (bytes.size() < header_start) fail("file too short for its header length");
   size_t header_bytes = 0;
-  for (size_t i = 0; i < length_bytes; ++i) header_bytes |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
+  for (size_t i = 0; i < length_bytes; ++i)
+    header_bytes |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
   if (header_bytes > max_header_bytes) fail(fmt::format("header of {} bytes", header_bytes));
   if (bytes.size() - header_start < header_bytes) fail("file ends inside the header");
 
@@ -248,10 +251,12 @@ NpyArray read_npy(const std::string& path) {
   const std::optional<size_t> count = element_count(header.shape);
   const size_t data_start = header_start + header_bytes;
   const size_t data_bytes = bytes.size() - data_start;
-  if (!count || *count > data_bytes / header.item_bytes || *count * header.item_bytes != data_bytes) {
-    fail(fmt::format("shape {} needs {} bytes of data, the file has {}", shape_text(header.shape),
-                     count ? fmt::format("{}", *count * header.item_bytes) : std::string("too many"),
-                     data_bytes));
+  if (!count || *count > data_bytes / header.item_bytes ||
+      *count * header.item_bytes != data_bytes) {
+    fail(
+        fmt::format("shape {} needs {} bytes of data, the file has {}", shape_text(header.shape),
+                    count ? fmt::format("{}", *count * header.item_bytes) : std::string("too many"),
+                    data_bytes));
   }
 
   NpyArray array;
@@ -283,18 +288,20 @@ NpyArray read_npy(const std::string& path) {
 void write_npy(const std::string& path, const float* values, const std::vector<int64_t>& shape) {
   const std::optional<size_t> count = element_count(shape);
   if (!count || (*count > 0 && !values)) {
-    throw Error(fmt::format("cannot write '{}': bad shape {} or no values", path, shape_text(shape)));
+    throw Error(
+        fmt::format("cannot write '{}': bad shape {} or no values", path, shape_text(shape)));
   }
   // Version 1.0: magic, 2 version bytes, 2-byte header length, then the header text padded with
   // spaces and ended by '\n' so that the data starts at a multiple of 64 bytes, as numpy does.
-  std::string header = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}",
-                                   shape_text(shape));
+  std::string header =
+      fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_text(shape));
   constexpr size_t prefix_bytes = 10, alignment = 64;
   const size_t unpadded = prefix_bytes + header.size() + 1;
   header.append((alignment - unpadded % alignment) % alignment, ' ');
   header += '\n';
   const size_t header_bytes = header.size();
-  if (header_bytes > 0xffff) throw Error(fmt::format("cannot write '{}': too many dimensions", path));
+  if (header_bytes > 0xffff)
+    throw Error(fmt::format("cannot write '{}': too many dimensions", path));
 
   std::string prefix(npy_magic);
   prefix += {char(1), char(0), char(header_bytes & 0xff), char(header_bytes >> 8)};
@@ -304,14 +311,15 @@ void write_npy(const std::string& path, const float* values, const std::vector<i
   FilePtr stream(std::fopen(file.temp_path().c_str(), "wb"));
   if (!stream) throw Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
   const size_t data_bytes = *count * sizeof(float);
-  bool written = std::fwrite(prefix.data(), 1, prefix.size(), stream.get()) == prefix.size() &&
-                 (data_bytes == 0 || std::fwrite(values, 1, data_bytes, stream.get()) == data_bytes);
+  bool written =
+      std::fwrite(prefix.data(), 1, prefix.size(), stream.get()) == prefix.size() &&
+      (data_bytes == 0 || std::fwrite(values, 1, data_bytes, stream.get()) == data_bytes);
   const int write_errno = errno;
   // fclose() can be the first to report a full disk, so its result counts too.
   const bool closed = std::fclose(stream.release()) == 0;
   if (!written || !closed) {
-    throw Error(fmt::format("cannot write '{}': {}", path,
-                            std::strerror(written ? errno : write_errno)));
+    throw Error(
+        fmt::format("cannot write '{}': {}", path, std::strerror(written ? errno : write_errno)));
   }
   file.commit();
 }

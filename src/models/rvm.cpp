@@ -1,6 +1,7 @@
 #include "models/rvm.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -212,10 +213,22 @@ void RvmNetwork::conv(Conv2d& layer, const Tensor& src, Tensor& dst, const Tenso
 void RvmNetwork::forward(const RgbImage& frame, float ratio, Matte& out) {
   if (frame.width != frame_w_ || frame.height != frame_h_ || ratio != ratio_)
     plan(frame.width, frame.height, ratio);
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(clock::now() - start).count();
+  };
+  auto start = clock::now();
   prepare_input(frame);
+  timings_.input_ms = ms_since(start);
+  start = clock::now();
   encode();
+  timings_.encoder_ms = ms_since(start);
+  start = clock::now();
   decode();
+  timings_.decoder_ms = ms_since(start);
+  start = clock::now();
   refine(frame, out);
+  timings_.refiner_ms = ms_since(start);
 }
 
 void RvmNetwork::prepare_input(const RgbImage& frame) {

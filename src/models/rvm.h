@@ -26,6 +26,7 @@ class RvmNetwork {
   void forward(const RgbImage& frame, float ratio, Matte& out);
   void reset_state();
   StateView state(int level) const;
+  const StageTimings& timings() const { return timings_; }
 
  private:
   struct Size {
@@ -86,6 +87,7 @@ class RvmNetwork {
   Tensor dgf_packed_, dgf_boxed_, dgf_stats_, dgf_mid1_, dgf_mid2_;
   Tensor coeff_a_, coeff_b_, mean_x_, mean_y_;
   AlignedBuffer<std::byte> scratchpad_;
+  StageTimings timings_;
 };
 
 }  // namespace mattecast

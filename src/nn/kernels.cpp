@@ -1,18 +1,28 @@
 // Fast kernels: the arithmetic of kernels_reference.cpp, vectorised and split over OpenMP threads by
-// rows. Most loops are written once as always-inline bodies and compiled twice, for the portable
-// x86-64 baseline and for AVX-512, picked at run time.
+// rows. Simple loops are written once as always-inline bodies and compiled twice, for the portable
+// x86-64 baseline and for AVX-512, picked at run time. The kernels that run at full resolution, the
+// guided filters' statistics and the ConvGRU gating also have hand-written AVX-512 code.
+//
+// Apart from sigmoid and tanh (polynomial exp) and the summation order of global_avg_pool, every
+// kernel rounds each operation as the reference does, so the results are bit-identical to it.
 #include "nn/kernels.h"
 
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*, GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #define MATTECAST_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-// No fused multiply-adds: every product is rounded as in the reference (and PyTorch), so the fast
-// kernels reproduce its results, also where A = cov / (var + eps) magnifies rounding differences.
+// No fused multiply-adds unless written explicitly: products are rounded as in the reference (and
+// PyTorch), which matters where A = cov / (var + eps) magnifies rounding differences.
 #define MATTECAST_NO_FMA __attribute__((optimize("fp-contract=off")))
 #define MATTECAST_INLINE __attribute__((always_inline)) inline
 // On a lambda: its body is inlined into each ISA's caller and vectorised for that ISA.
@@ -32,46 +42,52 @@ std::atomic<bool>& avx512_switch() {
   return enabled;
 }
 
+bool use_avx512() { return avx512_switch().load(std::memory_order_relaxed); }
+
 // ---------------------------------------------------------------------------------------------
 // Threading and ISA dispatch
 
 // Below this many elements a parallel region costs more than it saves.
 constexpr size_t kMinParallelWork = size_t(1) << 15;
 
-template <class Body>
-MATTECAST_AVX512 MATTECAST_NO_FMA void run_avx512(const Body& body, int begin, int end) {
-  body(begin, end);
-}
-
 // Calls body(begin, end) on contiguous bands of [0, rows), one band per OpenMP thread (the caller's
-// thread count), with the body compiled for AVX-512 when the CPU has it.
+// thread count).
 template <class Body>
-void parallel_rows(int rows, size_t work_per_row, const Body& body) {
+void parallel_bands(int rows, size_t work_per_row, const Body& body) {
   if (rows <= 0) return;
-  const bool avx512 = avx512_switch().load(std::memory_order_relaxed);
   const bool parallel = rows > 1 && size_t(rows) * work_per_row >= kMinParallelWork;
 #pragma omp parallel if (parallel)
   {
     const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
     const int begin = int(int64_t(rows) * thread / threads);
     const int end = int(int64_t(rows) * (thread + 1) / threads);
-    if (begin < end) {
-      if (avx512)
-        run_avx512(body, begin, end);
-      else
-        body(begin, end);
-    }
+    if (begin < end) body(begin, end);
   }
 }
 
+template <class Body>
+MATTECAST_AVX512 MATTECAST_NO_FMA void run_avx512(const Body& body, int begin, int end) {
+  body(begin, end);
+}
+
+// parallel_bands with the body compiled for AVX-512 where the CPU has it.
+template <class Body>
+void parallel_rows(int rows, size_t work_per_row, const Body& body) {
+  if (use_avx512())
+    parallel_bands(rows, work_per_row, [&](int begin, int end) { run_avx512(body, begin, end); });
+  else
+    parallel_bands(rows, work_per_row, body);
+}
+
 // Per-thread scratch that grows once and is then reused by every call.
-MATTECAST_INLINE float* scratch(std::vector<float>& buffer, size_t count) {
+template <typename T>
+MATTECAST_INLINE T* scratch(std::vector<T>& buffer, size_t count) {
   if (buffer.size() < count) buffer.resize(count);
   return buffer.data();
 }
 
 // ---------------------------------------------------------------------------------------------
-// Element conversion and activations
+// Portable element conversion and activations
 
 MATTECAST_INLINE float load(const float* p) { return *p; }
 MATTECAST_INLINE float load(const bf16* p) { return float(*p); }
@@ -86,41 +102,239 @@ MATTECAST_INLINE float bits_to_float(uint32_t bits) {
   return value;
 }
 
-// e^r - 1 and its scale 2^n for x = n ln2 + r, |r| <= ln2 / 2, x clamped to [-87, 88] so that 2^n
-// stays a normal float. Branch-free so that loops calling it vectorise.
+// Constants of e^x = 2^n e^r, x = n ln2 + r, |r| <= ln2 / 2.
+constexpr float kLog2e = 1.44269504f;
+constexpr float kLn2High = 0.693359375f;    // few mantissa bits: n * kLn2High is exact
+constexpr float kLn2Low = -2.12194440e-4f;  // ln2 - kLn2High
+// Taylor coefficients of (e^r - 1) / r up to r^6: truncation error below 3e-9 for |r| <= ln2 / 2.
+constexpr float kExpTaylor[7] = {1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+
+// 2^n and e^r - 1 (accurate also for small r) for x clamped to [-87, 88], where 2^n stays a
+// normal float. Branch-free so that loops calling it vectorise.
 struct ExpParts {
-  float scale;        // 2^n
-  float r_expm1;      // e^r - 1, accurate also for small r
+  float scale;    // 2^n
+  float r_expm1;  // e^r - 1
 };
 
 MATTECAST_INLINE ExpParts exp_parts(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
-  // Round x / ln2 to the nearest integer: adding 1.5 * 2^23 pushes the fraction bits out.
+  // Round to the nearest integer: adding 1.5 * 2^23 pushes the fraction bits out.
   const float shifter = 12582912.0f;
-  const float n = (x * 1.44269504f + shifter) - shifter;
-  // Cody-Waite: ln2 split in a part with few bits (n * hi is exact) and the rest.
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  // Taylor series of (e^r - 1) / r to r^6: truncation error below 3e-9 for |r| <= ln2 / 2.
-  const float q =
-      1.0f +
-      r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040))))));
+  const float n = (x * kLog2e + shifter) - shifter;
+  const float r = (x - n * kLn2High) - n * kLn2Low;
+  float q = kExpTaylor[6];
+  for (int i = 5; i >= 0; --i) q = q * r + kExpTaylor[i];
   return {bits_to_float(uint32_t(int32_t(n) + 127) << 23), r * q};
 }
 
-MATTECAST_INLINE float exp_fast(float x) {
-  const ExpParts parts = exp_parts(x);
-  return parts.scale + parts.scale * parts.r_expm1;
+MATTECAST_INLINE float sigmoid_fast(float x) {
+  const ExpParts e = exp_parts(-x);
+  return 1.0f / (1.0f + (e.scale + e.scale * e.r_expm1));
 }
 
-MATTECAST_INLINE float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
-
-// tanh(x) = (e^2|x| - 1) / (e^2|x| + 1) with e^2|x| - 1 computed without cancellation near 0.
+// tanh|x| = (e^2|x| - 1) / (e^2|x| + 1), with e^2|x| - 1 computed without cancellation near 0.
 MATTECAST_INLINE float tanh_fast(float x) {
-  const ExpParts parts = exp_parts(2.0f * std::abs(x));
-  const float expm1 = parts.scale * parts.r_expm1 + (parts.scale - 1.0f);
+  const ExpParts e = exp_parts(2.0f * std::abs(x));
+  const float expm1 = e.scale * e.r_expm1 + (e.scale - 1.0f);
   const float magnitude = expm1 / (expm1 + 2.0f);
   return x < 0.0f ? -magnitude : magnitude;
 }
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 building blocks
+
+namespace avx512 {
+
+// The first `count` of 16 lanes (count may be out of 0..16).
+MATTECAST_AVX512 MATTECAST_INLINE __mmask16 lanes(int count) {
+  return count <= 0 ? __mmask16(0) : count >= 16 ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 load(const float* p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
+MATTECAST_AVX512 MATTECAST_INLINE __m512 load(const bf16* p, __mmask16 mask) {
+  const __m256i bits = _mm256_maskz_loadu_epi16(mask, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(bits), 16));
+}
+MATTECAST_AVX512 MATTECAST_INLINE void store(float* p, __m512 value, __mmask16 mask) {
+  _mm512_mask_storeu_ps(p, mask, value);
+}
+// Round to nearest even with quiet NaNs, as bf16::round.
+MATTECAST_AVX512 MATTECAST_INLINE void store(bf16* p, __m512 value, __mmask16 mask) {
+  const __m512i bits = _mm512_castps_si512(value);
+  const __m512i high = _mm512_srli_epi32(bits, 16);
+  const __m512i bias = _mm512_add_epi32(_mm512_and_si512(high, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x7fff));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, bias), 16);
+  const __mmask16 nan =
+      _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  rounded = _mm512_mask_or_epi32(rounded, nan, high, _mm512_set1_epi32(0x40));
+  _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(rounded));
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 clamp01(__m512 value) {
+  return _mm512_min_ps(_mm512_max_ps(value, _mm512_setzero_ps()), _mm512_set1_ps(1.0f));
+}
+
+// x / divisor correctly rounded: one correction step after multiplying by the reciprocal. Exact
+// for the divisions used here (checked for every byte / 255 and every (r + g + b) / 3 of those).
+MATTECAST_AVX512 MATTECAST_INLINE __m512 divide(__m512 x, float divisor) {
+  const __m512 d = _mm512_set1_ps(divisor), reciprocal = _mm512_set1_ps(1.0f / divisor);
+  const __m512 quotient = _mm512_mul_ps(x, reciprocal);
+  const __m512 residual = _mm512_fnmadd_ps(quotient, d, x);  // exact
+  return _mm512_fmadd_ps(residual, reciprocal, quotient);
+}
+
+// 16 bytes -> 16 floats byte / 255, as uint8 tensor / 255 in PyTorch.
+MATTECAST_AVX512 MATTECAST_INLINE __m512 unit_from_bytes(__m128i bytes) {
+  return divide(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)), 255.0f);
+}
+
+// 1 / d to about 1 ulp: 14-bit estimate and one Newton step (d normal, 1 / d not subnormal).
+MATTECAST_AVX512 MATTECAST_INLINE __m512 reciprocal(__m512 d) {
+  const __m512 estimate = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(estimate, _mm512_fnmadd_ps(d, estimate, _mm512_set1_ps(2.0f)));
+}
+
+struct ExpParts {
+  __m512 scale, r_expm1;
+};
+
+// The vector form of the portable exp_parts.
+MATTECAST_AVX512 MATTECAST_INLINE ExpParts exp_parts(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Low), _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2High), x));
+  __m512 q = _mm512_set1_ps(kExpTaylor[6]);
+  for (int i = 5; i >= 0; --i) q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(kExpTaylor[i]));
+  return {_mm512_scalef_ps(_mm512_set1_ps(1.0f), n), _mm512_mul_ps(r, q)};
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 sigmoid(__m512 x) {
+  // Below -80 the result is under 2e-35 anyway; the limit keeps 1 / (1 + e^-x) a normal float.
+  const ExpParts e = exp_parts(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_max_ps(x, _mm512_set1_ps(-80.0f))));
+  return reciprocal(_mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(e.scale, e.r_expm1, e.scale)));
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 tanh(__m512 x) {
+  const __m512 sign = _mm512_and_ps(x, _mm512_set1_ps(-0.0f));
+  // tanh(10) rounds to 1; the limit keeps 1 / (e^2|x| + 1) a normal float.
+  const __m512 magnitude = _mm512_min_ps(_mm512_andnot_ps(sign, x), _mm512_set1_ps(10.0f));
+  const ExpParts e = exp_parts(_mm512_add_ps(magnitude, magnitude));
+  const __m512 expm1 = _mm512_fmadd_ps(e.scale, e.r_expm1, _mm512_sub_ps(e.scale, _mm512_set1_ps(1.0f)));
+  const __m512 result = _mm512_mul_ps(expm1, reciprocal(_mm512_add_ps(expm1, _mm512_set1_ps(2.0f))));
+  return _mm512_or_ps(result, sign);
+}
+
+struct alignas(64) Index16 {
+  int32_t lane[16];
+};
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512i load(const Index16& index) { return _mm512_load_si512(index.lane); }
+
+// Channel c of 16 RGB pixels from their 48 interleaved values v0|v1|v2: the values in v0|v1 first,
+// then the rest from v2.
+constexpr Index16 rgb_split_first(int c) {
+  Index16 index{};
+  for (int p = 0; p < 16; ++p) index.lane[p] = 3 * p + c < 32 ? 3 * p + c : 0;
+  return index;
+}
+constexpr Index16 rgb_split_second(int c) {
+  Index16 index{};
+  for (int p = 0; p < 16; ++p) index.lane[p] = 3 * p + c < 32 ? p : 16 + 3 * p + c - 32;
+  return index;
+}
+// Values 16 o .. 16 o + 15 of the interleaved form of planes R, G, B: R and G first, then B.
+constexpr Index16 rgb_merge_first(int o) {
+  Index16 index{};
+  for (int l = 0; l < 16; ++l) {
+    const int j = 16 * o + l;
+    index.lane[l] = j % 3 == 0 ? j / 3 : 16 + j / 3;
+  }
+  return index;
+}
+constexpr Index16 rgb_merge_second(int o) {
+  Index16 index{};
+  for (int l = 0; l < 16; ++l) {
+    const int j = 16 * o + l;
+    index.lane[l] = j % 3 == 2 ? 16 + j / 3 : l;
+  }
+  return index;
+}
+// Values 16 o .. 16 o + 15 of the first three of every four values, from v[o] | v[o + 1].
+constexpr Index16 rgb_of_rgba(int o) {
+  Index16 index{};
+  for (int l = 0; l < 16; ++l) {
+    const int j = 16 * o + l;
+    index.lane[l] = 4 * (j / 3) + j % 3 - 16 * o;
+  }
+  return index;
+}
+// The fourth of every four values: lanes 0..7 from v0 | v1, lanes 8..15 (the same pattern) from v2 | v3.
+constexpr Index16 alpha_of_rgba() {
+  Index16 index{};
+  for (int l = 0; l < 16; ++l) index.lane[l] = 4 * (l % 8) + 3;
+  return index;
+}
+
+constexpr Index16 kRgbSplitFirst[3] = {rgb_split_first(0), rgb_split_first(1), rgb_split_first(2)};
+constexpr Index16 kRgbSplitSecond[3] = {rgb_split_second(0), rgb_split_second(1), rgb_split_second(2)};
+constexpr Index16 kRgbMergeFirst[3] = {rgb_merge_first(0), rgb_merge_first(1), rgb_merge_first(2)};
+constexpr Index16 kRgbMergeSecond[3] = {rgb_merge_second(0), rgb_merge_second(1), rgb_merge_second(2)};
+constexpr Index16 kRgbOfRgba[3] = {rgb_of_rgba(0), rgb_of_rgba(1), rgb_of_rgba(2)};
+constexpr Index16 kAlphaOfRgba = alpha_of_rgba();
+
+// Up to 16 RGB pixels (n of them) as three planes of floats byte / 255, without reading past them.
+struct RgbPlanes {
+  __m512 red, green, blue;
+};
+
+MATTECAST_AVX512 MATTECAST_INLINE RgbPlanes load_rgb(const uint8_t* pixels, int n) {
+  const __m512 v0 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n), pixels));
+  const __m512 v1 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 16), pixels + 16));
+  const __m512 v2 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 32), pixels + 32));
+  __m512 planes[3];
+  for (int c = 0; c < 3; ++c)
+    planes[c] = _mm512_permutex2var_ps(_mm512_permutex2var_ps(v0, load(kRgbSplitFirst[c]), v1),
+                                       load(kRgbSplitSecond[c]), v2);
+  return {planes[0], planes[1], planes[2]};
+}
+
+// Writes n pixels (3n floats) of three planes interleaved.
+MATTECAST_AVX512 MATTECAST_INLINE void store_rgb(float* out, const RgbPlanes& planes, int n) {
+  for (int o = 0; o < 3; ++o) {
+    const __m512 red_green = _mm512_permutex2var_ps(planes.red, load(kRgbMergeFirst[o]), planes.green);
+    store(out + 16 * o, _mm512_permutex2var_ps(red_green, load(kRgbMergeSecond[o]), planes.blue), lanes(3 * n - 16 * o));
+  }
+}
+
+// Box statistics of 4 pixels: each vector holds one quantity, 4 channels per pixel.
+struct BoxQuads {
+  __m512 mean_x, mean_y, sum_xy, sum_xx;
+};
+
+// Transposes the 128-bit quarters of 4 pixels' box terms [x, y, xy, xx].
+MATTECAST_AVX512 MATTECAST_INLINE BoxQuads load_box_quads(const float* box) {
+  const __m512 p0 = _mm512_loadu_ps(box), p1 = _mm512_loadu_ps(box + 16);
+  const __m512 p2 = _mm512_loadu_ps(box + 32), p3 = _mm512_loadu_ps(box + 48);
+  const __m512 means01 = _mm512_shuffle_f32x4(p0, p1, 0x44), sums01 = _mm512_shuffle_f32x4(p0, p1, 0xee);
+  const __m512 means23 = _mm512_shuffle_f32x4(p2, p3, 0x44), sums23 = _mm512_shuffle_f32x4(p2, p3, 0xee);
+  return {_mm512_shuffle_f32x4(means01, means23, 0x88), _mm512_shuffle_f32x4(means01, means23, 0xdd),
+          _mm512_shuffle_f32x4(sums01, sums23, 0x88), _mm512_shuffle_f32x4(sums01, sums23, 0xdd)};
+}
+
+// Stores the 4 channels of 4 consecutive pixels from one vector.
+MATTECAST_AVX512 MATTECAST_INLINE void store_quads(View<float> view, int row, int x, __m512 value) {
+  if (view.pixel_stride == 4) {
+    _mm512_storeu_ps(view.pixel(row, x), value);
+    return;
+  }
+  _mm_storeu_ps(view.pixel(row, x), _mm512_castps512_ps128(value));
+  _mm_storeu_ps(view.pixel(row, x + 1), _mm512_extractf32x4_ps(value, 1));
+  _mm_storeu_ps(view.pixel(row, x + 2), _mm512_extractf32x4_ps(value, 2));
+  _mm_storeu_ps(view.pixel(row, x + 3), _mm512_extractf32x4_ps(value, 3));
+}
+
+}  // namespace avx512
 
 // ---------------------------------------------------------------------------------------------
 // Bilinear index and weight tables (PyTorch's align_corners=False arithmetic, as the reference)
@@ -129,13 +343,15 @@ struct AxisTaps {
   std::vector<int> i0, i1;
   std::vector<float> w0, w1;  // 1 - lambda, lambda
 
-  void compute(int dst_size, float scale, int src_size) {
-    i0.resize(size_t(dst_size));
-    i1.resize(size_t(dst_size));
-    w0.resize(size_t(dst_size));
-    w1.resize(size_t(dst_size));
-    for (int i = 0; i < dst_size; ++i) {
-      float source = scale * (float(i) + 0.5f) - 0.5f;
+  // `padded_size` >= dst_size entries, the ones past dst_size repeating the last.
+  void compute(int dst_size, float scale, int src_size, int padded_size = 0) {
+    const size_t size = size_t(std::max(dst_size, padded_size));
+    i0.resize(size);
+    i1.resize(size);
+    w0.resize(size);
+    w1.resize(size);
+    for (size_t i = 0; i < size; ++i) {
+      float source = scale * (float(std::min(int(i), dst_size - 1)) + 0.5f) - 0.5f;
       if (source < 0.0f) source = 0.0f;
       i0[i] = std::min(int(source), src_size - 1);
       i1[i] = std::min(i0[i] + 1, src_size - 1);
@@ -183,6 +399,99 @@ void resize_view(View<const T> src, View<U> dst, float scale_y, float scale_x) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// resize_rgb8
+
+// Byte offsets of the bilinear taps of every destination column, for gathers.
+struct Rgb8Columns {
+  std::vector<int32_t> offset0, offset1;
+  int gather_width;  // columns [0, gather_width) can load 4 bytes per tap without reading past the frame
+};
+Rgb8Columns& rgb8_columns() {
+  thread_local Rgb8Columns columns;
+  return columns;
+}
+
+// Columns [begin, dst_w) of one destination row, into planes of dst_w floats.
+MATTECAST_INLINE void resize_rgb8_columns(const uint8_t* top, const uint8_t* bottom, float wy0, float wy1,
+                                          const AxisTaps& cols, int begin, int dst_w, float* planes) {
+  for (int x = begin; x < dst_w; ++x) {
+    const int left = 3 * cols.i0[x], right = 3 * cols.i1[x];
+    const float wx0 = cols.w0[x], wx1 = cols.w1[x];
+    for (int c = 0; c < 3; ++c) {
+      const float upper = wx0 * (float(top[left + c]) / 255.0f) + wx1 * (float(top[right + c]) / 255.0f);
+      const float lower = wx0 * (float(bottom[left + c]) / 255.0f) + wx1 * (float(bottom[right + c]) / 255.0f);
+      planes[c * dst_w + x] = wy0 * upper + wy1 * lower;
+    }
+  }
+}
+
+// 16 columns at a time: one 4-byte gather per tap brings R, G and B.
+MATTECAST_AVX512 MATTECAST_NO_FMA void resize_rgb8_row_avx512(const uint8_t* top, const uint8_t* bottom, float wy0,
+                                                              float wy1, const AxisTaps& cols,
+                                                              const Rgb8Columns& columns, int dst_w, float* planes) {
+  using namespace avx512;
+  const __m512 wy0_v = _mm512_set1_ps(wy0), wy1_v = _mm512_set1_ps(wy1);
+  const __m512i byte_mask = _mm512_set1_epi32(0xff);
+  int x = 0;
+  for (; x + 16 <= columns.gather_width; x += 16) {
+    const __m512i offset0 = _mm512_loadu_si512(columns.offset0.data() + x);
+    const __m512i offset1 = _mm512_loadu_si512(columns.offset1.data() + x);
+    const __m512i taps[4] = {_mm512_i32gather_epi32(offset0, top, 1), _mm512_i32gather_epi32(offset1, top, 1),
+                             _mm512_i32gather_epi32(offset0, bottom, 1), _mm512_i32gather_epi32(offset1, bottom, 1)};
+    const __m512 wx0 = _mm512_loadu_ps(cols.w0.data() + x), wx1 = _mm512_loadu_ps(cols.w1.data() + x);
+    for (int c = 0; c < 3; ++c) {
+      __m512 value[4];
+      for (int t = 0; t < 4; ++t)
+        value[t] = divide(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(taps[t], 8 * c), byte_mask)), 255.0f);
+      const __m512 upper = _mm512_add_ps(_mm512_mul_ps(wx0, value[0]), _mm512_mul_ps(wx1, value[1]));
+      const __m512 lower = _mm512_add_ps(_mm512_mul_ps(wx0, value[2]), _mm512_mul_ps(wx1, value[3]));
+      _mm512_storeu_ps(planes + c * dst_w + x, _mm512_add_ps(_mm512_mul_ps(wy0_v, upper), _mm512_mul_ps(wy1_v, lower)));
+    }
+  }
+  resize_rgb8_columns(top, bottom, wy0, wy1, cols, x, dst_w, planes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConvGRU gating, AVX-512: 16 channels at a time, the last block masked.
+
+template <typename T, typename U>
+MATTECAST_AVX512 MATTECAST_NO_FMA void gru_reset_rows_avx512(View<const T> gates, View<const float> h, View<U> dst,
+                                                             int begin, int end) {
+  for (int y = begin; y < end; ++y)
+    for (int x = 0; x < h.w; ++x) {
+      const T* gate = gates.pixel(y, x);
+      const float* state = h.pixel(y, x);
+      U* out = dst.pixel(y, x);
+      for (int c = 0; c < h.c; c += 16) {
+        const __mmask16 mask = avx512::lanes(h.c - c);
+        const __m512 reset = avx512::sigmoid(avx512::load(gate + c, mask));
+        avx512::store(out + c, _mm512_mul_ps(reset, avx512::load(state + c, mask)), mask);
+      }
+    }
+}
+
+template <typename T, typename U, typename V>
+MATTECAST_AVX512 MATTECAST_NO_FMA void gru_update_rows_avx512(View<const T> gates, View<const U> candidate,
+                                                              View<float> h, View<V> out, int begin, int end) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int y = begin; y < end; ++y)
+    for (int x = 0; x < h.w; ++x) {
+      const T* gate = gates.pixel(y, x) + h.c;
+      const U* proposal = candidate.pixel(y, x);
+      float* state = h.pixel(y, x);
+      V* result = out.pixel(y, x);
+      for (int c = 0; c < h.c; c += 16) {
+        const __mmask16 mask = avx512::lanes(h.c - c);
+        const __m512 z = avx512::sigmoid(avx512::load(gate + c, mask));
+        const __m512 kept = _mm512_mul_ps(_mm512_sub_ps(one, z), avx512::load(state + c, mask));
+        const __m512 updated = _mm512_add_ps(kept, _mm512_mul_ps(z, avx512::tanh(avx512::load(proposal + c, mask))));
+        avx512::store(state + c, updated, mask);
+        avx512::store(result + c, updated, mask);
+      }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Guided filter statistics at low resolution. Per pixel the 16 quantities that get box-filtered,
 // [x (4), y (4), x*y (4), x*x (4)], are kept together so that each filter pass is one flat loop.
 
@@ -209,6 +518,25 @@ MATTECAST_INLINE void box_terms_row(View<const float> src_sm, View<const T> y, i
   }
 }
 
+template <typename T>
+MATTECAST_AVX512 MATTECAST_NO_FMA void box_terms_row_avx512(View<const float> src_sm, View<const T> y, int row,
+                                                            float* padded) {
+  const int w = y.w;
+  _mm512_storeu_ps(padded, _mm512_setzero_ps());
+  _mm512_storeu_ps(padded + (w + 1) * kBoxTerms, _mm512_setzero_ps());
+  for (int x = 0; x < w; ++x) {
+    const float* rgb = src_sm.pixel(row, x);
+    const float gray = (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
+    const __m128 guide = _mm_mask_mov_ps(_mm_maskz_loadu_ps(0x7, rgb), 0x8, _mm_set1_ps(gray));
+    const __m128 prediction = _mm512_castps512_ps128(avx512::load(y.pixel(row, x), 0xf));
+    __m512 terms = _mm512_castps128_ps512(guide);
+    terms = _mm512_insertf32x4(terms, prediction, 1);
+    terms = _mm512_insertf32x4(terms, _mm_mul_ps(guide, prediction), 2);
+    terms = _mm512_insertf32x4(terms, _mm_mul_ps(guide, guide), 3);
+    _mm512_storeu_ps(padded + (x + 1) * kBoxTerms, terms);
+  }
+}
+
 // Box statistics of one pixel -> mean_x, mean_y, cov_xy, var_x (4 channels each).
 struct GuidedStats {
   float mean_x[4], mean_y[4], cov_xy[4], var_x[4];
@@ -225,6 +553,78 @@ MATTECAST_INLINE GuidedStats guided_stats(const float* box) {
   return s;
 }
 
+// Pixels [begin, w) of a row of fast guided filter coefficients from box statistics.
+MATTECAST_INLINE void coefficients_row(const float* box, int begin, int w, float eps, View<float> a, View<float> b,
+                                       int row) {
+  for (int x = begin; x < w; ++x) {
+    const GuidedStats s = guided_stats(box + x * kBoxTerms);
+    float* a_out = a.pixel(row, x);
+    float* b_out = b.pixel(row, x);
+    for (int k = 0; k < 4; ++k) {
+      const float coefficient = s.cov_xy[k] / (s.var_x[k] + eps);
+      a_out[k] = coefficient;
+      b_out[k] = s.mean_y[k] - coefficient * s.mean_x[k];
+    }
+  }
+}
+
+// 4 pixels at a time, so that each division serves 16 lanes.
+MATTECAST_AVX512 MATTECAST_NO_FMA void coefficients_row_avx512(const float* box, int w, float eps, View<float> a,
+                                                               View<float> b, int row) {
+  const __m512 eps_v = _mm512_set1_ps(eps);
+  int x = 0;
+  for (; x + 4 <= w; x += 4) {
+    const avx512::BoxQuads q = avx512::load_box_quads(box + x * kBoxTerms);
+    const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
+    const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
+    const __m512 coefficient = _mm512_div_ps(cov_xy, _mm512_add_ps(var_x, eps_v));
+    avx512::store_quads(a, row, x, coefficient);
+    avx512::store_quads(b, row, x, _mm512_sub_ps(q.mean_y, _mm512_mul_ps(coefficient, q.mean_x)));
+  }
+  coefficients_row(box, x, w, eps, a, b, row);
+}
+
+struct DeepStatsOutputs {
+  View<float> stats, mean_x, mean_y;
+};
+
+MATTECAST_INLINE void deep_stats_row(const float* box, int begin, int w, const DeepStatsOutputs& out, int row) {
+  for (int x = begin; x < w; ++x) {
+    const GuidedStats s = guided_stats(box + x * kBoxTerms);
+    float* stats = out.stats.pixel(row, x);
+    float* mean_x = out.mean_x.pixel(row, x);
+    float* mean_y = out.mean_y.pixel(row, x);
+    for (int k = 0; k < 4; ++k) {
+      stats[k] = s.cov_xy[k];
+      stats[4 + k] = s.var_x[k];
+      mean_x[k] = s.mean_x[k];
+      mean_y[k] = s.mean_y[k];
+    }
+  }
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* box, int w, const DeepStatsOutputs& out,
+                                                             int row) {
+  int x = 0;
+  for (; x + 4 <= w; x += 4) {
+    const avx512::BoxQuads q = avx512::load_box_quads(box + x * kBoxTerms);
+    const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
+    const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
+    // stats = [cov (4), var (4)] per pixel: pair up the quarters of cov and var.
+    const __m512 stats01 = _mm512_shuffle_f32x4(cov_xy, var_x, 0x44);  // cov0 cov1 var0 var1
+    const __m512 stats23 = _mm512_shuffle_f32x4(cov_xy, var_x, 0xee);
+    const __m512 pixels01 = _mm512_shuffle_f32x4(stats01, stats01, 0xd8);  // cov0 var0 cov1 var1
+    const __m512 pixels23 = _mm512_shuffle_f32x4(stats23, stats23, 0xd8);
+    _mm256_storeu_ps(out.stats.pixel(row, x), _mm512_castps512_ps256(pixels01));
+    _mm256_storeu_ps(out.stats.pixel(row, x + 1), _mm512_extractf32x8_ps(pixels01, 1));
+    _mm256_storeu_ps(out.stats.pixel(row, x + 2), _mm512_castps512_ps256(pixels23));
+    _mm256_storeu_ps(out.stats.pixel(row, x + 3), _mm512_extractf32x8_ps(pixels23, 1));
+    avx512::store_quads(out.mean_x, row, x, q.mean_x);
+    avx512::store_quads(out.mean_y, row, x, q.mean_y);
+  }
+  deep_stats_row(box, x, w, out, row);
+}
+
 // Per-thread rows of the guided filters: padded box terms and filtered rows.
 struct GuidedScratch {
   std::vector<float> terms, filtered, zero, box;
@@ -235,27 +635,227 @@ GuidedScratch& guided_scratch() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Full-resolution output of the guided filters
+// guided_filter_apply: per thread, a cache of two low-resolution rows of a and b interpolated
+// horizontally to the frame's width; each output row blends two cached rows vertically and applies
+// them to the guide read from the frame.
 
-// Which low-resolution channels guided_filter_apply needs: a[0..3], b[0..3], or a[3], b[3] alone.
-struct ApplyChannels {
-  int count;
-  const float* source(int channel, const float* a_row, const float* b_row) const {
-    const int half = count / 2;
-    const int offset = count == 8 ? channel % 4 : 3;
-    return (channel < half ? a_row : b_row) + offset;
+struct ApplyJob {
+  RgbImage frame;
+  View<const float> a, b;
+  float* alpha;
+  float* foreground;
+  int channels;      // 8: a[0..3], b[0..3]; 2 (alpha only): a[3], b[3]
+  int padded_width;  // cache planes: the frame's width rounded up to 16
+  const AxisTaps* rows;
+  const AxisTaps* cols;  // padded_width entries
+  // AVX-512: each block of 16 columns reads the 32 low-resolution columns from window_base[block].
+  const int32_t* window_base;
+  const int32_t* window_index0;  // i0 - window_base, per column
+  const int32_t* window_index1;
+  bool windows_fit;  // every block's taps lie within its 32 columns (frame at least half as wide)
+
+  const float* channel_source(int channel, int row) const {
+    const bool of_a = channel < channels / 2;
+    return (of_a ? a.row(row) : b.row(row)) + (channels == 8 ? channel % 4 : 3);
   }
+  ptrdiff_t channel_stride(int channel) const { return channel < channels / 2 ? a.pixel_stride : b.pixel_stride; }
 };
 
-// Per-thread cache of two low-resolution rows of a and b, interpolated horizontally to the
-// frame's width (planar: `count` rows of `width` floats each).
-struct ApplyCache {
-  std::vector<float> rows, guide;
-  int cached[2];
+struct ApplyTables {
+  AxisTaps rows, cols;
+  std::vector<int32_t> window_base, window_index0, window_index1;
 };
-ApplyCache& apply_cache() {
-  thread_local ApplyCache cache;
-  return cache;
+ApplyTables& apply_tables() {
+  thread_local ApplyTables tables;
+  return tables;
+}
+
+struct ApplyScratch {
+  std::vector<float> slots;    // 2 cached rows x channels planes x padded_width
+  std::vector<float> lowres;   // AVX-512: one low-resolution row deinterleaved, channels x (a.w + 32)
+  std::vector<float> guide;    // portable: R, G, B, gray planes of one frame row
+};
+ApplyScratch& apply_scratch() {
+  thread_local ApplyScratch scratch;
+  return scratch;
+}
+
+// Horizontal interpolation of one low-resolution row into `out` (channels planes).
+MATTECAST_INLINE void interpolate_row(const ApplyJob& job, int row, float* out) {
+  const AxisTaps& cols = *job.cols;
+  for (int channel = 0; channel < job.channels; ++channel) {
+    const float* in = job.channel_source(channel, row);
+    const ptrdiff_t stride = job.channel_stride(channel);
+    float* plane = out + size_t(channel) * job.padded_width;
+#pragma omp simd
+    for (int x = 0; x < job.padded_width; ++x)
+      plane[x] = cols.w0[x] * in[cols.i0[x] * stride] + cols.w1[x] * in[cols.i1[x] * stride];
+  }
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void interpolate_row_avx512(const ApplyJob& job, int row, float* out) {
+  if (!job.windows_fit) {
+    interpolate_row(job, row, out);
+    return;
+  }
+  const int low_width = job.a.w;
+  const size_t low_plane = size_t(low_width) + 32;
+  float* lowres = scratch(apply_scratch().lowres, job.channels * low_plane);
+  for (int channel = 0; channel < job.channels; ++channel) {
+    const float* in = job.channel_source(channel, row);
+    const ptrdiff_t stride = job.channel_stride(channel);
+    float* plane = lowres + channel * low_plane;
+    for (int x = 0; x < low_width; ++x) plane[x] = in[x * stride];
+  }
+  const AxisTaps& cols = *job.cols;
+  for (int block = 0; block < job.padded_width / 16; ++block) {
+    const int x = 16 * block;
+    const float* window = lowres + job.window_base[block];
+    const __m512i index0 = _mm512_loadu_si512(job.window_index0 + x);
+    const __m512i index1 = _mm512_loadu_si512(job.window_index1 + x);
+    const __m512 w0 = _mm512_loadu_ps(cols.w0.data() + x), w1 = _mm512_loadu_ps(cols.w1.data() + x);
+    for (int channel = 0; channel < job.channels; ++channel) {
+      const __m512 first = _mm512_loadu_ps(window + channel * low_plane);
+      const __m512 second = _mm512_loadu_ps(window + channel * low_plane + 16);
+      const __m512 left = _mm512_permutex2var_ps(first, index0, second);
+      const __m512 right = _mm512_permutex2var_ps(first, index1, second);
+      _mm512_storeu_ps(out + size_t(channel) * job.padded_width + x,
+                       _mm512_add_ps(_mm512_mul_ps(w0, left), _mm512_mul_ps(w1, right)));
+    }
+  }
+}
+
+// One output row from the cached rows `top` and `bottom`.
+MATTECAST_INLINE void apply_row(const ApplyJob& job, int y, const float* top, const float* bottom) {
+  const int width = job.frame.width;
+  const size_t plane = size_t(job.padded_width);
+  const float wy0 = job.rows->w0[y], wy1 = job.rows->w1[y];
+  const uint8_t* pixels = job.frame.data + y * job.frame.stride;
+  float* guide = scratch(apply_scratch().guide, 4 * plane);
+  float* red = guide;
+  float* green = guide + plane;
+  float* blue = guide + 2 * plane;
+  float* gray = guide + 3 * plane;
+#pragma omp simd
+  for (int x = 0; x < width; ++x) {
+    red[x] = float(pixels[3 * x]) / 255.0f;
+    green[x] = float(pixels[3 * x + 1]) / 255.0f;
+    blue[x] = float(pixels[3 * x + 2]) / 255.0f;
+    gray[x] = (red[x] + green[x] + blue[x]) / 3.0f;
+  }
+  const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
+  float* alpha = job.alpha + size_t(y) * width;
+#pragma omp simd
+  for (int x = 0; x < width; ++x) {
+    const float coefficient = wy0 * top[a3 * plane + x] + wy1 * bottom[a3 * plane + x];
+    const float offset = wy0 * top[b3 * plane + x] + wy1 * bottom[b3 * plane + x];
+    alpha[x] = clamp01(coefficient * gray[x] + offset);
+  }
+  if (!job.foreground) return;
+  float* out = job.foreground + size_t(y) * width * 3;
+#pragma omp simd
+  for (int x = 0; x < width; ++x)
+    for (int c = 0; c < 3; ++c) {
+      const float g = guide[c * plane + x];
+      const float coefficient = wy0 * top[c * plane + x] + wy1 * bottom[c * plane + x];
+      const float offset = wy0 * top[(4 + c) * plane + x] + wy1 * bottom[(4 + c) * plane + x];
+      out[3 * x + c] = clamp01((coefficient * g + offset) + g);
+    }
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void apply_row_avx512(const ApplyJob& job, int y, const float* top,
+                                                        const float* bottom) {
+  using namespace avx512;
+  const int width = job.frame.width;
+  const size_t plane = size_t(job.padded_width);
+  const __m512 wy0 = _mm512_set1_ps(job.rows->w0[y]), wy1 = _mm512_set1_ps(job.rows->w1[y]);
+  const uint8_t* pixels = job.frame.data + y * job.frame.stride;
+  float* alpha = job.alpha + size_t(y) * width;
+  float* foreground = job.foreground ? job.foreground + size_t(y) * width * 3 : nullptr;
+  const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
+  for (int x = 0; x < width; x += 16) {
+    const int n = std::min(16, width - x);
+    // Vertical half of the bilinear interpolation of one cached channel.
+    const auto upsampled = [&](size_t channel) MATTECAST_INLINE_LAMBDA {
+      return _mm512_add_ps(_mm512_mul_ps(wy0, _mm512_loadu_ps(top + channel * plane + x)),
+                           _mm512_mul_ps(wy1, _mm512_loadu_ps(bottom + channel * plane + x)));
+    };
+    const RgbPlanes rgb = load_rgb(pixels + 3 * x, n);
+    const __m512 gray = divide(_mm512_add_ps(_mm512_add_ps(rgb.red, rgb.green), rgb.blue), 3.0f);
+    const __m512 matte = _mm512_add_ps(_mm512_mul_ps(upsampled(a3), gray), upsampled(b3));
+    store(alpha + x, clamp01(matte), lanes(n));
+    if (!foreground) continue;
+    const __m512 guide[3] = {rgb.red, rgb.green, rgb.blue};
+    __m512 colour[3];
+    for (int c = 0; c < 3; ++c)
+      colour[c] = clamp01(_mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(upsampled(c), guide[c]), upsampled(4 + c)), guide[c]));
+    store_rgb(foreground + 3 * x, {colour[0], colour[1], colour[2]}, n);
+  }
+}
+
+// The rows [begin, end) of guided_filter_apply on one thread.
+template <bool kAvx512>
+MATTECAST_INLINE void apply_rows(const ApplyJob& job, int begin, int end) {
+  const size_t slot_size = size_t(job.channels) * job.padded_width;
+  float* slots = scratch(apply_scratch().slots, 2 * slot_size);
+  int cached[2] = {-1, -1};
+  // The slot holding low-resolution row `row`, filled if needed without evicting row `keep`.
+  const auto cached_row = [&](int row, int keep) MATTECAST_INLINE_LAMBDA {
+    for (int slot = 0; slot < 2; ++slot)
+      if (cached[slot] == row) return slots + slot * slot_size;
+    const int slot = cached[0] == keep ? 1 : 0;
+    cached[slot] = row;
+    if constexpr (kAvx512)
+      interpolate_row_avx512(job, row, slots + slot * slot_size);
+    else
+      interpolate_row(job, row, slots + slot * slot_size);
+    return slots + slot * slot_size;
+  };
+  for (int y = begin; y < end; ++y) {
+    const int top = job.rows->i0[y], bottom = job.rows->i1[y];
+    const float* top_row = cached_row(top, bottom);
+    const float* bottom_row = cached_row(bottom, top);
+    if constexpr (kAvx512)
+      apply_row_avx512(job, y, top_row, bottom_row);
+    else
+      apply_row(job, y, top_row, bottom_row);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// compose_unrefined
+
+// One row of y converted to dense float channels when it is not already.
+template <typename T>
+MATTECAST_INLINE const float* dense_float_row(View<const T> y, int row) {
+  if constexpr (std::is_same_v<T, float>)
+    if (y.pixel_stride == 4) return y.row(row);
+  thread_local std::vector<float> buffer;
+  float* dense = scratch(buffer, size_t(y.w) * 4);
+  const T* in = y.row(row);
+  for (int x = 0; x < y.w; ++x)
+    for (int c = 0; c < 4; ++c) dense[4 * x + c] = load(in + x * y.pixel_stride + c);
+  return dense;
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void compose_row_avx512(const uint8_t* pixels, const float* y, int width,
+                                                          float* alpha, float* foreground) {
+  using namespace avx512;
+  for (int x = 0; x < width; x += 16) {
+    const int n = std::min(16, width - x);
+    __m512 prediction[4];
+    for (int i = 0; i < 4; ++i) prediction[i] = _mm512_maskz_loadu_ps(lanes(4 * n - 16 * i), y + 4 * x + 16 * i);
+    const __m512 alpha_low = _mm512_permutex2var_ps(prediction[0], load(kAlphaOfRgba), prediction[1]);
+    const __m512 alpha_high = _mm512_permutex2var_ps(prediction[2], load(kAlphaOfRgba), prediction[3]);
+    store(alpha + x, clamp01(_mm512_mask_blend_ps(0xff00, alpha_low, alpha_high)), lanes(n));
+    if (!foreground) continue;
+    // The frame's bytes and the foreground are both interleaved RGB: no planes needed.
+    for (int o = 0; o < 3; ++o) {
+      const __m512 source = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 16 * o), pixels + 3 * x + 16 * o));
+      const __m512 residual = _mm512_permutex2var_ps(prediction[o], load(kRgbOfRgba[o]), prediction[o + 1]);
+      store(foreground + 3 * x + 16 * o, clamp01(_mm512_add_ps(residual, source)), lanes(3 * n - 16 * o));
+    }
+  }
 }
 
 }  // namespace
@@ -272,23 +872,30 @@ void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x)
   AxisTaps& cols = column_taps();
   rows.compute(dst.h, scale_y, src.height);
   cols.compute(dst.w, scale_x, src.width);
-  parallel_rows(dst.h, size_t(dst.w) * 12, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  Rgb8Columns& columns = rgb8_columns();
+  columns.offset0.resize(size_t(dst.w));
+  columns.offset1.resize(size_t(dst.w));
+  columns.gather_width = 0;
+  for (int x = 0; x < dst.w; ++x) {
+    columns.offset0[x] = 3 * cols.i0[x];
+    columns.offset1[x] = 3 * cols.i1[x];
+    // A 4-byte load at the last pixel of the last row would read past the frame.
+    if (cols.i1[x] < src.width - 1) columns.gather_width = x + 1;
+  }
+  const bool avx512 = use_avx512();
+  parallel_bands(dst.h, size_t(dst.w) * 12, [&](int begin, int end) {
+    thread_local std::vector<float> buffer;
+    float* planes = scratch(buffer, size_t(dst.w) * 3);
     for (int y = begin; y < end; ++y) {
       const uint8_t* top = src.data + rows.i0[y] * src.stride;
       const uint8_t* bottom = src.data + rows.i1[y] * src.stride;
-      const float wy0 = rows.w0[y], wy1 = rows.w1[y];
+      if (avx512)
+        resize_rgb8_row_avx512(top, bottom, rows.w0[y], rows.w1[y], cols, columns, dst.w, planes);
+      else
+        resize_rgb8_columns(top, bottom, rows.w0[y], rows.w1[y], cols, 0, dst.w, planes);
       T* out = dst.row(y);
-#pragma omp simd
-      for (int x = 0; x < dst.w; ++x) {
-        const int left = 3 * cols.i0[x], right = 3 * cols.i1[x];
-        const float wx0 = cols.w0[x], wx1 = cols.w1[x];
-        for (int c = 0; c < 3; ++c) {
-          const float upper = wx0 * (float(top[left + c]) / 255.0f) + wx1 * (float(top[right + c]) / 255.0f);
-          const float lower =
-              wx0 * (float(bottom[left + c]) / 255.0f) + wx1 * (float(bottom[right + c]) / 255.0f);
-          store(out + x * dst.pixel_stride + c, wy0 * upper + wy1 * lower);
-        }
-      }
+      for (int x = 0; x < dst.w; ++x)
+        for (int c = 0; c < 3; ++c) store(out + x * dst.pixel_stride + c, planes[c * dst.w + x]);
     }
   });
 }
@@ -425,7 +1032,12 @@ void scale_channels(View<T> x, const float* scale) {
 
 template <typename T, typename U>
 void gru_reset(View<const T> gates, View<const float> h, View<U> dst) {
-  parallel_rows(h.h, size_t(h.w) * h.c * 8, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  const bool avx512 = use_avx512();
+  parallel_bands(h.h, size_t(h.w) * h.c * 8, [&](int begin, int end) {
+    if (avx512) {
+      gru_reset_rows_avx512(gates, h, dst, begin, end);
+      return;
+    }
     for (int y = begin; y < end; ++y)
       for (int x = 0; x < h.w; ++x) {
         const T* gate = gates.pixel(y, x);
@@ -439,7 +1051,12 @@ void gru_reset(View<const T> gates, View<const float> h, View<U> dst) {
 
 template <typename T, typename U, typename V>
 void gru_update(View<const T> gates, View<const U> candidate, View<float> h, View<V> out) {
-  parallel_rows(h.h, size_t(h.w) * h.c * 16, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  const bool avx512 = use_avx512();
+  parallel_bands(h.h, size_t(h.w) * h.c * 16, [&](int begin, int end) {
+    if (avx512) {
+      gru_update_rows_avx512(gates, candidate, h, out, begin, end);
+      return;
+    }
     for (int y = begin; y < end; ++y)
       for (int x = 0; x < h.w; ++x) {
         const T* gate = gates.pixel(y, x) + h.c;
@@ -462,6 +1079,7 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
                                      View<float> a, View<float> b) {
   const int w = y.w, h = y.h;
   const size_t row_terms = size_t(w) * kBoxTerms;
+  const bool avx512 = use_avx512();
   parallel_rows(h, row_terms * 8, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
     const float third = 1.0f / 3.0f;
     GuidedScratch& s = guided_scratch();
@@ -471,9 +1089,12 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
     float* box = scratch(s.box, row_terms);
     std::fill(zero, zero + row_terms, 0.0f);
     // Horizontal 3-tap of row `row` into its ring slot; rows outside the image are zero.
-    auto horizontal = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
+    const auto horizontal = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
       if (row < 0 || row >= h) return zero;
-      box_terms_row(src_sm, y, row, terms);
+      if (avx512)
+        box_terms_row_avx512(src_sm, y, row, terms);
+      else
+        box_terms_row(src_sm, y, row, terms);
       float* out = filtered + size_t(row % 3) * row_terms;
 #pragma omp simd
       for (size_t i = 0; i < row_terms; ++i)
@@ -485,18 +1106,11 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
     for (int row = begin; row < end; ++row) {
       const float* below = horizontal(row + 1);
 #pragma omp simd
-      for (size_t i = 0; i < row_terms; ++i)
-        box[i] = third * above[i] + third * centre[i] + third * below[i];
-      for (int x = 0; x < w; ++x) {
-        const GuidedStats s = guided_stats(box + x * kBoxTerms);
-        float* a_out = a.pixel(row, x);
-        float* b_out = b.pixel(row, x);
-        for (int k = 0; k < 4; ++k) {
-          const float coefficient = s.cov_xy[k] / (s.var_x[k] + eps);
-          a_out[k] = coefficient;
-          b_out[k] = s.mean_y[k] - coefficient * s.mean_x[k];
-        }
-      }
+      for (size_t i = 0; i < row_terms; ++i) box[i] = third * above[i] + third * centre[i] + third * below[i];
+      if (avx512)
+        coefficients_row_avx512(box, w, eps, a, b, row);
+      else
+        coefficients_row(box, 0, w, eps, a, b, row);
       above = centre;
       centre = below;
     }
@@ -508,6 +1122,8 @@ void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, Vi
                                    View<float> mean_x, View<float> mean_y) {
   const int w = y.w, h = y.h;
   const size_t padded_terms = size_t(w + 2) * kBoxTerms, row_terms = size_t(w) * kBoxTerms;
+  const DeepStatsOutputs outputs{stats, mean_x, mean_y};
+  const bool avx512 = use_avx512();
   parallel_rows(h, row_terms * 12, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
     const float ninth = 1.0f / 9.0f;
     GuidedScratch& s = guided_scratch();
@@ -515,10 +1131,13 @@ void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, Vi
     float* zero = scratch(s.zero, padded_terms);
     float* box = scratch(s.box, row_terms);
     std::fill(zero, zero + padded_terms, 0.0f);
-    auto terms_row = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
+    const auto terms_row = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
       if (row < 0 || row >= h) return zero;
       float* out = terms + size_t(row % 3) * padded_terms;
-      box_terms_row(src_sm, y, row, out);
+      if (avx512)
+        box_terms_row_avx512(src_sm, y, row, out);
+      else
+        box_terms_row(src_sm, y, row, out);
       return out;
     };
     const float* above = terms_row(begin - 1);
@@ -540,18 +1159,10 @@ void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, Vi
         sum += ninth * below[i + 2 * kBoxTerms];
         box[i] = sum;
       }
-      for (int x = 0; x < w; ++x) {
-        const GuidedStats s = guided_stats(box + x * kBoxTerms);
-        float* stats_out = stats.pixel(row, x);
-        float* mean_x_out = mean_x.pixel(row, x);
-        float* mean_y_out = mean_y.pixel(row, x);
-        for (int k = 0; k < 4; ++k) {
-          stats_out[k] = s.cov_xy[k];
-          stats_out[4 + k] = s.var_x[k];
-          mean_x_out[k] = s.mean_x[k];
-          mean_y_out[k] = s.mean_y[k];
-        }
-      }
+      if (avx512)
+        deep_stats_row_avx512(box, w, outputs, row);
+      else
+        deep_stats_row(box, 0, w, outputs, row);
       above = centre;
       centre = below;
     }
@@ -575,90 +1186,67 @@ void guided_filter_offset(View<const float> a, View<const float> mean_x, View<co
 void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,
                          float* alpha, float* foreground) {
   const int width = frame.width;
-  AxisTaps& rows = row_taps();
-  AxisTaps& cols = column_taps();
-  rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
-  cols.compute(width, float(a.w) / float(width), a.w);
-  const ApplyChannels channels{foreground ? 8 : 2};
-  parallel_rows(frame.height, size_t(width) * (foreground ? 16 : 6), [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
-    ApplyCache& cache = apply_cache();
-    const size_t slot_size = size_t(channels.count) * width;
-    float* slots = scratch(cache.rows, 2 * slot_size);
-    float* guide = scratch(cache.guide, 4 * size_t(width));
-    cache.cached[0] = cache.cached[1] = -1;
-    // The slot holding low-resolution row `row`, filled if needed without evicting `keep`.
-    auto cached_row = [&](int row, int keep) MATTECAST_INLINE_LAMBDA -> const float* {
-      for (int slot = 0; slot < 2; ++slot)
-        if (cache.cached[slot] == row) return slots + slot * slot_size;
-      const int slot = cache.cached[0] == keep ? 1 : 0;
-      cache.cached[slot] = row;
-      float* out = slots + slot * slot_size;
-      for (int channel = 0; channel < channels.count; ++channel) {
-        const float* in = channels.source(channel, a.row(row), b.row(row));
-        const ptrdiff_t stride = channel < channels.count / 2 ? a.pixel_stride : b.pixel_stride;
-        float* out_channel = out + size_t(channel) * width;
-#pragma omp simd
-        for (int x = 0; x < width; ++x)
-          out_channel[x] = cols.w0[x] * in[cols.i0[x] * stride] + cols.w1[x] * in[cols.i1[x] * stride];
-      }
-      return out;
-    };
-    for (int y = begin; y < end; ++y) {
-      const float* top = cached_row(rows.i0[y], rows.i1[y]);
-      const float* bottom = cached_row(rows.i1[y], rows.i0[y]);
-      const float wy0 = rows.w0[y], wy1 = rows.w1[y];
-      const uint8_t* pixels = frame.data + y * frame.stride;
-      float* red = guide;
-      float* green = guide + width;
-      float* blue = guide + 2 * width;
-      float* gray = guide + 3 * width;
-#pragma omp simd
-      for (int x = 0; x < width; ++x) {
-        red[x] = float(pixels[3 * x]) / 255.0f;
-        green[x] = float(pixels[3 * x + 1]) / 255.0f;
-        blue[x] = float(pixels[3 * x + 2]) / 255.0f;
-        gray[x] = (red[x] + green[x] + blue[x]) / 3.0f;
-      }
-      float* alpha_row = alpha + size_t(y) * width;
-      const int a3 = channels.count == 8 ? 3 : 0, b3 = channels.count == 8 ? 7 : 1;
-#pragma omp simd
-      for (int x = 0; x < width; ++x) {
-        const float coefficient = wy0 * top[a3 * width + x] + wy1 * bottom[a3 * width + x];
-        const float offset = wy0 * top[b3 * width + x] + wy1 * bottom[b3 * width + x];
-        alpha_row[x] = clamp01(coefficient * gray[x] + offset);
-      }
-      if (foreground) {
-        float* out = foreground + size_t(y) * width * 3;
-#pragma omp simd
-        for (int x = 0; x < width; ++x)
-          for (int c = 0; c < 3; ++c) {
-            const float g = guide[c * width + x];
-            const float coefficient = wy0 * top[c * width + x] + wy1 * bottom[c * width + x];
-            const float offset = wy0 * top[(4 + c) * width + x] + wy1 * bottom[(4 + c) * width + x];
-            out[3 * x + c] = clamp01((coefficient * g + offset) + g);
-          }
-      }
+  const int padded_width = (width + 15) / 16 * 16;
+  ApplyTables& tables = apply_tables();
+  tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
+  tables.cols.compute(width, float(a.w) / float(width), a.w, padded_width);
+  const int blocks = padded_width / 16;
+  tables.window_base.resize(size_t(blocks));
+  tables.window_index0.resize(size_t(padded_width));
+  tables.window_index1.resize(size_t(padded_width));
+  bool windows_fit = true;
+  for (int block = 0; block < blocks; ++block) {
+    const int base = tables.cols.i0[16 * block];
+    tables.window_base[block] = base;
+    for (int x = 16 * block; x < 16 * block + 16; ++x) {
+      tables.window_index0[x] = tables.cols.i0[x] - base;
+      tables.window_index1[x] = tables.cols.i1[x] - base;
+      windows_fit = windows_fit && tables.window_index1[x] < 32;
     }
+  }
+  const ApplyJob job{frame,
+                     a,
+                     b,
+                     alpha,
+                     foreground,
+                     foreground ? 8 : 2,
+                     padded_width,
+                     &tables.rows,
+                     &tables.cols,
+                     tables.window_base.data(),
+                     tables.window_index0.data(),
+                     tables.window_index1.data(),
+                     windows_fit};
+  const bool avx512 = use_avx512();
+  parallel_bands(frame.height, size_t(width) * (foreground ? 16 : 6), [&](int begin, int end) {
+    if (avx512)
+      apply_rows<true>(job, begin, end);
+    else
+      apply_rows<false>(job, begin, end);
   });
 }
 
 template <typename T>
 void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground) {
   const int width = frame.width;
-  parallel_rows(frame.height, size_t(width) * 4, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  const bool avx512 = use_avx512();
+  parallel_bands(frame.height, size_t(width) * 4, [&](int begin, int end) {
     for (int row = begin; row < end; ++row) {
-      const T* in = y.row(row);
       const uint8_t* pixels = frame.data + row * frame.stride;
       float* alpha_row = alpha + size_t(row) * width;
+      float* foreground_row = foreground ? foreground + size_t(row) * width * 3 : nullptr;
+      if (avx512) {
+        compose_row_avx512(pixels, dense_float_row(y, row), width, alpha_row, foreground_row);
+        continue;
+      }
+      const T* in = y.row(row);
 #pragma omp simd
       for (int x = 0; x < width; ++x) alpha_row[x] = clamp01(load(in + x * y.pixel_stride + 3));
-      if (foreground) {
-        float* out = foreground + size_t(row) * width * 3;
+      if (!foreground_row) continue;
 #pragma omp simd
-        for (int x = 0; x < width; ++x)
-          for (int c = 0; c < 3; ++c)
-            out[3 * x + c] = clamp01(load(in + x * y.pixel_stride + c) + float(pixels[3 * x + c]) / 255.0f);
-      }
+      for (int x = 0; x < width; ++x)
+        for (int c = 0; c < 3; ++c)
+          foreground_row[3 * x + c] = clamp01(load(in + x * y.pixel_stride + c) + float(pixels[3 * x + c]) / 255.0f);
     }
   });
 }
