@@ -1,1 +1,70 @@
+// The decoder's dense 3x3 convolutions at the 1080p/0.25 (480x270) network size: where the time
+// goes, per precision and algorithm.
 #include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+
+#include "core/aligned_buffer.h"
+#include "nn/conv.h"
+#include "nn/tensor.h"
+#include "nn/threads.h"
+
+namespace mattecast {
+namespace {
+
+struct DecoderConv {
+  const char* name;
+  int in, out, h, w;
+};
+
+// Input channels, output channels and size of every 3x3 convolution of the decoder.
+constexpr DecoderConv kDecoderConvs[] = {
+    {"decode4.ih", 128, 128, 17, 30}, {"decode4.hh", 128, 64, 17, 30},
+    {"decode3.conv", 171, 80, 34, 60}, {"decode3.ih", 80, 80, 34, 60},
+    {"decode3.hh", 80, 40, 34, 60},   {"decode2.conv", 107, 40, 68, 120},
+    {"decode2.ih", 40, 40, 68, 120},  {"decode2.hh", 40, 20, 68, 120},
+    {"decode1.conv", 59, 32, 135, 240}, {"decode1.ih", 32, 32, 135, 240},
+    {"decode1.hh", 32, 16, 135, 240}, {"decode0.conv1", 35, 16, 270, 480},
+    {"decode0.conv2", 16, 16, 270, 480},
+};
+
+void BM_DecoderConv(benchmark::State& state) {
+  const DecoderConv& c = kDecoderConvs[state.range(0)];
+  const DataType type = state.range(1) ? DataType::bf16 : DataType::f32;
+  const ConvAlgorithm algorithm = state.range(2) ? ConvAlgorithm::winograd : ConvAlgorithm::direct;
+  set_threads(2);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  ConvWeights weights;
+  weights.weight.resize(size_t(c.out) * c.in * 9);
+  for (float& v : weights.weight) v = dist(rng);
+  weights.bias.assign(c.out, 0.01f);
+  DnnlContext context;
+  Conv2d conv(c.name, {c.in, c.out, 3, 1, 1, false, Activation::relu}, &weights);
+  conv.plan(context, c.h, c.w, type, DataType::f32, algorithm);
+  Tensor src, dst;
+  src.allocate(c.h, c.w, c.in, type);
+  std::memset(src.data(), 0, size_t(c.h) * c.w * c.in * element_size(type));
+  dst.allocate(c.h, c.w, c.out, DataType::f32);
+  AlignedBuffer<std::byte> scratch(conv.scratchpad_bytes());
+  for (auto _ : state) {
+    conv.run(context, src.data(), dst.data(), scratch.data());
+    context.stream.wait();
+  }
+  state.SetLabel(std::string(c.name) + " " + conv.implementation());
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * c.h * c.w * c.in * c.out * 9 * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void decoder_args(benchmark::internal::Benchmark* b) {
+  for (int i = 0; i < int(std::size(kDecoderConvs)); ++i)
+    for (int bf16 : {0, 1})
+      for (int winograd : {0, 1})
+        if (!(bf16 && winograd)) b->Args({i, bf16, winograd});
+}
+
+BENCHMARK(BM_DecoderConv)->Apply(decoder_args)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace mattecast

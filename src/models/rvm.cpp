@@ -90,10 +90,11 @@ RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
 
 void RvmNetwork::plan_gru(Gru& gru, Size size, int channels) {
   const DataType f32 = DataType::f32;
-  gru.xh.allocate(size.h, size.w, 2 * channels, compute_type_);
-  gru.gates.allocate(size.h, size.w, 2 * channels, f32);
-  gru.candidate.allocate(size.h, size.w, channels, f32);
+  const size_t pixels = size_t(size.h) * size.w;
   gru.state.allocate(size.h, size.w, channels, f32);
+  gru_xh_.reserve(pixels * 2 * channels, compute_type_);
+  gru_gates_.reserve(pixels * 2 * channels, f32);
+  gru_candidate_.reserve(pixels * channels, f32);
   gru.input_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
   gru.hidden_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
 }
@@ -129,9 +130,11 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
     block.project.plan(dnnl_, h, w, ct, ct);
     io_elements = std::max(io_elements, size_t(h) * w * block.project.spec().out_channels);
   }
+  const Size full = levels_[0];
+  const size_t full_pixels = size_t(full.h) * full.w;
   block_a_.reserve(io_elements, ct);
   block_b_.reserve(io_elements, ct);
-  expanded_.reserve(expanded, ct);
+  expanded_.reserve(std::max(expanded, full_pixels * 16), ct);  // later the decoder's output_mid_
   depthwise_.reserve(depthwise, ct);
   if (h != levels_[4].h || w != levels_[4].w)
     throw Error(fmt::format("internal: encoder output {}x{}, expected {}x{}", w, h, levels_[4].w,
@@ -157,18 +160,19 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
     plan_gru(level.gru, size, spec.out_channels / 2);
     x_channels = spec.out_channels;
   }
-  const Size full = levels_[0];
-  output_input_.allocate(full.h, full.w, x_channels + 3, ct);
+  output_input_.reserve(full_pixels * std::max<size_t>(x_channels + 3, 2 * 16), ct);
+  output_input_.reshape(full.h, full.w, x_channels + 3);
   output_conv1_.plan(dnnl_, full.h, full.w, ct, ct);
-  output_mid_.allocate(full.h, full.w, 16, ct);
+  output_mid_.alias(expanded_, full.h, full.w, 16, ct);  // the encoder is done by then
   output_conv2_.plan(dnnl_, full.h, full.w, ct, f32);
-  hidden_.allocate(full.h, full.w, 16, f32);
+  hidden_.alias(output_input_, full.h, full.w, 16, f32);  // conv1 has consumed the input
   project_.plan(dnnl_, full.h, full.w, f32, f32);
   projection_.allocate(full.h, full.w, 4, f32);
 
   // Refiner (always float: it is cheap at this size and sets the final edge quality).
-  for (Tensor* t : {&coeff_a_, &coeff_b_, &mean_x_, &mean_y_}) t->allocate(full.h, full.w, 4, f32);
+  for (Tensor* t : {&coeff_a_, &coeff_b_}) t->allocate(full.h, full.w, 4, f32);
   if (weights_.refiner == RefinerKind::deep_guided_filter) {
+    for (Tensor* t : {&mean_x_, &mean_y_}) t->allocate(full.h, full.w, 4, f32);
     dgf_packed_.allocate(full.h, full.w, 16, f32);
     dgf_boxed_.allocate(full.h, full.w, 16, f32);
     dgf_stats_.allocate(full.h, full.w, 24, f32);
@@ -304,16 +308,17 @@ void RvmNetwork::encode() {
 // ConvGRU on the second half of `block_output`'s channels, which it replaces by the new state.
 void RvmNetwork::run_gru(Gru& gru, Tensor& block_output) {
   const int c = gru.state.c();
-  with_views(block_output, gru.xh, [](auto s, auto d) { kernels::copy(s, d); }, c, c, 0, c);
-  with_views(gru.state, gru.xh, [](auto s, auto d) { kernels::copy(s, d); }, 0, c, c, c);
-  conv(gru.input_hidden, gru.xh, gru.gates);
-  with_view(gru.xh, [&](auto h_slot) {
-    kernels::gru_reset(View<const float>(gru.gates.view<float>()),
-                       View<const float>(gru.state.view<float>()), h_slot);
+  Tensor& xh = gru_xh_;
+  xh.reshape(gru.state.h(), gru.state.w(), 2 * c);
+  with_views(block_output, xh, [](auto s, auto d) { kernels::copy(s, d); }, c, c, 0, c);
+  with_views(gru.state, xh, [](auto s, auto d) { kernels::copy(s, d); }, 0, c, c, c);
+  conv(gru.input_hidden, xh, gru_gates_);
+  const View<const float> gates = gru_gates_.view<float>();
+  with_view(xh, [&](auto h_slot) {
+    kernels::gru_reset(gates, as_const(gru.state.view<float>()), h_slot);
   }, c, c);
-  conv(gru.hidden_hidden, gru.xh, gru.candidate);
-  kernels::gru_update(View<const float>(gru.gates.view<float>()),
-                      View<const float>(gru.candidate.view<float>()), gru.state.view<float>(),
+  conv(gru.hidden_hidden, xh, gru_candidate_);
+  kernels::gru_update(gates, as_const(gru_candidate_.view<float>()), gru.state.view<float>(),
                       block_output.view<float>().channels(c, c));
 }
 

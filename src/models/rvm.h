@@ -38,7 +38,7 @@ class RvmNetwork {
   };
   struct Gru {
     Conv2d input_hidden, hidden_hidden;
-    Tensor xh, gates, candidate, state;  // [x, h] then [x, r*h]; ih out; hh out; h (float)
+    Tensor state;  // h, float
   };
   struct Level {  // one decoder resolution: its concat input, block output and ConvGRU
     Conv2d conv;
@@ -75,12 +75,13 @@ class RvmNetwork {
   Conv2d dgf_box_, dgf_conv1_, dgf_conv2_, dgf_conv3_;
   ConvWeights dgf_box_weights_;  // the 4-channel box replicated over [x, y, x*y, x*x]
 
-  // Activations.
+  // Activations. Buffers whose lifetimes do not overlap share storage (see plan()).
   Tensor src_small_;                    // s0: the downsampled frame, 0..1 (float)
   std::array<Tensor, 3> pooled_;        // s1, s2, s3 (float)
   Tensor normalized_;                   // ImageNet-normalised s0, the encoder's input
   Tensor block_a_, block_b_, expanded_, depthwise_;
   Tensor features4_, aspp_;             // f4 (960) and the LR-ASPP output (128, float)
+  Tensor gru_xh_, gru_gates_, gru_candidate_;  // [x, h] then [x, r*h]; ih out; hh out: all levels
   std::vector<float> pooled_features_;  // global means for SE / LR-ASPP gates
   std::vector<float> squeezed_, gate_;
   Tensor output_input_, output_mid_, hidden_, projection_;

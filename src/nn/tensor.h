@@ -2,6 +2,7 @@
 // Storage is allocated when a plan is made and reused for every frame after.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <type_traits>
@@ -22,33 +23,47 @@ class Tensor {
   // Capacity for `elements` values; reshape() then picks any shape that fits, allocation-free.
   void reserve(size_t elements, DataType type) {
     type_ = type;
-    storage_.resize(elements * element_size(type));
+    borrowed_ = nullptr;
+    storage_.resize(std::max(storage_.size(), elements * element_size(type)));
   }
   void reshape(int h, int w, int c) {
-    assert(size_t(h) * w * c * element_size(type_) <= storage_.size());
+    assert(size_t(h) * w * c * element_size(type_) <= capacity_bytes());
     h_ = h, w_ = w, c_ = c;
+  }
+  // Uses `owner`'s storage: for an activation whose lifetime never overlaps the owner's.
+  // The owner must be reserved large enough for both and outlive this tensor.
+  void alias(Tensor& owner, int h, int w, int c, DataType type) {
+    borrowed_ = &owner;
+    type_ = type;
+    reshape(h, w, c);
   }
 
   DataType type() const { return type_; }
   int h() const { return h_; }
   int w() const { return w_; }
   int c() const { return c_; }
-  void* data() { return storage_.data(); }
-  const void* data() const { return storage_.data(); }
+  size_t capacity_bytes() const { return borrowed_ ? borrowed_->storage_.size() : storage_.size(); }
+  void* data() { return bytes(); }
+  const void* data() const { return bytes(); }
 
   template <typename T>
   View<T> view() {
     assert((std::is_same_v<T, float>) == (type_ == DataType::f32));
-    return dense_view(reinterpret_cast<T*>(storage_.data()), h_, w_, c_);
+    return dense_view(reinterpret_cast<T*>(bytes()), h_, w_, c_);
   }
   template <typename T>
   View<const T> view() const {
     assert((std::is_same_v<T, float>) == (type_ == DataType::f32));
-    return dense_view(reinterpret_cast<const T*>(storage_.data()), h_, w_, c_);
+    return dense_view(reinterpret_cast<const T*>(bytes()), h_, w_, c_);
   }
 
  private:
+  std::byte* bytes() const {
+    return borrowed_ ? borrowed_->storage_.data() : const_cast<std::byte*>(storage_.data());
+  }
+
   AlignedBuffer<std::byte> storage_;
+  Tensor* borrowed_ = nullptr;
   int h_ = 0, w_ = 0, c_ = 0;
   DataType type_ = DataType::f32;
 };
