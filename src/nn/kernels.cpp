@@ -3,13 +3,14 @@
 // x86-64 baseline and for AVX-512, picked at run time. The kernels that run at full resolution, the
 // guided filters' statistics and the ConvGRU gating also have hand-written AVX-512 code.
 //
-// Apart from sigmoid and tanh (polynomial exp) and the summation order of global_avg_pool, every
-// kernel rounds each operation as the reference does, so the results are bit-identical to it.
+// Apart from sigmoid and tanh (polynomial exp), every kernel rounds each operation as the reference
+// does, so the results are bit-identical to it, for any thread count.
 #include "nn/kernels.h"
 
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_*, GCC bug 105593).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #include <omp.h>
@@ -92,7 +93,14 @@ MATTECAST_INLINE T* scratch(std::vector<T>& buffer, size_t count) {
 MATTECAST_INLINE float load(const float* p) { return *p; }
 MATTECAST_INLINE float load(const bf16* p) { return float(*p); }
 MATTECAST_INLINE void store(float* p, float value) { *p = value; }
-MATTECAST_INLINE void store(bf16* p, float value) { p->bits = bf16::round(value); }
+// bf16::round written as a select so that loops storing bf16 vectorise.
+MATTECAST_INLINE void store(bf16* p, float value) {
+  uint32_t word;
+  std::memcpy(&word, &value, sizeof word);
+  const uint32_t rounded = (word + 0x7fffu + ((word >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (word >> 16) | 0x40u;
+  p->bits = uint16_t((word & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
 
 MATTECAST_INLINE float clamp01(float value) { return std::min(std::max(value, 0.0f), 1.0f); }
 
@@ -106,7 +114,7 @@ MATTECAST_INLINE float bits_to_float(uint32_t bits) {
 constexpr float kLog2e = 1.44269504f;
 constexpr float kLn2High = 0.693359375f;    // few mantissa bits: n * kLn2High is exact
 constexpr float kLn2Low = -2.12194440e-4f;  // ln2 - kLn2High
-// Taylor coefficients of (e^r - 1) / r up to r^6: truncation error below 3e-9 for |r| <= ln2 / 2.
+// Taylor coefficients of (e^r - 1) / r up to r^6: truncation error of e^r below 6e-9 for |r| <= ln2 / 2.
 constexpr float kExpTaylor[7] = {1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
 
 // 2^n and e^r - 1 (accurate also for small r) for x clamped to [-87, 88], where 2^n stays a
@@ -269,19 +277,20 @@ constexpr Index16 rgb_of_rgba(int o) {
   }
   return index;
 }
-// The fourth of every four values: lanes 0..7 from v0 | v1, lanes 8..15 (the same pattern) from v2 | v3.
-constexpr Index16 alpha_of_rgba() {
-  Index16 index{};
-  for (int l = 0; l < 16; ++l) index.lane[l] = 4 * (l % 8) + 3;
-  return index;
-}
 
 constexpr Index16 kRgbSplitFirst[3] = {rgb_split_first(0), rgb_split_first(1), rgb_split_first(2)};
 constexpr Index16 kRgbSplitSecond[3] = {rgb_split_second(0), rgb_split_second(1), rgb_split_second(2)};
 constexpr Index16 kRgbMergeFirst[3] = {rgb_merge_first(0), rgb_merge_first(1), rgb_merge_first(2)};
 constexpr Index16 kRgbMergeSecond[3] = {rgb_merge_second(0), rgb_merge_second(1), rgb_merge_second(2)};
 constexpr Index16 kRgbOfRgba[3] = {rgb_of_rgba(0), rgb_of_rgba(1), rgb_of_rgba(2)};
-constexpr Index16 kAlphaOfRgba = alpha_of_rgba();
+// Channel k of 16 pixels of 4 channels: lanes 0..7 from v0 | v1, lanes 8..15 from v2 | v3.
+constexpr Index16 channel_of_quads(int k) {
+  Index16 index{};
+  for (int l = 0; l < 16; ++l) index.lane[l] = 4 * (l % 8) + k;
+  return index;
+}
+constexpr Index16 kChannelOfQuads[4] = {channel_of_quads(0), channel_of_quads(1), channel_of_quads(2),
+                                        channel_of_quads(3)};
 
 // Up to 16 RGB pixels (n of them) as three planes of floats byte / 255, without reading past them.
 struct RgbPlanes {
@@ -299,12 +308,36 @@ MATTECAST_AVX512 MATTECAST_INLINE RgbPlanes load_rgb(const uint8_t* pixels, int 
   return {planes[0], planes[1], planes[2]};
 }
 
-// Writes n pixels (3n floats) of three planes interleaved.
-MATTECAST_AVX512 MATTECAST_INLINE void store_rgb(float* out, const RgbPlanes& planes, int n) {
+// Writes n pixels (3n values) of three planes interleaved.
+template <typename T>
+MATTECAST_AVX512 MATTECAST_INLINE void store_rgb(T* out, const RgbPlanes& planes, int n) {
   for (int o = 0; o < 3; ++o) {
     const __m512 red_green = _mm512_permutex2var_ps(planes.red, load(kRgbMergeFirst[o]), planes.green);
     store(out + 16 * o, _mm512_permutex2var_ps(red_green, load(kRgbMergeSecond[o]), planes.blue), lanes(3 * n - 16 * o));
   }
+}
+
+// Channels [first, 4) of a row of pixels whose first 4 channels are read, into planes.
+MATTECAST_AVX512 MATTECAST_INLINE void split_channels(const float* in, ptrdiff_t stride, int width, int first,
+                                                      float* planes, size_t plane) {
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {
+    __m512 quads[4];
+    for (int q = 0; q < 4; ++q) {
+      const float* pixel = in + (x + 4 * q) * stride;
+      quads[q] = _mm512_castps128_ps512(_mm_loadu_ps(pixel));
+      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + stride), 1);
+      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + 2 * stride), 2);
+      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + 3 * stride), 3);
+    }
+    for (int k = first; k < 4; ++k) {
+      const __m512 low = _mm512_permutex2var_ps(quads[0], load(kChannelOfQuads[k]), quads[1]);
+      const __m512 high = _mm512_permutex2var_ps(quads[2], load(kChannelOfQuads[k]), quads[3]);
+      _mm512_storeu_ps(planes + (k - first) * plane + x, _mm512_mask_blend_ps(0xff00, low, high));
+    }
+  }
+  for (; x < width; ++x)
+    for (int k = first; k < 4; ++k) planes[(k - first) * plane + x] = in[x * stride + k];
 }
 
 // Box statistics of 4 pixels: each vector holds one quantity, 4 channels per pixel.
@@ -313,9 +346,7 @@ struct BoxQuads {
 };
 
 // Transposes the 128-bit quarters of 4 pixels' box terms [x, y, xy, xx].
-MATTECAST_AVX512 MATTECAST_INLINE BoxQuads load_box_quads(const float* box) {
-  const __m512 p0 = _mm512_loadu_ps(box), p1 = _mm512_loadu_ps(box + 16);
-  const __m512 p2 = _mm512_loadu_ps(box + 32), p3 = _mm512_loadu_ps(box + 48);
+MATTECAST_AVX512 MATTECAST_INLINE BoxQuads transpose_quads(__m512 p0, __m512 p1, __m512 p2, __m512 p3) {
   const __m512 means01 = _mm512_shuffle_f32x4(p0, p1, 0x44), sums01 = _mm512_shuffle_f32x4(p0, p1, 0xee);
   const __m512 means23 = _mm512_shuffle_f32x4(p2, p3, 0x44), sums23 = _mm512_shuffle_f32x4(p2, p3, 0xee);
   return {_mm512_shuffle_f32x4(means01, means23, 0x88), _mm512_shuffle_f32x4(means01, means23, 0xdd),
@@ -372,13 +403,42 @@ AxisTaps& column_taps() {
   return taps;
 }
 
+// Rows [begin, end) of a bilinear resize; channels in 16-lane blocks, the last one masked.
+template <typename T, typename U>
+MATTECAST_AVX512 MATTECAST_NO_FMA void resize_rows_avx512(View<const T> src, View<U> dst, const AxisTaps& rows,
+                                                          const AxisTaps& cols, int begin, int end) {
+  for (int y = begin; y < end; ++y) {
+    const T* top = src.row(rows.i0[y]);
+    const T* bottom = src.row(rows.i1[y]);
+    const __m512 wy0 = _mm512_set1_ps(rows.w0[y]), wy1 = _mm512_set1_ps(rows.w1[y]);
+    for (int x = 0; x < dst.w; ++x) {
+      const ptrdiff_t left = cols.i0[x] * src.pixel_stride, right = cols.i1[x] * src.pixel_stride;
+      const __m512 wx0 = _mm512_set1_ps(cols.w0[x]), wx1 = _mm512_set1_ps(cols.w1[x]);
+      U* out = dst.pixel(y, x);
+      for (int c = 0; c < dst.c; c += 16) {
+        const __mmask16 mask = avx512::lanes(dst.c - c);
+        const __m512 upper = _mm512_add_ps(_mm512_mul_ps(wx0, avx512::load(top + left + c, mask)),
+                                           _mm512_mul_ps(wx1, avx512::load(top + right + c, mask)));
+        const __m512 lower = _mm512_add_ps(_mm512_mul_ps(wx0, avx512::load(bottom + left + c, mask)),
+                                           _mm512_mul_ps(wx1, avx512::load(bottom + right + c, mask)));
+        avx512::store(out + c, _mm512_add_ps(_mm512_mul_ps(wy0, upper), _mm512_mul_ps(wy1, lower)), mask);
+      }
+    }
+  }
+}
+
 template <typename T, typename U>
 void resize_view(View<const T> src, View<U> dst, float scale_y, float scale_x) {
   AxisTaps& rows = row_taps();
   AxisTaps& cols = column_taps();
   rows.compute(dst.h, scale_y, src.h);
   cols.compute(dst.w, scale_x, src.w);
-  parallel_rows(dst.h, size_t(dst.w) * dst.c, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  const bool avx512 = use_avx512();
+  parallel_bands(dst.h, size_t(dst.w) * dst.c, [&](int begin, int end) {
+    if (avx512) {
+      resize_rows_avx512(src, dst, rows, cols, begin, end);
+      return;
+    }
     for (int y = begin; y < end; ++y) {
       const T* top = src.row(rows.i0[y]);
       const T* bottom = src.row(rows.i1[y]);
@@ -425,10 +485,20 @@ MATTECAST_INLINE void resize_rgb8_columns(const uint8_t* top, const uint8_t* bot
   }
 }
 
-// 16 columns at a time: one 4-byte gather per tap brings R, G and B.
+// Writes columns [begin, end) of one row from planes of `width` floats to dst's pixels.
+template <typename T>
+MATTECAST_INLINE void store_planes(const float* planes, int width, int begin, int end, T* out, ptrdiff_t stride) {
+  for (int x = begin; x < end; ++x)
+    for (int c = 0; c < 3; ++c) store(out + x * stride + c, planes[c * width + x]);
+}
+
+// 16 columns at a time: one 4-byte gather per tap brings R, G and B. Dense rows are stored
+// straight from registers; others go through `planes`.
+template <typename T>
 MATTECAST_AVX512 MATTECAST_NO_FMA void resize_rgb8_row_avx512(const uint8_t* top, const uint8_t* bottom, float wy0,
                                                               float wy1, const AxisTaps& cols,
-                                                              const Rgb8Columns& columns, int dst_w, float* planes) {
+                                                              const Rgb8Columns& columns, int dst_w, T* out,
+                                                              ptrdiff_t stride, float* planes) {
   using namespace avx512;
   const __m512 wy0_v = _mm512_set1_ps(wy0), wy1_v = _mm512_set1_ps(wy1);
   const __m512i byte_mask = _mm512_set1_epi32(0xff);
@@ -439,16 +509,48 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void resize_rgb8_row_avx512(const uint8_t* top
     const __m512i taps[4] = {_mm512_i32gather_epi32(offset0, top, 1), _mm512_i32gather_epi32(offset1, top, 1),
                              _mm512_i32gather_epi32(offset0, bottom, 1), _mm512_i32gather_epi32(offset1, bottom, 1)};
     const __m512 wx0 = _mm512_loadu_ps(cols.w0.data() + x), wx1 = _mm512_loadu_ps(cols.w1.data() + x);
+    __m512 rgb[3];
     for (int c = 0; c < 3; ++c) {
       __m512 value[4];
       for (int t = 0; t < 4; ++t)
         value[t] = divide(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(taps[t], 8 * c), byte_mask)), 255.0f);
       const __m512 upper = _mm512_add_ps(_mm512_mul_ps(wx0, value[0]), _mm512_mul_ps(wx1, value[1]));
       const __m512 lower = _mm512_add_ps(_mm512_mul_ps(wx0, value[2]), _mm512_mul_ps(wx1, value[3]));
-      _mm512_storeu_ps(planes + c * dst_w + x, _mm512_add_ps(_mm512_mul_ps(wy0_v, upper), _mm512_mul_ps(wy1_v, lower)));
+      rgb[c] = _mm512_add_ps(_mm512_mul_ps(wy0_v, upper), _mm512_mul_ps(wy1_v, lower));
+    }
+    if (stride == 3) {
+      store_rgb(out + 3 * x, {rgb[0], rgb[1], rgb[2]}, 16);
+    } else {
+      for (int c = 0; c < 3; ++c) _mm512_storeu_ps(planes + c * dst_w + x, rgb[c]);
+      store_planes(planes, dst_w, x, x + 16, out, stride);
     }
   }
   resize_rgb8_columns(top, bottom, wy0, wy1, cols, x, dst_w, planes);
+  store_planes(planes, dst_w, x, dst_w, out, stride);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-pixel channel loops, AVX-512: 16 channels at a time, the last block masked (the compiler's
+// own vector loops leave short channel counts, bf16 ones above all, to scalar code).
+
+template <typename T, typename U>
+MATTECAST_AVX512 void copy_pixels_avx512(const T* in, ptrdiff_t in_stride, U* out, ptrdiff_t out_stride, int pixels,
+                                         int channels) {
+  for (int x = 0; x < pixels; ++x)
+    for (int c = 0; c < channels; c += 16) {
+      const __mmask16 mask = avx512::lanes(channels - c);
+      avx512::store(out + x * out_stride + c, avx512::load(in + x * in_stride + c, mask), mask);
+    }
+}
+
+template <typename T>
+MATTECAST_AVX512 void scale_pixels_avx512(T* row, ptrdiff_t stride, int pixels, int channels, const float* scale) {
+  for (int x = 0; x < pixels; ++x)
+    for (int c = 0; c < channels; c += 16) {
+      const __mmask16 mask = avx512::lanes(channels - c);
+      T* p = row + x * stride + c;
+      avx512::store(p, _mm512_mul_ps(avx512::load(p, mask), _mm512_maskz_loadu_ps(mask, scale + c)), mask);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,13 +595,15 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void gru_update_rows_avx512(View<const T> gate
 
 // ---------------------------------------------------------------------------------------------
 // Guided filter statistics at low resolution. Per pixel the 16 quantities that get box-filtered,
-// [x (4), y (4), x*y (4), x*x (4)], are kept together so that each filter pass is one flat loop.
+// [x (4), y (4), x*y (4), x*x (4)], are kept together: one 16-lane vector, or flat loops.
+// Rows are stored already multiplied by the box weight, so each tap of the reference's
+// weight * value sums is computed once.
 
 constexpr int kBoxTerms = 16;
 
-// One row of box terms with a zero pixel on each side (the convolutions' zero padding).
+// One row of box terms times `weight`, with a zero pixel on each side (the zero padding).
 template <typename T>
-MATTECAST_INLINE void box_terms_row(View<const float> src_sm, View<const T> y, int row, float* padded) {
+MATTECAST_INLINE void box_terms_row(View<const float> src_sm, View<const T> y, int row, float weight, float* padded) {
   const int w = y.w;
   std::fill(padded, padded + kBoxTerms, 0.0f);
   std::fill(padded + (w + 1) * kBoxTerms, padded + (w + 2) * kBoxTerms, 0.0f);
@@ -510,30 +614,59 @@ MATTECAST_INLINE void box_terms_row(View<const float> src_sm, View<const T> y, i
     const float guide[4] = {rgb[0], rgb[1], rgb[2], (rgb[0] + rgb[1] + rgb[2]) / 3.0f};
     for (int k = 0; k < 4; ++k) {
       const float value = load(prediction + k);
-      terms[k] = guide[k];
-      terms[4 + k] = value;
-      terms[8 + k] = guide[k] * value;
-      terms[12 + k] = guide[k] * guide[k];
+      terms[k] = weight * guide[k];
+      terms[4 + k] = weight * value;
+      terms[8 + k] = weight * (guide[k] * value);
+      terms[12 + k] = weight * (guide[k] * guide[k]);
     }
   }
 }
 
 template <typename T>
+MATTECAST_AVX512 MATTECAST_INLINE __m512 box_terms_avx512(View<const float> src_sm, View<const T> y, int row, int x) {
+  const float* rgb = src_sm.pixel(row, x);
+  const float gray = (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
+  const __m128 guide = _mm_mask_mov_ps(_mm_maskz_loadu_ps(0x7, rgb), 0x8, _mm_set1_ps(gray));
+  const __m128 prediction = _mm512_castps512_ps128(avx512::load(y.pixel(row, x), 0xf));
+  __m512 terms = _mm512_castps128_ps512(guide);
+  terms = _mm512_insertf32x4(terms, prediction, 1);
+  terms = _mm512_insertf32x4(terms, _mm_mul_ps(guide, prediction), 2);
+  return _mm512_insertf32x4(terms, _mm_mul_ps(guide, guide), 3);
+}
+
+template <typename T>
 MATTECAST_AVX512 MATTECAST_NO_FMA void box_terms_row_avx512(View<const float> src_sm, View<const T> y, int row,
-                                                            float* padded) {
+                                                            float weight, float* padded) {
   const int w = y.w;
+  const __m512 weight_v = _mm512_set1_ps(weight);
   _mm512_storeu_ps(padded, _mm512_setzero_ps());
   _mm512_storeu_ps(padded + (w + 1) * kBoxTerms, _mm512_setzero_ps());
-  for (int x = 0; x < w; ++x) {
-    const float* rgb = src_sm.pixel(row, x);
-    const float gray = (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
-    const __m128 guide = _mm_mask_mov_ps(_mm_maskz_loadu_ps(0x7, rgb), 0x8, _mm_set1_ps(gray));
-    const __m128 prediction = _mm512_castps512_ps128(avx512::load(y.pixel(row, x), 0xf));
-    __m512 terms = _mm512_castps128_ps512(guide);
-    terms = _mm512_insertf32x4(terms, prediction, 1);
-    terms = _mm512_insertf32x4(terms, _mm_mul_ps(guide, prediction), 2);
-    terms = _mm512_insertf32x4(terms, _mm_mul_ps(guide, guide), 3);
-    _mm512_storeu_ps(padded + (x + 1) * kBoxTerms, terms);
+  for (int x = 0; x < w; ++x)
+    _mm512_storeu_ps(padded + (x + 1) * kBoxTerms, _mm512_mul_ps(weight_v, box_terms_avx512(src_sm, y, row, x)));
+}
+
+// The fast guided filter's horizontal 3-tap (weight 1/3) of one row, times 1/3 for the vertical.
+template <typename T>
+MATTECAST_INLINE void separable_row(View<const float> src_sm, View<const T> y, int row, float* padded, float* out) {
+  const float third = 1.0f / 3.0f;
+  box_terms_row(src_sm, y, row, third, padded);
+  const size_t count = size_t(y.w) * kBoxTerms;
+#pragma omp simd
+  for (size_t i = 0; i < count; ++i) out[i] = third * ((padded[i] + padded[i + kBoxTerms]) + padded[i + 2 * kBoxTerms]);
+}
+
+template <typename T>
+MATTECAST_AVX512 MATTECAST_NO_FMA void separable_row_avx512(View<const float> src_sm, View<const T> y, int row,
+                                                            float* out) {
+  const __m512 third = _mm512_set1_ps(1.0f / 3.0f);
+  __m512 previous = _mm512_setzero_ps();
+  __m512 current = _mm512_mul_ps(third, box_terms_avx512(src_sm, y, row, 0));
+  for (int x = 0; x < y.w; ++x) {
+    const __m512 next =
+        x + 1 < y.w ? _mm512_mul_ps(third, box_terms_avx512(src_sm, y, row, x + 1)) : _mm512_setzero_ps();
+    _mm512_storeu_ps(out + x * kBoxTerms, _mm512_mul_ps(third, _mm512_add_ps(_mm512_add_ps(previous, current), next)));
+    previous = current;
+    current = next;
   }
 }
 
@@ -553,61 +686,119 @@ MATTECAST_INLINE GuidedStats guided_stats(const float* box) {
   return s;
 }
 
-// Pixels [begin, w) of a row of fast guided filter coefficients from box statistics.
-MATTECAST_INLINE void coefficients_row(const float* box, int begin, int w, float eps, View<float> a, View<float> b,
-                                       int row) {
-  for (int x = begin; x < w; ++x) {
-    const GuidedStats s = guided_stats(box + x * kBoxTerms);
-    float* a_out = a.pixel(row, x);
-    float* b_out = b.pixel(row, x);
-    for (int k = 0; k < 4; ++k) {
-      const float coefficient = s.cov_xy[k] / (s.var_x[k] + eps);
-      a_out[k] = coefficient;
-      b_out[k] = s.mean_y[k] - coefficient * s.mean_x[k];
-    }
+MATTECAST_INLINE void store_coefficients(const float* box, float eps, float* a, float* b) {
+  const GuidedStats s = guided_stats(box);
+  for (int k = 0; k < 4; ++k) {
+    a[k] = s.cov_xy[k] / (s.var_x[k] + eps);
+    b[k] = s.mean_y[k] - a[k] * s.mean_x[k];
   }
-}
-
-// 4 pixels at a time, so that each division serves 16 lanes.
-MATTECAST_AVX512 MATTECAST_NO_FMA void coefficients_row_avx512(const float* box, int w, float eps, View<float> a,
-                                                               View<float> b, int row) {
-  const __m512 eps_v = _mm512_set1_ps(eps);
-  int x = 0;
-  for (; x + 4 <= w; x += 4) {
-    const avx512::BoxQuads q = avx512::load_box_quads(box + x * kBoxTerms);
-    const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
-    const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
-    const __m512 coefficient = _mm512_div_ps(cov_xy, _mm512_add_ps(var_x, eps_v));
-    avx512::store_quads(a, row, x, coefficient);
-    avx512::store_quads(b, row, x, _mm512_sub_ps(q.mean_y, _mm512_mul_ps(coefficient, q.mean_x)));
-  }
-  coefficients_row(box, x, w, eps, a, b, row);
 }
 
 struct DeepStatsOutputs {
   View<float> stats, mean_x, mean_y;
 };
 
-MATTECAST_INLINE void deep_stats_row(const float* box, int begin, int w, const DeepStatsOutputs& out, int row) {
-  for (int x = begin; x < w; ++x) {
-    const GuidedStats s = guided_stats(box + x * kBoxTerms);
-    float* stats = out.stats.pixel(row, x);
-    float* mean_x = out.mean_x.pixel(row, x);
-    float* mean_y = out.mean_y.pixel(row, x);
-    for (int k = 0; k < 4; ++k) {
-      stats[k] = s.cov_xy[k];
-      stats[4 + k] = s.var_x[k];
-      mean_x[k] = s.mean_x[k];
-      mean_y[k] = s.mean_y[k];
-    }
+MATTECAST_INLINE void store_deep_stats(const float* box, const DeepStatsOutputs& out, int row, int x) {
+  const GuidedStats s = guided_stats(box);
+  float* stats = out.stats.pixel(row, x);
+  for (int k = 0; k < 4; ++k) {
+    stats[k] = s.cov_xy[k];
+    stats[4 + k] = s.var_x[k];
+    out.mean_x.pixel(row, x)[k] = s.mean_x[k];
+    out.mean_y.pixel(row, x)[k] = s.mean_y[k];
   }
 }
 
-MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* box, int w, const DeepStatsOutputs& out,
-                                                             int row) {
+// Vertical 3-tap of the fast guided filter at pixel x: rows already carry their weight.
+MATTECAST_INLINE void separable_box(const float* const rows[3], int x, float* box) {
+  for (int j = 0; j < kBoxTerms; ++j) {
+    const int i = x * kBoxTerms + j;
+    box[j] = (rows[0][i] + rows[1][i]) + rows[2][i];
+  }
+}
+
+// The deep guided filter's 9 taps at pixel x, in the reference's row-major order. `rows` are padded.
+MATTECAST_INLINE void full_box(const float* const rows[3], int x, float* box) {
+  for (int j = 0; j < kBoxTerms; ++j) {
+    const int i = x * kBoxTerms + j;
+    float sum = rows[0][i];
+    sum += rows[0][i + kBoxTerms];
+    sum += rows[0][i + 2 * kBoxTerms];
+    for (int r = 1; r < 3; ++r) {
+      sum += rows[r][i];
+      sum += rows[r][i + kBoxTerms];
+      sum += rows[r][i + 2 * kBoxTerms];
+    }
+    box[j] = sum;
+  }
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 separable_box_avx512(const float* const rows[3], int x) {
+  const size_t i = size_t(x) * kBoxTerms;
+  return _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(rows[0] + i), _mm512_loadu_ps(rows[1] + i)),
+                       _mm512_loadu_ps(rows[2] + i));
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 full_box_avx512(const float* const rows[3], int x) {
+  const size_t i = size_t(x) * kBoxTerms;
+  __m512 sum = _mm512_loadu_ps(rows[0] + i);
+  sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[0] + i + kBoxTerms));
+  sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[0] + i + 2 * kBoxTerms));
+  for (int r = 1; r < 3; ++r) {
+    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i));
+    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i + kBoxTerms));
+    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i + 2 * kBoxTerms));
+  }
+  return sum;
+}
+
+// One output row of the fast guided filter from three weighted horizontal rows.
+MATTECAST_INLINE void coefficients_row(const float* const rows[3], int w, float eps, View<float> a, View<float> b,
+                                       int row) {
+  for (int x = 0; x < w; ++x) {
+    float box[kBoxTerms];
+    separable_box(rows, x, box);
+    store_coefficients(box, eps, a.pixel(row, x), b.pixel(row, x));
+  }
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void coefficients_row_avx512(const float* const rows[3], int w, float eps,
+                                                               View<float> a, View<float> b, int row) {
+  const __m512 eps_v = _mm512_set1_ps(eps);
   int x = 0;
   for (; x + 4 <= w; x += 4) {
-    const avx512::BoxQuads q = avx512::load_box_quads(box + x * kBoxTerms);
+    // 4 pixels at a time, transposed so that each division serves 16 lanes.
+    const avx512::BoxQuads q =
+        avx512::transpose_quads(separable_box_avx512(rows, x), separable_box_avx512(rows, x + 1),
+                                separable_box_avx512(rows, x + 2), separable_box_avx512(rows, x + 3));
+    const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
+    const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
+    const __m512 coefficient = _mm512_div_ps(cov_xy, _mm512_add_ps(var_x, eps_v));
+    avx512::store_quads(a, row, x, coefficient);
+    avx512::store_quads(b, row, x, _mm512_sub_ps(q.mean_y, _mm512_mul_ps(coefficient, q.mean_x)));
+  }
+  for (; x < w; ++x) {
+    float box[kBoxTerms];
+    separable_box(rows, x, box);
+    store_coefficients(box, eps, a.pixel(row, x), b.pixel(row, x));
+  }
+}
+
+// One output row of the deep guided filter statistics from three weighted, padded term rows.
+MATTECAST_INLINE void deep_stats_row(const float* const rows[3], int w, const DeepStatsOutputs& out, int row) {
+  for (int x = 0; x < w; ++x) {
+    float box[kBoxTerms];
+    full_box(rows, x, box);
+    store_deep_stats(box, out, row, x);
+  }
+}
+
+MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* const rows[3], int w,
+                                                             const DeepStatsOutputs& out, int row) {
+  int x = 0;
+  for (; x + 4 <= w; x += 4) {
+    const avx512::BoxQuads q = avx512::transpose_quads(full_box_avx512(rows, x), full_box_avx512(rows, x + 1),
+                                                       full_box_avx512(rows, x + 2), full_box_avx512(rows, x + 3));
     const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
     const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
     // stats = [cov (4), var (4)] per pixel: pair up the quarters of cov and var.
@@ -622,12 +813,17 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* box, i
     avx512::store_quads(out.mean_x, row, x, q.mean_x);
     avx512::store_quads(out.mean_y, row, x, q.mean_y);
   }
-  deep_stats_row(box, x, w, out, row);
+  for (; x < w; ++x) {
+    float box[kBoxTerms];
+    full_box(rows, x, box);
+    store_deep_stats(box, out, row, x);
+  }
 }
 
-// Per-thread rows of the guided filters: padded box terms and filtered rows.
+// Per-thread rows of the guided filters: a ring of three filtered rows, a zero row for the
+// padding, and the padded terms of the portable path.
 struct GuidedScratch {
-  std::vector<float> terms, filtered, zero, box;
+  std::vector<float> ring, zero, terms;
 };
 GuidedScratch& guided_scratch() {
   thread_local GuidedScratch scratch;
@@ -698,29 +894,29 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void interpolate_row_avx512(const ApplyJob& jo
     interpolate_row(job, row, out);
     return;
   }
-  const int low_width = job.a.w;
-  const size_t low_plane = size_t(low_width) + 32;
-  float* lowres = scratch(apply_scratch().lowres, job.channels * low_plane);
-  for (int channel = 0; channel < job.channels; ++channel) {
-    const float* in = job.channel_source(channel, row);
-    const ptrdiff_t stride = job.channel_stride(channel);
-    float* plane = lowres + channel * low_plane;
-    for (int x = 0; x < low_width; ++x) plane[x] = in[x * stride];
-  }
-  const AxisTaps& cols = *job.cols;
-  for (int block = 0; block < job.padded_width / 16; ++block) {
+  const int low_width = job.a.w, channels = job.channels, blocks = job.padded_width / 16;
+  const size_t low_plane = size_t(low_width) + 32, out_plane = size_t(job.padded_width);
+  float* lowres = scratch(apply_scratch().lowres, channels * low_plane);
+  // a's channels, then b's: all four, or the fourth alone.
+  const int first = channels == 8 ? 0 : 3;
+  avx512::split_channels(job.a.row(row), job.a.pixel_stride, low_width, first, lowres, low_plane);
+  avx512::split_channels(job.b.row(row), job.b.pixel_stride, low_width, first,
+                         lowres + (channels / 2) * low_plane, low_plane);
+  const float* w0 = job.cols->w0.data();
+  const float* w1 = job.cols->w1.data();
+  for (int block = 0; block < blocks; ++block) {
     const int x = 16 * block;
     const float* window = lowres + job.window_base[block];
     const __m512i index0 = _mm512_loadu_si512(job.window_index0 + x);
     const __m512i index1 = _mm512_loadu_si512(job.window_index1 + x);
-    const __m512 w0 = _mm512_loadu_ps(cols.w0.data() + x), w1 = _mm512_loadu_ps(cols.w1.data() + x);
-    for (int channel = 0; channel < job.channels; ++channel) {
+    const __m512 weight0 = _mm512_loadu_ps(w0 + x), weight1 = _mm512_loadu_ps(w1 + x);
+    for (int channel = 0; channel < channels; ++channel) {
       const __m512 first = _mm512_loadu_ps(window + channel * low_plane);
       const __m512 second = _mm512_loadu_ps(window + channel * low_plane + 16);
       const __m512 left = _mm512_permutex2var_ps(first, index0, second);
       const __m512 right = _mm512_permutex2var_ps(first, index1, second);
-      _mm512_storeu_ps(out + size_t(channel) * job.padded_width + x,
-                       _mm512_add_ps(_mm512_mul_ps(w0, left), _mm512_mul_ps(w1, right)));
+      _mm512_storeu_ps(out + channel * out_plane + x,
+                       _mm512_add_ps(_mm512_mul_ps(weight0, left), _mm512_mul_ps(weight1, right)));
     }
   }
 }
@@ -845,8 +1041,8 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void compose_row_avx512(const uint8_t* pixels,
     const int n = std::min(16, width - x);
     __m512 prediction[4];
     for (int i = 0; i < 4; ++i) prediction[i] = _mm512_maskz_loadu_ps(lanes(4 * n - 16 * i), y + 4 * x + 16 * i);
-    const __m512 alpha_low = _mm512_permutex2var_ps(prediction[0], load(kAlphaOfRgba), prediction[1]);
-    const __m512 alpha_high = _mm512_permutex2var_ps(prediction[2], load(kAlphaOfRgba), prediction[3]);
+    const __m512 alpha_low = _mm512_permutex2var_ps(prediction[0], load(kChannelOfQuads[3]), prediction[1]);
+    const __m512 alpha_high = _mm512_permutex2var_ps(prediction[2], load(kChannelOfQuads[3]), prediction[3]);
     store(alpha + x, clamp01(_mm512_mask_blend_ps(0xff00, alpha_low, alpha_high)), lanes(n));
     if (!foreground) continue;
     // The frame's bytes and the foreground are both interleaved RGB: no planes needed.
@@ -889,13 +1085,13 @@ void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x)
     for (int y = begin; y < end; ++y) {
       const uint8_t* top = src.data + rows.i0[y] * src.stride;
       const uint8_t* bottom = src.data + rows.i1[y] * src.stride;
-      if (avx512)
-        resize_rgb8_row_avx512(top, bottom, rows.w0[y], rows.w1[y], cols, columns, dst.w, planes);
-      else
+      if (avx512) {
+        resize_rgb8_row_avx512(top, bottom, rows.w0[y], rows.w1[y], cols, columns, dst.w, dst.row(y),
+                               dst.pixel_stride, planes);
+      } else {
         resize_rgb8_columns(top, bottom, rows.w0[y], rows.w1[y], cols, 0, dst.w, planes);
-      T* out = dst.row(y);
-      for (int x = 0; x < dst.w; ++x)
-        for (int c = 0; c < 3; ++c) store(out + x * dst.pixel_stride + c, planes[c * dst.w + x]);
+        store_planes(planes, dst.w, 0, dst.w, dst.row(y), dst.pixel_stride);
+      }
     }
   });
 }
@@ -977,6 +1173,7 @@ void resize_bilinear(View<const T> src, View<U> dst) {
 template <typename T, typename U>
 void copy(View<const T> src, View<U> dst) {
   const bool flat = src.dense() && dst.dense();
+  const bool avx512 = use_avx512();
   parallel_rows(src.h, size_t(src.w) * src.c, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
     for (int y = begin; y < end; ++y) {
       const T* in = src.row(y);
@@ -985,12 +1182,11 @@ void copy(View<const T> src, View<U> dst) {
         const int count = src.w * src.c;
 #pragma omp simd
         for (int i = 0; i < count; ++i) store(out + i, load(in + i));
+      } else if (avx512) {
+        copy_pixels_avx512(in, src.pixel_stride, out, dst.pixel_stride, src.w, src.c);
       } else {
-        for (int x = 0; x < src.w; ++x) {
-#pragma omp simd
-          for (int c = 0; c < src.c; ++c)
-            store(out + x * dst.pixel_stride + c, load(in + x * src.pixel_stride + c));
-        }
+        for (int x = 0; x < src.w; ++x)
+          for (int c = 0; c < src.c; ++c) store(out + x * dst.pixel_stride + c, load(in + x * src.pixel_stride + c));
       }
     }
   });
@@ -1020,13 +1216,19 @@ void global_avg_pool(View<const T> src, float* out) {
 
 template <typename T>
 void scale_channels(View<T> x, const float* scale) {
-  parallel_rows(x.h, size_t(x.w) * x.c, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
-    for (int y = begin; y < end; ++y)
+  const bool avx512 = use_avx512();
+  parallel_bands(x.h, size_t(x.w) * x.c, [&](int begin, int end) {
+    for (int y = begin; y < end; ++y) {
+      if (avx512) {
+        scale_pixels_avx512(x.row(y), x.pixel_stride, x.w, x.c, scale);
+        continue;
+      }
       for (int col = 0; col < x.w; ++col) {
         T* p = x.pixel(y, col);
 #pragma omp simd
         for (int c = 0; c < x.c; ++c) store(p + c, load(p + c) * scale[c]);
       }
+    }
   });
 }
 
@@ -1080,39 +1282,31 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
   const int w = y.w, h = y.h;
   const size_t row_terms = size_t(w) * kBoxTerms;
   const bool avx512 = use_avx512();
-  parallel_rows(h, row_terms * 8, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
-    const float third = 1.0f / 3.0f;
+  parallel_bands(h, row_terms * 8, [&](int begin, int end) {
     GuidedScratch& s = guided_scratch();
-    float* terms = scratch(s.terms, row_terms + 2 * kBoxTerms);
-    float* filtered = scratch(s.filtered, 3 * row_terms);  // ring of horizontally filtered rows
+    float* ring = scratch(s.ring, 3 * row_terms);
     float* zero = scratch(s.zero, row_terms);
-    float* box = scratch(s.box, row_terms);
+    float* terms = avx512 ? nullptr : scratch(s.terms, row_terms + 2 * kBoxTerms);
     std::fill(zero, zero + row_terms, 0.0f);
-    // Horizontal 3-tap of row `row` into its ring slot; rows outside the image are zero.
-    const auto horizontal = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
+    // Row `row` filtered horizontally and weighted for the vertical pass; zero outside the image.
+    const auto filtered = [&](int row) -> const float* {
       if (row < 0 || row >= h) return zero;
+      float* out = ring + size_t(row % 3) * row_terms;
       if (avx512)
-        box_terms_row_avx512(src_sm, y, row, terms);
+        separable_row_avx512(src_sm, y, row, out);
       else
-        box_terms_row(src_sm, y, row, terms);
-      float* out = filtered + size_t(row % 3) * row_terms;
-#pragma omp simd
-      for (size_t i = 0; i < row_terms; ++i)
-        out[i] = third * terms[i] + third * terms[i + kBoxTerms] + third * terms[i + 2 * kBoxTerms];
+        separable_row(src_sm, y, row, terms, out);
       return out;
     };
-    const float* above = horizontal(begin - 1);
-    const float* centre = horizontal(begin);
+    const float* rows[3] = {filtered(begin - 1), filtered(begin), nullptr};
     for (int row = begin; row < end; ++row) {
-      const float* below = horizontal(row + 1);
-#pragma omp simd
-      for (size_t i = 0; i < row_terms; ++i) box[i] = third * above[i] + third * centre[i] + third * below[i];
+      rows[2] = filtered(row + 1);
       if (avx512)
-        coefficients_row_avx512(box, w, eps, a, b, row);
+        coefficients_row_avx512(rows, w, eps, a, b, row);
       else
-        coefficients_row(box, 0, w, eps, a, b, row);
-      above = centre;
-      centre = below;
+        coefficients_row(rows, w, eps, a, b, row);
+      rows[0] = rows[1];
+      rows[1] = rows[2];
     }
   });
 }
@@ -1121,50 +1315,34 @@ template <typename T>
 void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, View<float> stats,
                                    View<float> mean_x, View<float> mean_y) {
   const int w = y.w, h = y.h;
-  const size_t padded_terms = size_t(w + 2) * kBoxTerms, row_terms = size_t(w) * kBoxTerms;
+  const size_t padded_terms = size_t(w + 2) * kBoxTerms;
   const DeepStatsOutputs outputs{stats, mean_x, mean_y};
   const bool avx512 = use_avx512();
-  parallel_rows(h, row_terms * 12, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+  parallel_bands(h, padded_terms * 12, [&](int begin, int end) {
     const float ninth = 1.0f / 9.0f;
     GuidedScratch& s = guided_scratch();
-    float* terms = scratch(s.terms, 3 * padded_terms);  // ring of padded box-term rows
+    float* ring = scratch(s.ring, 3 * padded_terms);
     float* zero = scratch(s.zero, padded_terms);
-    float* box = scratch(s.box, row_terms);
     std::fill(zero, zero + padded_terms, 0.0f);
-    const auto terms_row = [&](int row) MATTECAST_INLINE_LAMBDA -> const float* {
+    // Weighted, padded box terms of row `row`; zero outside the image.
+    const auto weighted = [&](int row) -> const float* {
       if (row < 0 || row >= h) return zero;
-      float* out = terms + size_t(row % 3) * padded_terms;
+      float* out = ring + size_t(row % 3) * padded_terms;
       if (avx512)
-        box_terms_row_avx512(src_sm, y, row, out);
+        box_terms_row_avx512(src_sm, y, row, ninth, out);
       else
-        box_terms_row(src_sm, y, row, out);
+        box_terms_row(src_sm, y, row, ninth, out);
       return out;
     };
-    const float* above = terms_row(begin - 1);
-    const float* centre = terms_row(begin);
+    const float* rows[3] = {weighted(begin - 1), weighted(begin), nullptr};
     for (int row = begin; row < end; ++row) {
-      const float* below = terms_row(row + 1);
-      // One 9-tap sum per term, taps in row-major order as the reference.
-#pragma omp simd
-      for (size_t i = 0; i < row_terms; ++i) {
-        float sum = 0.0f;
-        sum += ninth * above[i];
-        sum += ninth * above[i + kBoxTerms];
-        sum += ninth * above[i + 2 * kBoxTerms];
-        sum += ninth * centre[i];
-        sum += ninth * centre[i + kBoxTerms];
-        sum += ninth * centre[i + 2 * kBoxTerms];
-        sum += ninth * below[i];
-        sum += ninth * below[i + kBoxTerms];
-        sum += ninth * below[i + 2 * kBoxTerms];
-        box[i] = sum;
-      }
+      rows[2] = weighted(row + 1);
       if (avx512)
-        deep_stats_row_avx512(box, w, outputs, row);
+        deep_stats_row_avx512(rows, w, outputs, row);
       else
-        deep_stats_row(box, 0, w, outputs, row);
-      above = centre;
-      centre = below;
+        deep_stats_row(rows, w, outputs, row);
+      rows[0] = rows[1];
+      rows[1] = rows[2];
     }
   });
 }
