@@ -411,10 +411,11 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
           actual_b.fill(kSentinel);
           fast::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, actual_a.view(),
                                                 actual_b.view());
-          // A = cov / (var + eps) magnifies rounding differences of cov and var (none unless the
-          // reference is built with fused multiply-adds, e.g. -march=native).
-          EXPECT_TRUE(tensors_match(expected_a, actual_a, 1e-5f, 1e-4f));
-          EXPECT_TRUE(tensors_match(expected_b, actual_b, 1e-5f, 1e-4f));
+          // A = cov / (var + eps) would magnify any rounding difference of cov and var; there is
+          // none: same operations in the same order, and no FMA contraction (-ffp-contract=off,
+          // also with -march=native).
+          EXPECT_TRUE(tensors_match(expected_a, actual_a, 0.0f, 0.0f));
+          EXPECT_TRUE(tensors_match(expected_b, actual_b, 0.0f, 0.0f));
         });
       }
     });
@@ -422,10 +423,14 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
 
 TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
   std::mt19937 rng(12);
+  // Learnt box weights: [4, 1, 3, 3], around the initial 1/9 but different per channel and tap.
+  std::uniform_real_distribution<float> weight_dist(-0.2f, 0.4f);
   for (const Size size : kSizes)
     for_each_type([&](auto t) {
       using T = decltype(t);
       TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w);
+      float box_weights[36];
+      for (float& weight : box_weights) weight = weight_dist(rng);
       Tensor<float> src_sm(size.h, size.w, 3, 5, 1);
       src_sm.randomize(rng, 0.0f, 1.0f);
       Tensor<T> y(size.h, size.w, 4, 6, 2);
@@ -434,17 +439,18 @@ TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
       Tensor<float> expected_stats(size.h, size.w, 8, 24, 0), actual_stats = expected_stats;
       Tensor<float> expected_mean_x(size.h, size.w, 4), actual_mean_x = expected_mean_x;
       Tensor<float> expected_mean_y(size.h, size.w, 4, 8, 4), actual_mean_y = expected_mean_y;
-      ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), expected_stats.view(),
+      ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, expected_stats.view(),
                                          expected_mean_x.view(), expected_mean_y.view());
       for_each_config([&] {
         actual_stats.fill(kSentinel);
         actual_mean_x.fill(kSentinel);
         actual_mean_y.fill(kSentinel);
-        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), actual_stats.view(),
+        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, actual_stats.view(),
                                             actual_mean_x.view(), actual_mean_y.view());
-        EXPECT_TRUE(tensors_match(expected_stats, actual_stats));
-        EXPECT_TRUE(tensors_match(expected_mean_x, actual_mean_x));
-        EXPECT_TRUE(tensors_match(expected_mean_y, actual_mean_y));
+        // Same products summed in the same order: bit-identical.
+        EXPECT_TRUE(tensors_match(expected_stats, actual_stats, 0.0f, 0.0f));
+        EXPECT_TRUE(tensors_match(expected_mean_x, actual_mean_x, 0.0f, 0.0f));
+        EXPECT_TRUE(tensors_match(expected_mean_y, actual_mean_y, 0.0f, 0.0f));
       });
     });
 }
@@ -666,20 +672,36 @@ TEST(KernelSemantics, GruGating) {
 }
 
 TEST(KernelSemantics, BoxFilterPadsWithZeros) {
-  // A constant image's box mean is 4/9 of the value at a corner, 6/9 on an edge, the value inside.
+  // With the initial box weights (all 1/9), a constant image's box mean is 4/9 of the value at a
+  // corner, 6/9 on an edge, the value inside; cov = var = box(v * v) - box(v)^2 is 4/9 - 16/81 =
+  // 20/81 of v^2 at a corner, 6/9 - 36/81 = 18/81 on an edge and 0 inside.
   const int h = 4, w = 5;
   const float value = 0.6f;
+  float box_weights[36];
+  std::fill(std::begin(box_weights), std::end(box_weights), 1.0f / 9.0f);
   std::vector<float> src_sm(size_t(h) * w * 3, value), y(size_t(h) * w * 4, value);
   std::vector<float> stats(size_t(h) * w * 8), mean_x(size_t(h) * w * 4), mean_y(size_t(h) * w * 4);
   ref::deep_guided_filter_statistics(dense_view<const float>(src_sm.data(), h, w, 3),
-                                     dense_view<const float>(y.data(), h, w, 4), dense_view(stats.data(), h, w, 8),
-                                     dense_view(mean_x.data(), h, w, 4), dense_view(mean_y.data(), h, w, 4));
+                                     dense_view<const float>(y.data(), h, w, 4), box_weights,
+                                     dense_view(stats.data(), h, w, 8), dense_view(mean_x.data(), h, w, 4),
+                                     dense_view(mean_y.data(), h, w, 4));
   const auto mean_at = [&](int row, int col) { return mean_y[(size_t(row) * w + col) * 4 + 3]; };
   EXPECT_NEAR(mean_at(0, 0), value * 4 / 9, 1e-7);
   EXPECT_NEAR(mean_at(h - 1, w - 1), value * 4 / 9, 1e-7);
   EXPECT_NEAR(mean_at(0, 2), value * 6 / 9, 1e-7);
   EXPECT_NEAR(mean_at(2, 0), value * 6 / 9, 1e-7);
   EXPECT_NEAR(mean_at(1, 1), value, 1e-7);
+  const auto stats_at = [&](int row, int col, int k) { return stats[(size_t(row) * w + col) * 8 + k]; };
+  for (int k = 0; k < 4; ++k) {
+    SCOPED_TRACE(testing::Message() << "channel " << k);
+    EXPECT_NEAR(mean_x[k], value * 4 / 9, 1e-7);
+    for (const int kind : {0, 4}) {  // cov_xy (y = x here), var_x
+      EXPECT_NEAR(stats_at(0, 0, kind + k), value * value * 20 / 81, 1e-6);
+      EXPECT_NEAR(stats_at(h - 1, w - 1, kind + k), value * value * 20 / 81, 1e-6);
+      EXPECT_NEAR(stats_at(0, 2, kind + k), value * value * 18 / 81, 1e-6);
+      EXPECT_NEAR(stats_at(1, 1, kind + k), 0.0f, 1e-6);
+    }
+  }
 
   // The separable box of the fast guided filter: with x = 0, A = 0 and b = box(y).
   std::vector<float> zero_guide(size_t(h) * w * 3, 0.0f), a(size_t(h) * w * 4), b(size_t(h) * w * 4);
@@ -690,6 +712,40 @@ TEST(KernelSemantics, BoxFilterPadsWithZeros) {
   EXPECT_NEAR(b[0], value * 4 / 9, 1e-7);
   EXPECT_NEAR(b[(size_t(1) * w + 2) * 4], value, 1e-7);
   EXPECT_NEAR(b[(size_t(0) * w + 2) * 4], value * 6 / 9, 1e-7);
+}
+
+TEST(KernelSemantics, DeepGuidedFilterBoxUsesLearntWeightsPerChannelAndTap) {
+  // A single non-zero pixel q: box_c(v)(p) = sum_t weight[c][t] * v(p + offset_t) is
+  // weight[c][t] * v(q) at p = q - offset_t and 0 elsewhere, so the 3x3 neighbourhood of q holds
+  // each channel's weights, mirrored. The products x*y, x*x go through the same box.
+  const int h = 5, w = 6, qy = 2, qx = 3;
+  float box_weights[36];
+  for (int c = 0; c < 4; ++c)
+    for (int t = 0; t < 9; ++t) box_weights[c * 9 + t] = 0.1f * float(c + 1) + 0.01f * float(t) - 0.03f;
+  Tensor<float> src_sm(h, w, 3), y(h, w, 4), stats(h, w, 8), mean_x(h, w, 4), mean_y(h, w, 4);
+  src_sm.fill(0.0f);
+  y.fill(0.0f);
+  const float rgb[3] = {0.25f, 0.5f, 0.875f}, prediction[4] = {-0.25f, 0.125f, 0.75f, 0.5f};
+  std::copy_n(rgb, 3, src_sm.view().pixel(qy, qx));
+  std::copy_n(prediction, 4, y.view().pixel(qy, qx));
+  const float guide[4] = {rgb[0], rgb[1], rgb[2], (rgb[0] + rgb[1] + rgb[2]) / 3.0f};
+  ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, stats.view(), mean_x.view(),
+                                     mean_y.view());
+  for (int row = 0; row < h; ++row)
+    for (int col = 0; col < w; ++col) {
+      const int dy = qy - row, dx = qx - col;  // the offset of tap t from p to q
+      const bool near = std::abs(dy) <= 1 && std::abs(dx) <= 1;
+      const int t = (dy + 1) * 3 + (dx + 1);
+      for (int k = 0; k < 4; ++k) {
+        SCOPED_TRACE(testing::Message() << "pixel " << row << "," << col << " channel " << k);
+        const float weight = near ? box_weights[k * 9 + t] : 0.0f;
+        const float mx = weight * guide[k], my = weight * prediction[k];
+        EXPECT_EQ(mean_x.view().pixel(row, col)[k], mx);
+        EXPECT_EQ(mean_y.view().pixel(row, col)[k], my);
+        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[k], weight * (guide[k] * prediction[k]) - mx * my);
+        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[4 + k], weight * (guide[k] * guide[k]) - mx * mx);
+      }
+    }
 }
 
 TEST(KernelSemantics, GuidedFilterOfConstantPredictionIsConstant) {

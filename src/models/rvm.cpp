@@ -76,12 +76,6 @@ RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
   project_ = Conv2d(w.project_mat.name, w.project_mat.spec, &w.project_mat.weights);
 
   if (w.refiner == RefinerKind::deep_guided_filter) {
-    // One depthwise 3x3 over [x, y, x*y, x*x] computes the four box means of the filter at once.
-    dgf_box_weights_.weight.resize(16 * 9);
-    dgf_box_weights_.bias.assign(16, 0.0f);
-    for (int c = 0; c < 16; ++c)
-      std::copy_n(w.dgf_box.begin() + (c % 4) * 9, 9, dgf_box_weights_.weight.begin() + c * 9);
-    dgf_box_ = Conv2d("refiner.box_filter", {16, 16, 3, 1, 1, true}, &dgf_box_weights_);
     dgf_conv1_ = Conv2d(w.dgf_conv1->name, w.dgf_conv1->spec, &w.dgf_conv1->weights);
     dgf_conv2_ = Conv2d(w.dgf_conv2->name, w.dgf_conv2->spec, &w.dgf_conv2->weights);
     dgf_conv3_ = Conv2d(w.dgf_conv3->name, w.dgf_conv3->spec, &w.dgf_conv3->weights);
@@ -173,20 +167,18 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   for (Tensor* t : {&coeff_a_, &coeff_b_}) t->allocate(full.h, full.w, 4, f32);
   if (weights_.refiner == RefinerKind::deep_guided_filter) {
     for (Tensor* t : {&mean_x_, &mean_y_}) t->allocate(full.h, full.w, 4, f32);
-    dgf_packed_.allocate(full.h, full.w, 16, f32);
-    dgf_boxed_.allocate(full.h, full.w, 16, f32);
     dgf_stats_.allocate(full.h, full.w, 24, f32);
     dgf_mid1_.allocate(full.h, full.w, 16, f32);
     dgf_mid2_.allocate(full.h, full.w, 16, f32);
-    for (Conv2d* conv : {&dgf_box_, &dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
+    for (Conv2d* conv : {&dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
       conv->plan(dnnl_, full.h, full.w, f32, f32);
   }
 
   size_t scratch = 0;
   auto account = [&](const Conv2d& c) { scratch = std::max(scratch, c.scratchpad_bytes()); };
   for (const Conv2d* c : {&stem_, &last_, &aspp_main_, &output_conv1_, &output_conv2_, &project_,
-                          &bottleneck_gru_.input_hidden, &bottleneck_gru_.hidden_hidden, &dgf_box_,
-                          &dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
+                          &bottleneck_gru_.input_hidden, &bottleneck_gru_.hidden_hidden, &dgf_conv1_,
+                          &dgf_conv2_, &dgf_conv3_})
     account(*c);
   for (const EncoderBlock& b : blocks_)
     for (const Conv2d* c : {&b.expand, &b.depthwise, &b.project}) account(*c);
@@ -356,36 +348,12 @@ void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
     kernels::fast_guided_filter_coefficients(small, y, kGuidedFilterEps, coeff_a_.view<float>(),
                                              coeff_b_.view<float>());
   } else {
-    // Deep guided filter: box statistics, then A from [cov, var, hidden] by three 1x1 convs.
-    View<float> packed = dgf_packed_.view<float>();
-    for (int r = 0; r < packed.h; ++r)
-      for (int c = 0; c < packed.w; ++c) {
-        const float* s = small.pixel(r, c);
-        const float* p = y.pixel(r, c);
-        float* d = packed.pixel(r, c);
-        const float x[4] = {s[0], s[1], s[2], (s[0] + s[1] + s[2]) / 3.0f};
-        for (int k = 0; k < 4; ++k) {
-          d[k] = x[k];
-          d[4 + k] = p[k];
-          d[8 + k] = x[k] * p[k];
-          d[12 + k] = x[k] * x[k];
-        }
-      }
-    conv(dgf_box_, dgf_packed_, dgf_boxed_);
-    const View<const float> boxed = dgf_boxed_.view<float>();
+    // Deep guided filter: box statistics (the learnt 3x3 box) into channels 0..7 of the refiner's
+    // input, the hidden features into 8..23, then A from them by three 1x1 convs.
     const View<float> stats = dgf_stats_.view<float>();
     const View<float> mean_x = mean_x_.view<float>(), mean_y = mean_y_.view<float>();
-    for (int r = 0; r < boxed.h; ++r)
-      for (int c = 0; c < boxed.w; ++c) {
-        const float* b = boxed.pixel(r, c);
-        float* s = stats.pixel(r, c);
-        for (int k = 0; k < 4; ++k) {
-          mean_x.pixel(r, c)[k] = b[k];
-          mean_y.pixel(r, c)[k] = b[4 + k];
-          s[k] = b[8 + k] - b[k] * b[4 + k];
-          s[4 + k] = b[12 + k] - b[k] * b[k];
-        }
-      }
+    kernels::deep_guided_filter_statistics(small, y, weights_.dgf_box.data(), stats.channels(0, 8), mean_x,
+                                           mean_y);
     kernels::copy(View<const float>(hidden_.view<float>()), stats.channels(8, 16));
     conv(dgf_conv1_, dgf_stats_, dgf_mid1_);
     conv(dgf_conv2_, dgf_mid1_, dgf_mid2_);

@@ -72,8 +72,7 @@ class RvmNetwork {
   Gru bottleneck_gru_;
   std::array<Level, 3> up_;  // decode3, decode2, decode1 (index 0 at /8)
   Conv2d output_conv1_, output_conv2_, project_;
-  Conv2d dgf_box_, dgf_conv1_, dgf_conv2_, dgf_conv3_;
-  ConvWeights dgf_box_weights_;  // the 4-channel box replicated over [x, y, x*y, x*x]
+  Conv2d dgf_conv1_, dgf_conv2_, dgf_conv3_;
 
   // Activations. Buffers whose lifetimes do not overlap share storage (see plan()).
   Tensor src_small_;                    // s0: the downsampled frame, 0..1 (float)
@@ -85,7 +84,7 @@ class RvmNetwork {
   std::vector<float> pooled_features_;  // global means for SE / LR-ASPP gates
   std::vector<float> squeezed_, gate_;
   Tensor output_input_, output_mid_, hidden_, projection_;
-  Tensor dgf_packed_, dgf_boxed_, dgf_stats_, dgf_mid1_, dgf_mid2_;
+  Tensor dgf_stats_, dgf_mid1_, dgf_mid2_;
   Tensor coeff_a_, coeff_b_, mean_x_, mean_y_;
   AlignedBuffer<std::byte> scratchpad_;
   StageTimings timings_;

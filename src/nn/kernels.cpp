@@ -23,7 +23,9 @@
 
 #define MATTECAST_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 // No fused multiply-adds unless written explicitly: products are rounded as in the reference (and
-// PyTorch), which matters where A = cov / (var + eps) magnifies rounding differences.
+// PyTorch), which matters where A = cov / (var + eps) magnifies rounding differences. (CMake also
+// compiles everything with -ffp-contract=off, so the portable code and the reference do not
+// contract either, e.g. with -march=native; this keeps the AVX-512 code safe on its own.)
 #define MATTECAST_NO_FMA __attribute__((optimize("fp-contract=off")))
 #define MATTECAST_INLINE __attribute__((always_inline)) inline
 // On a lambda: its body is inlined into each ISA's caller and vectorised for that ISA.
@@ -596,12 +598,15 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void gru_update_rows_avx512(View<const T> gate
 // ---------------------------------------------------------------------------------------------
 // Guided filter statistics at low resolution. Per pixel the 16 quantities that get box-filtered,
 // [x (4), y (4), x*y (4), x*x (4)], are kept together: one 16-lane vector, or flat loops.
-// Rows are stored already multiplied by the box weight, so each tap of the reference's
-// weight * value sums is computed once.
+// The fast guided filter stores rows already multiplied by its box weight (1/3), so each tap of the
+// reference's weight * value sums is computed once. The deep guided filter's box has a learnt weight
+// per channel and tap: its rows are stored unweighted and each of the 9 taps multiplies them by a
+// 16-lane weight vector (lane j: channel j % 4).
 
 constexpr int kBoxTerms = 16;
 
-// One row of box terms times `weight`, with a zero pixel on each side (the zero padding).
+// One row of box terms times `weight` (1 leaves them exact), with a zero pixel on each side (the
+// zero padding).
 template <typename T>
 MATTECAST_INLINE void box_terms_row(View<const float> src_sm, View<const T> y, int row, float weight, float* padded) {
   const int w = y.w;
@@ -634,15 +639,14 @@ MATTECAST_AVX512 MATTECAST_INLINE __m512 box_terms_avx512(View<const float> src_
   return _mm512_insertf32x4(terms, _mm_mul_ps(guide, guide), 3);
 }
 
+// One row of unweighted box terms with a zero pixel on each side, for the deep guided filter.
 template <typename T>
 MATTECAST_AVX512 MATTECAST_NO_FMA void box_terms_row_avx512(View<const float> src_sm, View<const T> y, int row,
-                                                            float weight, float* padded) {
+                                                            float* padded) {
   const int w = y.w;
-  const __m512 weight_v = _mm512_set1_ps(weight);
   _mm512_storeu_ps(padded, _mm512_setzero_ps());
   _mm512_storeu_ps(padded + (w + 1) * kBoxTerms, _mm512_setzero_ps());
-  for (int x = 0; x < w; ++x)
-    _mm512_storeu_ps(padded + (x + 1) * kBoxTerms, _mm512_mul_ps(weight_v, box_terms_avx512(src_sm, y, row, x)));
+  for (int x = 0; x < w; ++x) _mm512_storeu_ps(padded + (x + 1) * kBoxTerms, box_terms_avx512(src_sm, y, row, x));
 }
 
 // The fast guided filter's horizontal 3-tap (weight 1/3) of one row, times 1/3 for the vertical.
@@ -717,18 +721,27 @@ MATTECAST_INLINE void separable_box(const float* const rows[3], int x, float* bo
   }
 }
 
-// The deep guided filter's 9 taps at pixel x, in the reference's row-major order. `rows` are padded.
-MATTECAST_INLINE void full_box(const float* const rows[3], int x, float* box) {
+// The deep guided filter's box weights as 16-lane vectors, one per tap (row-major): lane j of tap t
+// holds box_weights[(j % 4) * 9 + t], the weight of channel j % 4 of each of x, y, x*y, x*x.
+struct DeepBoxTaps {
+  alignas(64) float weight[9][kBoxTerms];
+};
+
+MATTECAST_INLINE DeepBoxTaps deep_box_taps(const float* box_weights) {
+  DeepBoxTaps taps;
+  for (int t = 0; t < 9; ++t)
+    for (int j = 0; j < kBoxTerms; ++j) taps.weight[t][j] = box_weights[(j % 4) * 9 + t];
+  return taps;
+}
+
+// The deep guided filter's 9 taps at pixel x, summed from 0 in the reference's row-major order.
+// `rows` are padded and unweighted.
+MATTECAST_INLINE void full_box(const float* const rows[3], int x, const DeepBoxTaps& taps, float* box) {
   for (int j = 0; j < kBoxTerms; ++j) {
     const int i = x * kBoxTerms + j;
-    float sum = rows[0][i];
-    sum += rows[0][i + kBoxTerms];
-    sum += rows[0][i + 2 * kBoxTerms];
-    for (int r = 1; r < 3; ++r) {
-      sum += rows[r][i];
-      sum += rows[r][i + kBoxTerms];
-      sum += rows[r][i + 2 * kBoxTerms];
-    }
+    float sum = 0.0f;
+    for (int r = 0; r < 3; ++r)
+      for (int dx = 0; dx < 3; ++dx) sum += taps.weight[3 * r + dx][j] * rows[r][i + dx * kBoxTerms];
     box[j] = sum;
   }
 }
@@ -739,16 +752,12 @@ MATTECAST_AVX512 MATTECAST_INLINE __m512 separable_box_avx512(const float* const
                        _mm512_loadu_ps(rows[2] + i));
 }
 
-MATTECAST_AVX512 MATTECAST_INLINE __m512 full_box_avx512(const float* const rows[3], int x) {
+MATTECAST_AVX512 MATTECAST_INLINE __m512 full_box_avx512(const float* const rows[3], int x, const __m512 taps[9]) {
   const size_t i = size_t(x) * kBoxTerms;
-  __m512 sum = _mm512_loadu_ps(rows[0] + i);
-  sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[0] + i + kBoxTerms));
-  sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[0] + i + 2 * kBoxTerms));
-  for (int r = 1; r < 3; ++r) {
-    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i));
-    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i + kBoxTerms));
-    sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + i + 2 * kBoxTerms));
-  }
+  __m512 sum = _mm512_setzero_ps();
+  for (int r = 0; r < 3; ++r)
+    for (int dx = 0; dx < 3; ++dx)
+      sum = _mm512_add_ps(sum, _mm512_mul_ps(taps[3 * r + dx], _mm512_loadu_ps(rows[r] + i + dx * kBoxTerms)));
   return sum;
 }
 
@@ -784,21 +793,26 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void coefficients_row_avx512(const float* cons
   }
 }
 
-// One output row of the deep guided filter statistics from three weighted, padded term rows.
-MATTECAST_INLINE void deep_stats_row(const float* const rows[3], int w, const DeepStatsOutputs& out, int row) {
+// One output row of the deep guided filter statistics from three unweighted, padded term rows.
+MATTECAST_INLINE void deep_stats_row(const float* const rows[3], int w, const DeepBoxTaps& taps,
+                                     const DeepStatsOutputs& out, int row) {
   for (int x = 0; x < w; ++x) {
     float box[kBoxTerms];
-    full_box(rows, x, box);
+    full_box(rows, x, taps, box);
     store_deep_stats(box, out, row, x);
   }
 }
 
 MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* const rows[3], int w,
-                                                             const DeepStatsOutputs& out, int row) {
+                                                             const DeepBoxTaps& taps, const DeepStatsOutputs& out,
+                                                             int row) {
+  __m512 tap[9];
+  for (int t = 0; t < 9; ++t) tap[t] = _mm512_loadu_ps(taps.weight[t]);
   int x = 0;
   for (; x + 4 <= w; x += 4) {
-    const avx512::BoxQuads q = avx512::transpose_quads(full_box_avx512(rows, x), full_box_avx512(rows, x + 1),
-                                                       full_box_avx512(rows, x + 2), full_box_avx512(rows, x + 3));
+    const avx512::BoxQuads q =
+        avx512::transpose_quads(full_box_avx512(rows, x, tap), full_box_avx512(rows, x + 1, tap),
+                                full_box_avx512(rows, x + 2, tap), full_box_avx512(rows, x + 3, tap));
     const __m512 cov_xy = _mm512_sub_ps(q.sum_xy, _mm512_mul_ps(q.mean_x, q.mean_y));
     const __m512 var_x = _mm512_sub_ps(q.sum_xx, _mm512_mul_ps(q.mean_x, q.mean_x));
     // stats = [cov (4), var (4)] per pixel: pair up the quarters of cov and var.
@@ -815,7 +829,7 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void deep_stats_row_avx512(const float* const 
   }
   for (; x < w; ++x) {
     float box[kBoxTerms];
-    full_box(rows, x, box);
+    full_box(rows, x, taps, box);
     store_deep_stats(box, out, row, x);
   }
 }
@@ -971,8 +985,11 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void apply_row_avx512(const ApplyJob& job, int
   const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
   for (int x = 0; x < width; x += 16) {
     const int n = std::min(16, width - x);
-    // Vertical half of the bilinear interpolation of one cached channel.
-    const auto upsampled = [&](size_t channel) MATTECAST_INLINE_LAMBDA {
+    // Vertical half of the bilinear interpolation of one cached channel. The lambda carries the
+    // target attribute itself: without it GCC 12 refuses to inline the intrinsics into it ("target
+    // specific option mismatch") as soon as the command line's -ffp-contract=off matches
+    // MATTECAST_NO_FMA; it only compiled while the two differed.
+    const auto upsampled = [&](size_t channel) MATTECAST_AVX512 MATTECAST_INLINE_LAMBDA {
       return _mm512_add_ps(_mm512_mul_ps(wy0, _mm512_loadu_ps(top + channel * plane + x)),
                            _mm512_mul_ps(wy1, _mm512_loadu_ps(bottom + channel * plane + x)));
     };
@@ -1312,35 +1329,35 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
 }
 
 template <typename T>
-void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, View<float> stats,
-                                   View<float> mean_x, View<float> mean_y) {
+void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, const float* box_weights,
+                                   View<float> stats, View<float> mean_x, View<float> mean_y) {
   const int w = y.w, h = y.h;
   const size_t padded_terms = size_t(w + 2) * kBoxTerms;
   const DeepStatsOutputs outputs{stats, mean_x, mean_y};
+  const DeepBoxTaps taps = deep_box_taps(box_weights);
   const bool avx512 = use_avx512();
-  parallel_bands(h, padded_terms * 12, [&](int begin, int end) {
-    const float ninth = 1.0f / 9.0f;
+  parallel_bands(h, padded_terms * 20, [&](int begin, int end) {
     GuidedScratch& s = guided_scratch();
     float* ring = scratch(s.ring, 3 * padded_terms);
     float* zero = scratch(s.zero, padded_terms);
     std::fill(zero, zero + padded_terms, 0.0f);
-    // Weighted, padded box terms of row `row`; zero outside the image.
-    const auto weighted = [&](int row) -> const float* {
+    // Unweighted, padded box terms of row `row`; zero outside the image.
+    const auto terms = [&](int row) -> const float* {
       if (row < 0 || row >= h) return zero;
       float* out = ring + size_t(row % 3) * padded_terms;
       if (avx512)
-        box_terms_row_avx512(src_sm, y, row, ninth, out);
+        box_terms_row_avx512(src_sm, y, row, out);
       else
-        box_terms_row(src_sm, y, row, ninth, out);
+        box_terms_row(src_sm, y, row, 1.0f, out);
       return out;
     };
-    const float* rows[3] = {weighted(begin - 1), weighted(begin), nullptr};
+    const float* rows[3] = {terms(begin - 1), terms(begin), nullptr};
     for (int row = begin; row < end; ++row) {
-      rows[2] = weighted(row + 1);
+      rows[2] = terms(row + 1);
       if (avx512)
-        deep_stats_row_avx512(rows, w, outputs, row);
+        deep_stats_row_avx512(rows, w, taps, outputs, row);
       else
-        deep_stats_row(rows, w, outputs, row);
+        deep_stats_row(rows, w, taps, outputs, row);
       rows[0] = rows[1];
       rows[1] = rows[2];
     }
@@ -1436,8 +1453,8 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
-  template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, View<float>,    \
-                                                 View<float>, View<float>);                        \
+  template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
+                                                 View<float>, View<float>, View<float>);           \
   template void compose_unrefined<T>(const RgbImage&, View<const T>, float*, float*);
 #define MATTECAST_INSTANTIATE_2(T, U)                                                              \
   template void normalize<T, U>(View<const T>, View<U>, const float[3], const float[3]);           \

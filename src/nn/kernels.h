@@ -74,11 +74,15 @@ namespace mattecast::kernels {
   void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, float eps,       \
                                        View<float> a, View<float> b);                              \
                                                                                                    \
-  /* Deep guided filter statistics at low resolution: one 3x3 box (all weights 1/9, zero        */ \
-  /* padding, a single 9-tap sum). Writes stats = [cov_xy (4), var_x (4)] into channels 0..7   */  \
-  /* of `stats` and mean_x, mean_y (4 each).                                                   */  \
+  /* Deep guided filter statistics at low resolution. box is the learnable depthwise 3x3 conv  */  \
+  /* (zero padding 1, no bias): box_weights = PyTorch's [4,1,3,3] weight, channel-major with   */  \
+  /* row-major taps; box_c(v)(p) = sum over taps t in row-major order, starting from 0, of     */  \
+  /* box_weights[c*9+t] * v(p + offset_t). x = [R, G, B, (R+G+B)/3] of src_sm (3 channels),    */  \
+  /* y = 4 channels. mean_x = box(x), mean_y = box(y); writes stats = [cov_xy (4), var_x (4)]  */  \
+  /* = [box(x*y) - mean_x*mean_y, box(x*x) - mean_x*mean_x] into channels 0..7 of `stats`.     */  \
   template <typename T>                                                                            \
-  void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, View<float> stats, \
+  void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y,                    \
+                                     const float* box_weights, View<float> stats,                  \
                                      View<float> mean_x, View<float> mean_y);                      \
                                                                                                    \
   /* b = mean_y - a * mean_x (4 channels).                                                     */  \

@@ -123,16 +123,18 @@ Tensor separable_box(const Tensor& in) {
   return out;
 }
 
-// DeepGuidedFilter's box: one depthwise 3x3 convolution, all weights 1/9, zero padding.
-Tensor box_3x3(const Tensor& in) {
-  const float weight = 1.0f / 9.0f;
+// DeepGuidedFilter's box: one depthwise 3x3 convolution with learnt weights (channel k uses
+// weights[k * 9 ..], row-major taps), zero padding, no bias. The 9 taps are summed in row-major order.
+Tensor box_3x3(const Tensor& in, const float* weights) {
   Tensor out(in.h, in.w, in.c);
   for (int y = 0; y < in.h; ++y)
     for (int x = 0; x < in.w; ++x)
       for (int k = 0; k < in.c; ++k) {
+        const float* weight = weights + k * 9;
         float sum = 0.0f;
         for (int dy = -1; dy <= 1; ++dy)
-          for (int dx = -1; dx <= 1; ++dx) sum += weight * in.padded(y + dy, x + dx, k);
+          for (int dx = -1; dx <= 1; ++dx)
+            sum += weight[(dy + 1) * 3 + (dx + 1)] * in.padded(y + dy, x + dx, k);
         out.at(y, x, k) = sum;
       }
   return out;
@@ -262,13 +264,13 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
 }
 
 template <typename T>
-void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, View<float> stats,
-                                   View<float> mean_x, View<float> mean_y) {
+void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y, const float* box_weights,
+                                   View<float> stats, View<float> mean_x, View<float> mean_y) {
   const GuidedFilterInputs in = guided_filter_inputs(src_sm, y);
-  const Tensor box_x = box_3x3(in.x);
-  const Tensor box_y = box_3x3(in.y);
-  const Tensor box_xy = box_3x3(in.xy);
-  const Tensor box_xx = box_3x3(in.xx);
+  const Tensor box_x = box_3x3(in.x, box_weights);
+  const Tensor box_y = box_3x3(in.y, box_weights);
+  const Tensor box_xy = box_3x3(in.xy, box_weights);
+  const Tensor box_xx = box_3x3(in.xx, box_weights);
   for (int row = 0; row < y.h; ++row)
     for (int col = 0; col < y.w; ++col)
       for (int k = 0; k < 4; ++k) {
@@ -329,8 +331,8 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
-  template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, View<float>,    \
-                                                 View<float>, View<float>);                        \
+  template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
+                                                 View<float>, View<float>, View<float>);           \
   template void compose_unrefined<T>(const RgbImage&, View<const T>, float*, float*);
 #define MATTECAST_INSTANTIATE_2(T, U)                                                              \
   template void normalize<T, U>(View<const T>, View<U>, const float[3], const float[3]);           \
