@@ -6,6 +6,7 @@
 namespace mattecast::cli {
 
 void add_bench_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_images_command(CLI::App& app);

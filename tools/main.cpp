@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   mattecast::cli::add_info_command(app);
   mattecast::cli::add_infer_command(app);
   mattecast::cli::add_bench_command(app);
+  mattecast::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
