@@ -86,8 +86,8 @@ TEST(Network, AlphaOnlyGivesTheSameAlpha) {
 }
 
 TEST(Network, ThreadCountDoesNotChangeTheResult) {
-  Session one(model(), {.threads = 1, .downsample_ratio = 0.5f});
-  Session two(model(), {.threads = 2, .downsample_ratio = 0.5f});
+  Session one(model(), {.threads = 1, .precision = Precision::fp32, .downsample_ratio = 0.5f});
+  Session two(model(), {.threads = 2, .precision = Precision::fp32, .downsample_ratio = 0.5f});
   Matte a, b;
   one.process(frame(0).view(), a);
   two.process(frame(0).view(), b);
@@ -143,6 +143,14 @@ TEST(Network, StrideAwareInput) {
   EXPECT_EQ(max_difference(ma.alpha, mb.alpha), 0.0);
 }
 
+TEST(Network, PrecisionNames) {
+  EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
+  EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
+  EXPECT_EQ(parse_precision("auto"), default_precision());
+  EXPECT_EQ(SessionParams{}.precision, default_precision());
+  EXPECT_THROW(parse_precision("fp16"), Error);
+}
+
 TEST(Network, AutomaticRatioKeepsTheLongerSideAt512) {
   EXPECT_FLOAT_EQ(auto_downsample_ratio(1920, 1080), 512.0f / 1920.0f);
   EXPECT_FLOAT_EQ(auto_downsample_ratio(720, 1280), 0.4f);
@@ -165,7 +173,7 @@ TEST(Network, RejectsBadFramesAndParameters) {
 // bf16 on real frames stays close to fp32 (the quality gate for making it a default is measured
 // by the bench tooling; this guards against a broken bf16 path).
 TEST(Network, BFloat16StaysCloseToFloat32) {
-  Session fp32(model(), {.threads = 2, .downsample_ratio = 0.5f});
+  Session fp32(model(), {.threads = 2, .precision = Precision::fp32, .downsample_ratio = 0.5f});
   Session bf16(model(), {.threads = 2, .precision = Precision::bf16, .downsample_ratio = 0.5f});
   Matte a, b;
   for (int i = 0; i < 8; ++i) {

@@ -65,6 +65,7 @@ void add_infer_command(CLI::App& app) {
       "infer", "Run the network over a folder of frames (state carried) and write raw outputs "
                "as pha_NNN.npy / fgr_NNN.npy");
   auto options = std::make_shared<InferOptions>();
+  options->engine.precision = "fp32";  // a verification tool: exact unless asked otherwise
   add_engine_options(*command, options->engine);
   command->add_option("--frames", options->frames, "Folder of frames, taken in name order")
       ->required();

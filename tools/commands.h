@@ -14,7 +14,7 @@ void add_images_command(CLI::App& app);
 // Options every matting command shares.
 struct EngineOptions {
   std::string model;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   int threads = 0;
   float ratio = 0.0f;  // 0: automatic
 };

@@ -11,8 +11,9 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
   command.add_option("--model", options.model,
                      "Weights: a .pth state_dict or a TF.js model.json (default: search "
                      "$MATTECAST_MODELS, ~/.cache/mattecast, ../shared/models)");
-  command.add_option("--precision", options.precision, "fp32 or bf16")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  command.add_option("--precision", options.precision,
+                     "fp32, bf16 or auto (bf16 where the CPU has native bf16, else fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   command.add_option("--threads", options.threads, "Threads (0: one per core)")
       ->check(CLI::NonNegativeNumber);
   command.add_option("--ratio,--downsample-ratio", options.ratio,

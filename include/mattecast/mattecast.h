@@ -30,7 +30,10 @@ enum class RefinerKind { fast_guided_filter, deep_guided_filter };
 
 const char* to_string(Precision precision);
 const char* to_string(RefinerKind refiner);
-Precision parse_precision(const std::string& text);  // "fp32" | "bf16"
+// bf16 where the CPU computes it natively (AVX512-BF16 / AMX), else fp32. bf16 alpha differs from
+// fp32 by less than 0.1/255 on average (see the README's quality table).
+Precision default_precision();
+Precision parse_precision(const std::string& text);  // "fp32" | "bf16" | "auto"
 
 struct ModelInfo {
   std::string path;
@@ -65,7 +68,7 @@ float auto_downsample_ratio(int width, int height);
 
 struct SessionParams {
   int threads = 0;                        // 0: one per available core
-  Precision precision = Precision::fp32;  // bf16 uses AVX512-BF16 / AMX where the CPU has them
+  Precision precision = default_precision();
   float downsample_ratio = 0.0f;          // 0: auto_downsample_ratio(); 1: no refiner
   bool alpha_only = false;                // skip the foreground colour (faster)
 };

@@ -2,6 +2,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "api/model_impl.h"
 #include "models/pth_reader.h"
@@ -42,10 +43,17 @@ const char* to_string(RefinerKind refiner) {
   return refiner == RefinerKind::deep_guided_filter ? "deep_guided_filter" : "fast_guided_filter";
 }
 
+Precision default_precision() {
+  static const bool native_bf16 =
+      dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_bf16;
+  return native_bf16 ? Precision::bf16 : Precision::fp32;
+}
+
 Precision parse_precision(const std::string& text) {
   if (text == "fp32") return Precision::fp32;
   if (text == "bf16") return Precision::bf16;
-  throw Error(fmt::format("unknown precision '{}' (expected fp32 or bf16)", text));
+  if (text == "auto") return default_precision();
+  throw Error(fmt::format("unknown precision '{}' (expected fp32, bf16 or auto)", text));
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
