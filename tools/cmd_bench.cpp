@@ -68,17 +68,16 @@ std::vector<uint8_t> synthetic_frame(int width, int height, int index) {
 }
 
 void run_bench(const BenchOptions& o) {
-  const auto model = Model::load(find_model(o.engine.model));
-  const Precision precision = parse_precision(o.engine.precision);
+  const auto model = load_model(o.engine);
+  SessionParams params = session_params(o.engine, o.alpha_only);
+  const Precision precision = params.precision;
   nlohmann::json results = nlohmann::json::array();
   if (!o.json)
     fmt::print("{:>10} {:>6} {:>5} {:>8} {:>10} {:>8} {:>7} {:>9}\n", "size", "ratio", "prec",
                "threads", "median_ms", "min_ms", "fps", "peak_MB");
   for (const BenchSize& size : parse_sizes(o)) {
-    Session session(model, {.threads = o.engine.threads,
-                            .precision = precision,
-                            .downsample_ratio = size.ratio,
-                            .alpha_only = o.alpha_only});
+    params.downsample_ratio = size.ratio;
+    Session session(model, params);
     const std::vector<uint8_t> frames[2] = {synthetic_frame(size.width, size.height, 0),
                                             synthetic_frame(size.width, size.height, 5)};
     Matte matte;

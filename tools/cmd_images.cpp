@@ -37,10 +37,7 @@ void run_images(const ImagesOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) throw Error(fmt::format("{}: cannot create folder: {}", o.out, ec.message()));
-  const auto model = Model::load(find_model(o.engine.model));
-  Session session(model, {.threads = o.engine.threads,
-                          .precision = parse_precision(o.engine.precision),
-                          .downsample_ratio = o.engine.ratio});
+  Session session(load_model(o.engine), session_params(o.engine));
   Matte matte;
   int failed = 0;
   for (const std::string& input : o.inputs) {

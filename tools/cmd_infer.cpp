@@ -36,11 +36,7 @@ void run_infer(const InferOptions& o) {
   fs::create_directories(o.out, ec);
   if (ec) throw Error(fmt::format("{}: cannot create folder: {}", o.out, ec.message()));
 
-  const auto model = Model::load(find_model(o.engine.model));
-  Session session(model, {.threads = o.engine.threads,
-                          .precision = parse_precision(o.engine.precision),
-                          .downsample_ratio = o.engine.ratio,
-                          .alpha_only = o.alpha_only});
+  Session session(load_model(o.engine), session_params(o.engine, o.alpha_only));
   Matte matte;
   for (size_t i = 0; i < frames.size(); ++i) {
     const RgbFrame frame = read_image(frames[i]);

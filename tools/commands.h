@@ -3,6 +3,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
+#include <string>
+
+#include "mattecast/mattecast.h"
+
 namespace mattecast::cli {
 
 void add_bench_command(CLI::App& app);
@@ -19,5 +24,10 @@ struct EngineOptions {
   float ratio = 0.0f;  // 0: automatic
 };
 void add_engine_options(CLI::App& command, EngineOptions& options);
+
+// The model the options name (or the one find_model() finds), loaded.
+std::shared_ptr<const Model> load_model(const EngineOptions& options);
+// Session settings from the options: their threads, precision and ratio.
+SessionParams session_params(const EngineOptions& options, bool alpha_only = false);
 
 }  // namespace mattecast::cli

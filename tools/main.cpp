@@ -21,6 +21,17 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
       ->check(CLI::Range(0.0f, 1.0f));
 }
 
+std::shared_ptr<const Model> load_model(const EngineOptions& options) {
+  return Model::load(find_model(options.model));
+}
+
+SessionParams session_params(const EngineOptions& options, bool alpha_only) {
+  return {.threads = options.threads,
+          .precision = parse_precision(options.precision),
+          .downsample_ratio = options.ratio,
+          .alpha_only = alpha_only};
+}
+
 }  // namespace mattecast::cli
 
 int main(int argc, char** argv) {

@@ -1,7 +1,6 @@
 #include "io/alpha_image.h"
 
 extern "C" {
-#include <libavutil/dict.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -12,69 +11,14 @@ extern "C" {
 #include <string_view>
 
 #include "io/av_handles.h"
+#include "io/picture_decoder.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast {
 namespace {
 
 [[noreturn]] void throw_read_error(const std::string& path, std::string_view what, int error_code) {
-  throw Error(fmt::format("cannot read alpha from '{}': {}: {}", path, what,
-                          describe_av_error(error_code)));
-}
-
-// The first picture of the file's first video stream, in the decoder's own pixel format (so that
-// 16-bit samples and the alpha channel arrive untouched).
-AvFramePtr decode_first_picture(const std::string& path) {
-  // "file:" keeps a name such as "a:b.png" from being taken for a protocol, and pattern_type
-  // "none" keeps the image2 demuxer from reading "%" in a name as a frame-number pattern.
-  const std::string url = "file:" + path;
-  AVDictionary* options = nullptr;
-  av_dict_set(&options, "pattern_type", "none", 0);
-  AVFormatContext* opened = nullptr;
-  int rc = avformat_open_input(&opened, url.c_str(), nullptr, &options);
-  av_dict_free(&options);
-  if (rc < 0) throw_read_error(path, "cannot open", rc);
-  const AvInputPtr input(opened);
-
-  const AVCodec* decoder = nullptr;
-  const int stream_index =
-      av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-  if (stream_index < 0) throw_read_error(path, "no picture in the file", stream_index);
-  const AvCodecContextPtr codec(avcodec_alloc_context3(decoder));
-  if (!codec) throw std::bad_alloc();
-  rc = avcodec_parameters_to_context(codec.get(), input->streams[stream_index]->codecpar);
-  if (rc < 0) throw_read_error(path, "bad stream parameters", rc);
-  // One thread, so that FFmpeg's messages arrive on this thread for take_av_log_errors().
-  codec->thread_count = 1;
-  rc = avcodec_open2(codec.get(), decoder, nullptr);
-  if (rc < 0) throw_read_error(path, "cannot open the decoder", rc);
-
-  const AvPacketPtr packet = make_av_packet();
-  AvFramePtr frame = make_av_frame();
-  bool draining = false;
-  for (;;) {
-    if (!draining) {
-      rc = av_read_frame(input.get(), packet.get());
-      if (rc == AVERROR_EOF) {
-        draining = true;
-        rc = avcodec_send_packet(codec.get(), nullptr);
-      } else if (rc < 0) {
-        throw_read_error(path, "cannot read", rc);
-      } else if (packet->stream_index == stream_index) {
-        rc = avcodec_send_packet(codec.get(), packet.get());
-      }
-      av_packet_unref(packet.get());
-      if (rc < 0) throw_read_error(path, "cannot decode", rc);
-    }
-    rc = avcodec_receive_frame(codec.get(), frame.get());
-    if (rc == 0) break;
-    if (rc == AVERROR_EOF) throw_read_error(path, "no picture decoded", AVERROR_INVALIDDATA);
-    if (rc != AVERROR(EAGAIN)) throw_read_error(path, "cannot decode", rc);
-  }
-  // A damaged matte would score as a quietly wrong one.
-  if (frame->flags & AV_FRAME_FLAG_CORRUPT)
-    throw_read_error(path, "the picture is damaged", AVERROR_INVALIDDATA);
-  return frame;
+  throw_picture_error("cannot read alpha from", path, what, error_code);
 }
 
 // Alpha of a palette picture: the palette (data[1]) holds 0xAARRGGBB words.
@@ -122,7 +66,7 @@ AlphaImage component_values(const AVFrame& frame, const AVPixFmtDescriptor& desc
 AlphaImage read_alpha_image(const std::string& path) {
   install_av_log_capture();
   take_av_log_errors();  // drop what earlier, unrelated calls left
-  const AvFramePtr frame = decode_first_picture(path);
+  const AvFramePtr frame = decode_first_picture(path, "cannot read alpha from");
   const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(AVPixelFormat(frame->format));
   if (!descriptor) throw_read_error(path, "unknown pixel format", AVERROR_INVALIDDATA);
 

@@ -18,17 +18,16 @@ extern "C" {
 
 #include "io/atomic_file.h"
 #include "io/av_handles.h"
+#include "io/picture_decoder.h"
 
 namespace mattecast {
-namespace {
 
-[[noreturn]] void throw_read_error(const std::string& path, std::string_view what, int error_code) {
-  throw Error(
-      fmt::format("cannot read image '{}': {}: {}", path, what, describe_av_error(error_code)));
+void throw_picture_error(std::string_view action, const std::string& path, std::string_view what,
+                         int error_code) {
+  throw Error(fmt::format("{} '{}': {}: {}", action, path, what, describe_av_error(error_code)));
 }
 
-// Opens `path` with libavformat and decodes the first picture of its first video stream.
-AvFramePtr decode_first_picture(const std::string& path) {
+AvFramePtr decode_first_picture(const std::string& path, std::string_view action) {
   // "file:" keeps a name such as "a:b.png" from being taken for a protocol, and pattern_type
   // "none" keeps the image2 demuxer from reading "%" in a name as a frame-number pattern.
   const std::string url = "file:" + path;
@@ -37,17 +36,17 @@ AvFramePtr decode_first_picture(const std::string& path) {
   AVFormatContext* opened = nullptr;
   int rc = avformat_open_input(&opened, url.c_str(), nullptr, &options);
   av_dict_free(&options);
-  if (rc < 0) throw_read_error(path, "cannot open", rc);
+  if (rc < 0) throw_picture_error(action, path, "cannot open", rc);
   const AvInputPtr input(opened);
 
   const AVCodec* decoder = nullptr;
   const int stream_index =
       av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
-  if (stream_index < 0) throw_read_error(path, "no picture in the file", stream_index);
+  if (stream_index < 0) throw_picture_error(action, path, "no picture in the file", stream_index);
   const AvCodecContextPtr codec(avcodec_alloc_context3(decoder));
   if (!codec) throw std::bad_alloc();
   rc = avcodec_parameters_to_context(codec.get(), input->streams[stream_index]->codecpar);
-  if (rc < 0) throw_read_error(path, "bad stream parameters", rc);
+  if (rc < 0) throw_picture_error(action, path, "bad stream parameters", rc);
   // One thread: a still gains nothing from frame threads, and FFmpeg's messages then arrive on
   // this thread, where take_av_log_errors() finds them.
   codec->thread_count = 1;
@@ -56,7 +55,7 @@ AvFramePtr decode_first_picture(const std::string& path) {
   // rejects unknown tags, even those FFmpeg's own encoder writes.
   if (decoder->id == AV_CODEC_ID_MJPEG) codec->err_recognition |= AV_EF_EXPLODE;
   rc = avcodec_open2(codec.get(), decoder, nullptr);
-  if (rc < 0) throw_read_error(path, "cannot open the decoder", rc);
+  if (rc < 0) throw_picture_error(action, path, "cannot open the decoder", rc);
 
   const AvPacketPtr packet = make_av_packet();
   AvFramePtr frame = make_av_frame();
@@ -68,22 +67,31 @@ AvFramePtr decode_first_picture(const std::string& path) {
         draining = true;
         rc = avcodec_send_packet(codec.get(), nullptr);
       } else if (rc < 0) {
-        throw_read_error(path, "cannot read", rc);
+        throw_picture_error(action, path, "cannot read", rc);
       } else if (packet->stream_index == stream_index) {
         rc = avcodec_send_packet(codec.get(), packet.get());
       }
       av_packet_unref(packet.get());
-      if (rc < 0) throw_read_error(path, "cannot decode", rc);
+      if (rc < 0) throw_picture_error(action, path, "cannot decode", rc);
     }
     rc = avcodec_receive_frame(codec.get(), frame.get());
     if (rc == 0) break;
-    if (rc == AVERROR_EOF) throw_read_error(path, "no picture decoded", AVERROR_INVALIDDATA);
-    if (rc != AVERROR(EAGAIN)) throw_read_error(path, "cannot decode", rc);
+    if (rc == AVERROR_EOF) {
+      throw_picture_error(action, path, "no picture decoded", AVERROR_INVALIDDATA);
+    }
+    if (rc != AVERROR(EAGAIN)) throw_picture_error(action, path, "cannot decode", rc);
   }
+  // A damaged picture would give a quietly wrong matte (or score as a quietly wrong one).
   if (frame->flags & AV_FRAME_FLAG_CORRUPT) {
-    throw_read_error(path, "the picture is damaged", AVERROR_INVALIDDATA);
+    throw_picture_error(action, path, "the picture is damaged", AVERROR_INVALIDDATA);
   }
   return frame;
+}
+
+namespace {
+
+[[noreturn]] void throw_read_error(const std::string& path, std::string_view what, int error_code) {
+  throw_picture_error("cannot read image", path, what, error_code);
 }
 
 // Exact for RGB sources (no scaling happens); for subsampled YUV, bilinear chroma upsampling to
@@ -238,7 +246,7 @@ void write_png(const std::string& path, const AVFrame& frame) {
 RgbFrame read_image(const std::string& path) {
   install_av_log_capture();
   take_av_log_errors();  // drop what earlier, unrelated calls left
-  const AvFramePtr frame = decode_first_picture(path);
+  const AvFramePtr frame = decode_first_picture(path, "cannot read image");
   return convert_to_rgb(path, *frame);
 }
 

@@ -100,15 +100,15 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   src_ = dnnl::memory(src_md, context.engine, DNNL_MEMORY_NONE);
   dst_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
   scratchpad_ = dnnl::memory(primitive_desc_.scratchpad_desc(), context.engine, DNNL_MEMORY_NONE);
-  args_ = {{DNNL_ARG_SRC, src_},
-           {DNNL_ARG_WEIGHTS, weights_memory_},
-           {DNNL_ARG_BIAS, bias_memory_},
-           {DNNL_ARG_DST, dst_},
-           {DNNL_ARG_SCRATCHPAD, scratchpad_}};
+  args_ = {{DNNL_ARG_SRC, src_.get()},
+           {DNNL_ARG_WEIGHTS, weights_memory_.get()},
+           {DNNL_ARG_BIAS, bias_memory_.get()},
+           {DNNL_ARG_DST, dst_.get()},
+           {DNNL_ARG_SCRATCHPAD, scratchpad_.get()}};
   if (s.residual) {
     residual_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
     const int index = post_ops.len() - 1;
-    args_.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, residual_);
+    args_.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, residual_.get()});
   }
 }
 
@@ -118,7 +118,11 @@ void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratch
   dst_.set_data_handle(dst);
   if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(scratchpad);
   if (spec_.residual) residual_.set_data_handle(const_cast<void*>(residual));
-  primitive_.execute(context.stream, args_);
+  const dnnl_status_t status = dnnl_primitive_execute(primitive_.get(), context.stream.get(),
+                                                      int(args_.size()), args_.data());
+  if (status != dnnl_success)
+    throw Error(fmt::format("{}: oneDNN failed to run the convolution (status {})", name_,
+                            int(status)));
 }
 
 std::string Conv2d::implementation() const { return primitive_desc_.impl_info_str(); }

@@ -5,7 +5,6 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace mattecast {
@@ -74,7 +73,7 @@ class Conv2d {
   dnnl::primitive primitive_;
   dnnl::memory src_, dst_, residual_, scratchpad_;
   dnnl::memory weights_memory_, bias_memory_;
-  std::unordered_map<int, dnnl::memory> args_;
+  std::vector<dnnl_exec_arg_t> args_;  // prebuilt: the C++ map overload allocates per call
 };
 
 }  // namespace mattecast
