@@ -1,0 +1,316 @@
+#include "video/video_reader.h"
+
+extern "C" {
+#include <libavutil/display.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <string_view>
+
+#include "io/av_handles.h"
+
+namespace mattecast {
+
+namespace {
+
+Rational to_rational(AVRational r) {
+  if (r.num == 0 || r.den == 0) return {};
+  return {r.num, r.den};
+}
+
+// Clockwise degrees to rotate for display, from a display matrix (FFmpeg gives the matrix's
+// counter-clockwise angle), rounded to a quarter turn.
+int rotation_from_matrix(const int32_t* matrix) {
+  const double angle = av_display_rotation_get(matrix);
+  if (std::isnan(angle)) return 0;
+  int degrees = int(std::lround(-angle / 90.0)) * 90;
+  degrees %= 360;
+  if (degrees < 0) degrees += 360;
+  return degrees;
+}
+
+bool is_yuv(AVPixelFormat format) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+  return descriptor && !(descriptor->flags & (AV_PIX_FMT_FLAG_RGB | AV_PIX_FMT_FLAG_PAL)) &&
+         descriptor->nb_components >= 3;
+}
+
+}  // namespace
+
+struct VideoReader::Impl {
+  VideoInfo info;
+  Options options;
+  AvInputPtr input;
+  AvCodecContextPtr codec;
+  AvPacketPtr packet = make_av_packet();
+  AvFramePtr decoded = make_av_frame();
+  AvFramePtr converted = make_av_frame();  // reused output buffer
+  SwsContext* converter = nullptr;         // reused, owned (sws_getCachedContext)
+  AVPixelFormat converter_source = AV_PIX_FMT_NONE;
+  int converter_width = 0, converter_height = 0;
+  std::vector<CorruptPacket> corrupt;
+  bool draining = false;
+  bool finished = false;
+  int64_t next_index = 0;
+  int receive_errors = 0;  // in a row
+  int64_t last_pts = AV_NOPTS_VALUE;
+  int64_t frame_step = 0;  // pts units per frame, for frames without a timestamp
+
+  ~Impl() { sws_freeContext(converter); }
+
+  [[noreturn]] void fail(std::string_view what, int error_code) const {
+    throw Error(fmt::format("cannot read video '{}': {}: {}", info.path, what,
+                            describe_av_error(error_code)));
+  }
+
+  void open(const std::string& path) {
+    info.path = path;
+    // A "%" pattern is an image sequence (image2 demuxer); anything else is one file, opened
+    // through "file:" so that a name such as "a:b.mp4" is not taken for a protocol.
+    const bool sequence = path.find('%') != std::string::npos;
+    const std::string url = sequence ? path : "file:" + path;
+    const AVInputFormat* format = sequence ? av_find_input_format("image2") : nullptr;
+    AVFormatContext* opened = nullptr;
+    int rc = avformat_open_input(&opened, url.c_str(), format, nullptr);
+    if (rc < 0) fail("cannot open", rc);
+    input.reset(opened);
+    rc = avformat_find_stream_info(input.get(), nullptr);
+    if (rc < 0) fail("cannot read the stream parameters", rc);
+
+    const AVCodec* decoder = nullptr;
+    const int index = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
+    if (index == AVERROR_STREAM_NOT_FOUND) fail("no video stream in the file", index);
+    if (index < 0) fail("no decodable video stream in the file", index);
+    AVStream* stream = input->streams[index];
+    // Discard the other streams: the demuxer then skips their packets cheaply.
+    for (unsigned i = 0; i < input->nb_streams; ++i) {
+      if (int(i) != index) input->streams[i]->discard = AVDISCARD_ALL;
+      if (input->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) ++info.audio_stream_count;
+    }
+
+    // FFmpeg's native VP9 decoder ignores the alpha layer WebM carries beside the picture;
+    // libvpx decodes it.
+    const AVDictionaryEntry* alpha_mode = av_dict_get(stream->metadata, "alpha_mode", nullptr, 0);
+    const bool vp9_alpha = stream->codecpar->codec_id == AV_CODEC_ID_VP9 && alpha_mode &&
+                           std::string_view(alpha_mode->value) == "1";
+    if (vp9_alpha) {
+      if (const AVCodec* libvpx = avcodec_find_decoder_by_name("libvpx-vp9")) decoder = libvpx;
+    }
+
+    codec.reset(avcodec_alloc_context3(decoder));
+    if (!codec) throw std::bad_alloc();
+    rc = avcodec_parameters_to_context(codec.get(), stream->codecpar);
+    if (rc < 0) fail("bad video stream parameters", rc);
+    codec->pkt_timebase = stream->time_base;
+    codec->thread_count = options.threads;
+    codec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    rc = avcodec_open2(codec.get(), decoder, nullptr);
+    if (rc < 0) fail("cannot open the video decoder", rc);
+
+    info.container = input->iformat->name;
+    info.codec = decoder->name;
+    info.stream_index = index;
+    info.width = stream->codecpar->width;
+    info.height = stream->codecpar->height;
+    info.time_base = to_rational(stream->time_base);
+    info.frame_rate = to_rational(stream->avg_frame_rate);
+    info.nominal_frame_rate = to_rational(stream->r_frame_rate);
+    if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
+      info.duration_seconds = double(stream->duration) * av_q2d(stream->time_base);
+    } else if (input->duration != AV_NOPTS_VALUE && input->duration > 0) {
+      info.duration_seconds = double(input->duration) / AV_TIME_BASE;
+    }
+    info.frame_count = stream->nb_frames > 0 ? stream->nb_frames : -1;
+    info.start_pts = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    size_t matrix_size = 0;
+    const uint8_t* matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &matrix_size);
+    if (matrix && matrix_size >= 9 * sizeof(int32_t)) {
+      info.rotation = rotation_from_matrix(reinterpret_cast<const int32_t*>(matrix));
+    }
+    const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(codec->pix_fmt);
+    info.has_alpha = vp9_alpha || (descriptor && (descriptor->flags & AV_PIX_FMT_FLAG_ALPHA));
+
+    const AVRational rate = info.frame_rate.known() ? stream->avg_frame_rate : stream->r_frame_rate;
+    if (rate.num > 0 && rate.den > 0) {
+      frame_step = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), stream->time_base));
+    } else {
+      frame_step = 1;
+    }
+  }
+
+  void record(int64_t pts, int64_t position, std::string message) {
+    // Bounded, so a file of garbage cannot grow the list without limit.
+    if (corrupt.size() < 100000) {
+      corrupt.push_back({pts == AV_NOPTS_VALUE ? -1 : pts, position, std::move(message)});
+    }
+  }
+
+  // Feeds the decoder one more packet of the video stream (or the end). False when there is
+  // nothing left to feed.
+  bool feed() {
+    if (draining) return false;
+    int consecutive_errors = 0;
+    for (;;) {
+      int rc = av_read_frame(input.get(), packet.get());
+      if (rc == AVERROR_EOF || (rc < 0 && input->pb && avio_feof(input->pb))) {
+        take_av_log_errors();
+        draining = true;
+        avcodec_send_packet(codec.get(), nullptr);
+        return true;
+      }
+      if (rc == AVERROR(EAGAIN)) continue;
+      if (rc < 0) {
+        // A damaged container structure: the demuxer usually resynchronises on the next call.
+        record(AV_NOPTS_VALUE, input->pb ? avio_tell(input->pb) : -1,
+               "cannot read a packet: " + describe_av_error(rc));
+        if (++consecutive_errors >= 64) {
+          draining = true;
+          avcodec_send_packet(codec.get(), nullptr);
+          return true;
+        }
+        continue;
+      }
+      if (packet->stream_index != info.stream_index) {
+        av_packet_unref(packet.get());
+        continue;
+      }
+      if (packet->flags & AV_PKT_FLAG_CORRUPT) {
+        record(packet->pts, packet->pos, "the demuxer marked the packet as damaged");
+      }
+      rc = avcodec_send_packet(codec.get(), packet.get());
+      if (rc < 0 && rc != AVERROR(EAGAIN)) {
+        record(packet->pts, packet->pos, "the decoder rejected the packet: " + describe_av_error(rc));
+      }
+      av_packet_unref(packet.get());
+      // EAGAIN cannot happen here: frames are always received before the next packet is sent.
+      return true;
+    }
+  }
+
+  void convert(VideoFrame& out) {
+    const AVFrame& frame = *decoded;
+    const auto format = AVPixelFormat(frame.format);
+    const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+    const bool alpha =
+        options.keep_alpha && descriptor && (descriptor->flags & AV_PIX_FMT_FLAG_ALPHA);
+    const AVPixelFormat target = alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24;
+    if (converted->width != frame.width || converted->height != frame.height ||
+        converted->format != target) {
+      av_frame_unref(converted.get());
+      converted->format = target;
+      converted->width = frame.width;
+      converted->height = frame.height;
+      if (av_frame_get_buffer(converted.get(), 0) < 0) throw std::bad_alloc();
+    }
+    if (!converter || converter_source != format || converter_width != frame.width ||
+        converter_height != frame.height) {
+      sws_freeContext(converter);
+      converter = sws_getContext(frame.width, frame.height, format, frame.width, frame.height,
+                                 target, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
+                                 nullptr, nullptr, nullptr);
+      if (!converter) {
+        throw Error(fmt::format("cannot read video '{}': no conversion from pixel format {} to RGB",
+                                info.path, descriptor ? descriptor->name : "?"));
+      }
+      converter_source = format;
+      converter_width = frame.width;
+      converter_height = frame.height;
+      set_colorspace(frame);
+    }
+    const int rows = sws_scale(converter, frame.data, frame.linesize, 0, frame.height,
+                               converted->data, converted->linesize);
+    if (rows != frame.height) fail("pixel conversion failed", rows < 0 ? rows : AVERROR_BUG);
+    out.data = converted->data[0];
+    out.stride = converted->linesize[0];
+    out.width = frame.width;
+    out.height = frame.height;
+    out.channels = alpha ? 4 : 3;
+  }
+
+  // The matrix and range the stream states. Unstated: BT.709 for HD sizes and BT.601 below
+  // (what players assume), limited range unless the pixel format says full (yuvj).
+  void set_colorspace(const AVFrame& frame) {
+    if (!is_yuv(AVPixelFormat(frame.format))) return;
+    int* inverse_table = nullptr;
+    int* table = nullptr;
+    int source_full = 0, destination_full = 0, brightness = 0, contrast = 0, saturation = 0;
+    if (sws_getColorspaceDetails(converter, &inverse_table, &source_full, &table,
+                                 &destination_full, &brightness, &contrast, &saturation) < 0) {
+      return;
+    }
+    if (frame.color_range == AVCOL_RANGE_JPEG) source_full = 1;
+    if (frame.color_range == AVCOL_RANGE_MPEG) source_full = 0;
+    int space = frame.colorspace;
+    if (space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RESERVED) {
+      space = (frame.width >= 1280 || frame.height > 576) ? SWS_CS_ITU709 : SWS_CS_ITU601;
+    }
+    sws_setColorspaceDetails(converter, sws_getCoefficients(space), source_full, table,
+                             1 /* RGB is full range */, brightness, contrast, saturation);
+  }
+
+  bool read(VideoFrame& out) {
+    if (finished) return false;
+    for (;;) {
+      const int rc = avcodec_receive_frame(codec.get(), decoded.get());
+      if (rc == AVERROR(EAGAIN)) {
+        if (!feed()) {
+          finished = true;
+          return false;
+        }
+        continue;
+      }
+      if (rc == AVERROR_EOF) {
+        finished = true;
+        return false;
+      }
+      if (rc < 0) {
+        // A decoding error surfaced on the output side (frame threads): skip it.
+        record(AV_NOPTS_VALUE, -1, "cannot decode a frame: " + describe_av_error(rc));
+        // A decoder stuck on an error would otherwise keep this loop going.
+        if (++receive_errors >= 64) {
+          finished = true;
+          return false;
+        }
+        continue;
+      }
+      receive_errors = 0;
+      int64_t pts = decoded->best_effort_timestamp;
+      if (decoded->flags & AV_FRAME_FLAG_CORRUPT || decoded->decode_error_flags) {
+        record(pts, decoded->pkt_pos, "the decoder concealed damage in the frame");
+      }
+      out.pts_estimated = pts == AV_NOPTS_VALUE;
+      if (out.pts_estimated) {
+        pts = last_pts == AV_NOPTS_VALUE ? info.start_pts : last_pts + frame_step;
+      }
+      last_pts = pts;
+      convert(out);
+      av_frame_unref(decoded.get());
+      out.pts = pts;
+      out.time_base = info.time_base;
+      out.index = next_index++;
+      return true;
+    }
+  }
+};
+
+VideoReader::VideoReader(const std::string& path, const Options& options)
+    : impl_(std::make_unique<Impl>()) {
+  install_av_log_capture();
+  take_av_log_errors();  // drop what earlier, unrelated calls left
+  impl_->options = options;
+  impl_->open(path);
+}
+
+VideoReader::~VideoReader() = default;
+VideoReader::VideoReader(VideoReader&&) noexcept = default;
+VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;
+
+const VideoInfo& VideoReader::info() const { return impl_->info; }
+bool VideoReader::read(VideoFrame& frame) { return impl_->read(frame); }
+const std::vector<CorruptPacket>& VideoReader::corrupt_packets() const { return impl_->corrupt; }
+
+}  // namespace mattecast
