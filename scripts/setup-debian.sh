@@ -7,7 +7,7 @@ packages=(
   libdnnl-dev                                   # oneDNN: the network's convolutions
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg  # all image/video I/O
   libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev
-  libgtest-dev libgmock-dev libbenchmark-dev unzip  # tests, micro-benchmarks, fuzz seeds
+  libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
 )
 

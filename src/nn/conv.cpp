@@ -34,8 +34,7 @@ Conv2d::Conv2d(std::string name, ConvSpec spec, const ConvWeights* weights)
                             spec.out_channels));
 }
 
-void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type,
-                  ConvAlgorithm algorithm) {
+void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type) {
   const ConvSpec& s = spec_;
   out_h_ = s.out_size(h);
   out_w_ = s.out_size(w);
@@ -64,26 +63,16 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   attributes.set_post_ops(post_ops);
   attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
-  auto make = [&](dnnl::algorithm kind) {
-    const dnnl::convolution_forward::desc descriptor(dnnl::prop_kind::forward_inference, kind,
-                                                     src_md, any_weights, bias_md, dst_md, strides,
-                                                     dilates, padding, padding);
-    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
-  };
-  bool planned = false;
-  if (algorithm == ConvAlgorithm::winograd && s.kernel == 3 && s.stride == 1 && !s.depthwise) {
-    try {
-      primitive_desc_ = make(dnnl::algorithm::convolution_winograd);
-      planned = true;
-    } catch (const dnnl::error&) {  // no Winograd kernel for this shape or CPU
-    }
-  }
-  if (!planned) {
-    try {
-      primitive_desc_ = make(dnnl::algorithm::convolution_direct);
-    } catch (const dnnl::error& e) {
-      throw Error(fmt::format("{}: oneDNN has no convolution for this shape: {}", name_, e.what()));
-    }
+  // Direct only: oneDNN 2.6's Winograd kernels need blocked layouts, and with the reorders they
+  // were slower than direct on the decoder's largest layers (measured).
+  const dnnl::convolution_forward::desc descriptor(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+      any_weights, bias_md, dst_md, strides, dilates, padding, padding);
+  try {
+    primitive_desc_ =
+        dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
+  } catch (const dnnl::error& e) {
+    throw Error(fmt::format("{}: oneDNN has no convolution for this shape: {}", name_, e.what()));
   }
   primitive_ = dnnl::convolution_forward(primitive_desc_);
   scratchpad_bytes_ = primitive_desc_.scratchpad_desc().get_size();

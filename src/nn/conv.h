@@ -11,9 +11,6 @@ namespace mattecast {
 
 enum class Activation { none, relu, hardswish };
 enum class DataType { f32, bf16 };
-// direct: exact to float rounding. winograd: fewer multiplications for 3x3 stride-1 layers, at a
-// small cost in accuracy; falls back to direct where oneDNN has no Winograd kernel.
-enum class ConvAlgorithm { direct, winograd };
 
 size_t element_size(DataType type);
 
@@ -49,8 +46,7 @@ class Conv2d {
   Conv2d(std::string name, ConvSpec spec, const ConvWeights* weights);
 
   // Compiles the primitive for an h x w input; src, dst (and residual) are dense NHWC.
-  void plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type,
-            ConvAlgorithm algorithm = ConvAlgorithm::direct);
+  void plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type);
   // dst = act(conv(src) + bias) [+ residual]. `scratchpad` holds at least scratchpad_bytes().
   void run(DnnlContext& context, const void* src, void* dst, void* scratchpad,
            const void* residual = nullptr);
