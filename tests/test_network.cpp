@@ -63,6 +63,14 @@ TEST(Network, ResetGivesTheSameResultAsAFreshSession) {
   EXPECT_EQ(max_difference(a.foreground, b.foreground), 0.0);
 }
 
+TEST(Network, ResetBeforeTheFirstFrameIsHarmless) {
+  Session session(model(), {.threads = 2, .downsample_ratio = 0.5f});
+  session.reset();
+  Matte matte;
+  session.process(frame(0).view(), matte);
+  EXPECT_EQ(matte.alpha.size(), size_t(640) * 360);
+}
+
 TEST(Network, StateIsCarriedBetweenFrames) {
   Session carried(model(), {.threads = 2, .downsample_ratio = 0.5f});
   Session fresh(model(), {.threads = 2, .downsample_ratio = 0.5f});
@@ -168,6 +176,7 @@ TEST(Network, RejectsBadFramesAndParameters) {
   EXPECT_THROW(Session(nullptr), Error);
   Session tiny(model(), {.threads = 1, .downsample_ratio = 0.1f});
   EXPECT_THROW(tiny.process({pixels.data(), 10, 1, 30}, matte), Error);  // nothing left at 0.1
+  EXPECT_THROW(tiny.process({pixels.data(), 10, 1, 30}, matte), Error);  // still, not half-planned
 }
 
 // bf16 on real frames stays close to fp32 (the quality gate for making it a default is measured

@@ -96,7 +96,7 @@ void RvmNetwork::plan_gru(Gru& gru, Size size, int channels) {
 void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   const DataType f32 = DataType::f32;
   const DataType ct = compute_type_;
-  frame_w_ = frame_w, frame_h_ = frame_h, ratio_ = ratio;
+  frame_w_ = frame_h_ = 0;  // unplanned until the end: a failed plan must not look done
   input_size_ = {int(std::floor(double(frame_h) * ratio)), int(std::floor(double(frame_w) * ratio))};
   if (input_size_.h < 1 || input_size_.w < 1)
     throw Error(fmt::format("frame {}x{} at downsample ratio {} leaves no pixels for the network",
@@ -185,10 +185,12 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   for (const Level& l : up_)
     for (const Conv2d* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) account(*c);
   scratchpad_.resize(scratch);
+  frame_w_ = frame_w, frame_h_ = frame_h, ratio_ = ratio;
   reset_state();
 }
 
 void RvmNetwork::reset_state() {
+  if (frame_w_ == 0) return;  // nothing planned yet: the first frame starts from zeros anyway
   for (Gru* gru : {&bottleneck_gru_, &up_[0].gru, &up_[1].gru, &up_[2].gru}) {
     Tensor& s = gru->state;
     std::memset(s.data(), 0, size_t(s.h()) * s.w() * s.c() * sizeof(float));
