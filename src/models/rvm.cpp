@@ -47,38 +47,36 @@ RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
       options_(options),
       compute_type_(options.precision == Precision::bf16 ? DataType::bf16 : DataType::f32) {
   const auto& w = weights_;
-  stem_ = Conv2d(w.stem.name, w.stem.spec, &w.stem.weights);
+  auto make = [](const ConvLayer& layer) { return Conv2d(layer.name, layer.spec, &layer.weights); };
+  stem_ = make(w.stem);
   for (const InvertedResidual& block : w.blocks) {
     EncoderBlock layer;
     layer.weights = &block;
-    if (block.expand) layer.expand = Conv2d(block.expand->name, block.expand->spec, &block.expand->weights);
-    layer.depthwise = Conv2d(block.depthwise.name, block.depthwise.spec, &block.depthwise.weights);
-    layer.project = Conv2d(block.project.name, block.project.spec, &block.project.weights);
+    if (block.expand) layer.expand = make(*block.expand);
+    layer.depthwise = make(block.depthwise);
+    layer.project = make(block.project);
     blocks_.push_back(std::move(layer));
   }
-  last_ = Conv2d(w.last.name, w.last.spec, &w.last.weights);
-  aspp_main_ = Conv2d(w.aspp_main.name, w.aspp_main.spec, &w.aspp_main.weights);
+  last_ = make(w.last);
+  aspp_main_ = make(w.aspp_main);
 
-  auto make_gru = [](Gru& gru, const ConvGruLayer& layer) {
-    gru.input_hidden = Conv2d(layer.input_hidden.name, layer.input_hidden.spec,
-                              &layer.input_hidden.weights);
-    gru.hidden_hidden = Conv2d(layer.hidden_hidden.name, layer.hidden_hidden.spec,
-                               &layer.hidden_hidden.weights);
+  auto make_gru = [&](Gru& gru, const ConvGruLayer& layer) {
+    gru.input_hidden = make(layer.input_hidden);
+    gru.hidden_hidden = make(layer.hidden_hidden);
   };
   make_gru(bottleneck_gru_, w.bottleneck_gru);
   for (int i = 0; i < 3; ++i) {
-    const UpsamplingLayer& layer = w.upsampling[i];
-    up_[i].conv = Conv2d(layer.conv.name, layer.conv.spec, &layer.conv.weights);
-    make_gru(up_[i].gru, layer.gru);
+    up_[i].conv = make(w.upsampling[i].conv);
+    make_gru(up_[i].gru, w.upsampling[i].gru);
   }
-  output_conv1_ = Conv2d(w.output_conv1.name, w.output_conv1.spec, &w.output_conv1.weights);
-  output_conv2_ = Conv2d(w.output_conv2.name, w.output_conv2.spec, &w.output_conv2.weights);
-  project_ = Conv2d(w.project_mat.name, w.project_mat.spec, &w.project_mat.weights);
+  output_conv1_ = make(w.output_conv1);
+  output_conv2_ = make(w.output_conv2);
+  project_ = make(w.project_mat);
 
   if (w.refiner == RefinerKind::deep_guided_filter) {
-    dgf_conv1_ = Conv2d(w.dgf_conv1->name, w.dgf_conv1->spec, &w.dgf_conv1->weights);
-    dgf_conv2_ = Conv2d(w.dgf_conv2->name, w.dgf_conv2->spec, &w.dgf_conv2->weights);
-    dgf_conv3_ = Conv2d(w.dgf_conv3->name, w.dgf_conv3->spec, &w.dgf_conv3->weights);
+    dgf_conv1_ = make(*w.dgf_conv1);
+    dgf_conv2_ = make(*w.dgf_conv2);
+    dgf_conv3_ = make(*w.dgf_conv3);
   }
 }
 
