@@ -41,9 +41,11 @@ std::vector<std::string> list_images(const std::string& folder) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw Error(fmt::format("{}: not a folder", folder));
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(folder, ec))
-    if (entry.is_regular_file() && is_image_path(entry.path().string()))
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    std::error_code unreadable;  // a dangling link is skipped like any other non-image
+    if (entry.is_regular_file(unreadable) && is_image_path(entry.path().string()))
       names.push_back(entry.path().filename().string());
+  }
   if (ec) throw Error(fmt::format("{}: cannot list: {}", folder, ec.message()));
   if (names.empty()) throw Error(fmt::format("{}: no images in this folder", folder));
   std::sort(names.begin(), names.end(), natural_less);
