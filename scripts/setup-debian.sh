@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev                                   # oneDNN: the network's convolutions
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg  # all image/video I/O
-  libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev
+  libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev libswresample-dev
   libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
 )

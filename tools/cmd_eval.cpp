@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "eval/metrics.h"
-#include "frame_list.h"
+#include "io/frame_list.h"
 #include "io/alpha_image.h"
 #include "io/image.h"
 #include "io/npy.h"

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "frame_list.h"
+#include "io/frame_list.h"
 #include "io/image.h"
 #include "io/npy.h"
 #include "mattecast/mattecast.h"

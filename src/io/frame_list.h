@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-namespace mattecast::cli {
+namespace mattecast {
 
 bool natural_less(const std::string& a, const std::string& b);
 std::vector<std::string> list_images(const std::string& folder);  // throws if none
 
-}  // namespace mattecast::cli
+}  // namespace mattecast

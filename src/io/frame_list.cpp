@@ -1,4 +1,4 @@
-#include "frame_list.h"
+#include "io/frame_list.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include "io/image.h"
 #include "mattecast/mattecast.h"
 
-namespace mattecast::cli {
+namespace mattecast {
 
 namespace fs = std::filesystem;
 
@@ -54,4 +54,4 @@ std::vector<std::string> list_images(const std::string& folder) {
   return paths;
 }
 
-}  // namespace mattecast::cli
+}  // namespace mattecast
