@@ -1,13 +1,16 @@
 // The mattecast command line, run as a user would: outputs, messages and exit codes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io/alpha_image.h"
 #include "io/image.h"
 #include "io/npy.h"
 
@@ -102,6 +105,147 @@ TEST(Cli, ImagesWritesRgbaCutouts) {
   const auto decoded = mattecast::read_image(png.string());  // RGB view of the cut-out
   EXPECT_EQ(decoded.width, 600);
   EXPECT_EQ(decoded.height, 399);
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>()};
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// An RGBA cut-out of `original`: the same size, and an alpha that separates something.
+void expect_cutout(const fs::path& png, const fs::path& original) {
+  SCOPED_TRACE(png.string());
+  ASSERT_TRUE(fs::exists(png));
+  const auto picture = mattecast::read_image(png.string());
+  const auto source = mattecast::read_image(original.string());
+  EXPECT_EQ(picture.width, source.width);
+  EXPECT_EQ(picture.height, source.height);
+  const auto alpha = mattecast::read_alpha_image(png.string());  // throws without alpha
+  const auto [low, high] = std::minmax_element(alpha.values.begin(), alpha.values.end());
+  EXPECT_LT(*low, 0.1f);
+  EXPECT_GT(*high, 0.9f);
+}
+
+TEST(CliImages, CutsOutEveryStillOfAFolder) {
+  const fs::path out = fresh_dir("images_stills");
+  const fs::path stills = kShared + "/media/stills";
+  const Result r = run(fmt::format("images --model {} --threads 2 -o {} {}", kModel, out.string(),
+                                   stills.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(stills)) {
+    expect_cutout(out / "stills" / (entry.path().stem().string() + ".png"), entry.path());
+    ++count;
+  }
+  EXPECT_GE(count, 5);
+  EXPECT_TRUE(contains(r.output, fmt::format("{} written, 0 skipped, 0 failed", count)))
+      << r.output;
+}
+
+TEST(CliImages, FolderWithOtherFilesBrokenImagesAndSubfolders) {
+  const fs::path in = fresh_dir("images_mixed_in") / "mixed";
+  fs::create_directories(in / "sub" / "deeper");
+  const std::string stills = kShared + "/media/stills/";
+  fs::copy_file(stills + "skimage_camera.png", in / "a.png");
+  fs::copy_file(stills + "rembg_girl-1.jpg", in / "sub" / "b.jpg");
+  fs::copy_file(stills + "skimage_astronaut.png", in / "sub" / "deeper" / "c.png");
+  std::ofstream(in / "notes.txt") << "not a picture\n";
+  // A JPEG cut short: decoding it fails.
+  std::ofstream(in / "broken.jpg", std::ios::binary)
+      << read_bytes(stills + "rembg_girl-2.jpg").substr(0, 3000);
+
+  // Without --recursive: the subfolder, the text file and the broken image are reported, the
+  // good image is written, and the exit status says something failed.
+  const fs::path flat = fresh_dir("images_mixed_flat");
+  const Result r = run(fmt::format("images --model {} --threads 2 -o {} {}", kModel, flat.string(),
+                                   in.string()));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "warning: skipping '" + (in / "notes.txt").string() + "'"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "warning: skipping folder '" + (in / "sub").string() + "'"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "error: cannot read image '" + (in / "broken.jpg").string()))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "1 written, 2 skipped, 1 failed")) << r.output;
+  expect_cutout(flat / "mixed" / "a.png", in / "a.png");
+  EXPECT_FALSE(fs::exists(flat / "mixed" / "sub"));
+  EXPECT_FALSE(fs::exists(flat / "mixed" / "broken.png"));
+
+  // With --recursive: the folder structure is mirrored.
+  const fs::path deep = fresh_dir("images_mixed_recursive");
+  const Result rr = run(fmt::format("images --model {} --threads 2 --recursive -o {} {}", kModel,
+                                    deep.string(), in.string()));
+  EXPECT_EQ(rr.status, 1) << rr.output;
+  EXPECT_TRUE(contains(rr.output, "broken.jpg")) << rr.output;
+  EXPECT_TRUE(contains(rr.output, "3 written, 1 skipped, 1 failed")) << rr.output;
+  expect_cutout(deep / "mixed" / "a.png", in / "a.png");
+  expect_cutout(deep / "mixed" / "sub" / "b.png", in / "sub" / "b.jpg");
+  expect_cutout(deep / "mixed" / "sub" / "deeper" / "c.png", in / "sub" / "deeper" / "c.png");
+  EXPECT_FALSE(fs::exists(deep / "mixed" / "notes.png"));
+}
+
+TEST(CliImages, ExistingOutputsAreKeptWithoutForce) {
+  const fs::path out = fresh_dir("images_existing");
+  const std::string still = kShared + "/media/stills/rembg_girl-1.jpg";
+  const fs::path png = out / "rembg_girl-1.png";
+  std::ofstream(png, std::ios::binary) << "precious";
+  const Result refused =
+      run(fmt::format("images --model {} -o {} {}", kModel, out.string(), still));
+  EXPECT_EQ(refused.status, 1) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "already exists")) << refused.output;
+  EXPECT_TRUE(contains(refused.output, png.string())) << refused.output;
+  EXPECT_EQ(read_bytes(png), "precious");
+
+  const Result forced = run(fmt::format("images --model {} --threads 2 --force -o {} {}", kModel,
+                                        out.string(), still));
+  EXPECT_EQ(forced.status, 0) << forced.output;
+  expect_cutout(png, still);
+  for (const auto& entry : fs::directory_iterator(out))  // no temporaries left behind
+    EXPECT_EQ(entry.path().filename(), "rembg_girl-1.png");
+}
+
+TEST(CliImages, ColourBackgroundGivesAnOpaqueComposite) {
+  const fs::path out = fresh_dir("images_blue");
+  const std::string still = kShared + "/media/stills/rembg_girl-1.jpg";
+  const Result r = run(fmt::format("images --model {} --threads 2 --background '#0000ff' -o {} {}",
+                                   kModel, out.string(), still));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const fs::path png = out / "rembg_girl-1.png";
+  EXPECT_THROW(mattecast::read_alpha_image(png.string()), mattecast::Error);  // plain RGB
+  const auto picture = mattecast::read_image(png.string());
+  ASSERT_EQ(picture.width, 600);
+  ASSERT_EQ(picture.height, 399);
+  size_t blue = 0;
+  const size_t pixels = size_t(picture.width) * picture.height;
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* p = picture.pixels.data() + 3 * i;
+    blue += p[0] <= 5 && p[1] <= 5 && p[2] >= 250;
+  }
+  EXPECT_GT(blue, pixels / 4);      // the background replaced...
+  EXPECT_LT(blue, pixels * 9 / 10);  // ...the person kept
+}
+
+TEST(CliImages, RefusesVideoBackgroundsAndBadSpecs) {
+  const fs::path out = fresh_dir("images_refused");
+  const std::string still = kShared + "/media/stills/rembg_girl-1.jpg";
+  const std::string video = kShared + "/media/video/liveportrait_d0.mp4";
+  const Result r = run(fmt::format("images --model {} --background {} -o {} {}", kModel, video,
+                                   out.string(), still));
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.output, "is a video")) << r.output;
+  const Result blur = run(fmt::format("images --model {} --background blur:-1 -o {} {}", kModel,
+                                      out.string(), still));
+  EXPECT_NE(blur.status, 0);
+  EXPECT_TRUE(contains(blur.output, "blur strength")) << blur.output;
+  const Result missing = run(fmt::format("images --model {} -o {} {}", kModel, out.string(),
+                                         (out / "nope.jpg").string()));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_TRUE(contains(missing.output, "nope.jpg")) << missing.output;
+  EXPECT_TRUE(fs::is_empty(out));
 }
 
 TEST(Cli, ErrorsNameTheFileAndExitNonZero) {

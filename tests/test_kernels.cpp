@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "nn/kernels.h"
 
 namespace mattecast {
@@ -788,6 +789,24 @@ TEST(KernelSemantics, GuidedFilterApplyAndCompose) {
   EXPECT_EQ(fgr[1], 0.0f);
   EXPECT_FLOAT_EQ(fgr[2], 0.2f);
   EXPECT_FLOAT_EQ(fgr[3], 102 / 255.0f - 0.1f);
+}
+
+// A moved buffer takes its capacity along: growing either side afterwards must reallocate
+// exactly when needed (a stale capacity would write through null or past the end).
+TEST(AlignedBuffer, MoveCarriesCapacity) {
+  AlignedBuffer<float> a(100);
+  AlignedBuffer<float> b(std::move(a));
+  a.resize(50);  // the moved-from buffer owns nothing: this must allocate
+  ASSERT_NE(a.data(), nullptr);
+  std::fill_n(a.data(), 50, 1.0f);
+  AlignedBuffer<float> c(10);
+  c = std::move(b);  // c now holds b's 100 floats
+  c.resize(100);
+  std::fill_n(c.data(), 100, 2.0f);
+  b.resize(80);  // b got c's 10-float buffer: must grow
+  std::fill_n(b.data(), 80, 3.0f);
+  EXPECT_EQ(c[99], 2.0f);
+  EXPECT_EQ(b[79], 3.0f);
 }
 
 }  // namespace

@@ -1,10 +1,22 @@
-// `mattecast images`: still images to RGBA PNG cut-outs (each image on its own, fresh state).
+// `mattecast images`: still images, and folders of them, to RGBA PNG cut-outs (RGB = the network's
+// foreground, A = alpha) or to composites over a background. Each image is matted on its own:
+// fresh recurrent state, the automatic network scale for its size (unless --ratio).
+//
+// A folder's images go to OUTDIR/<folder name>/<path inside the folder>/<stem>.png (subfolders
+// with --recursive); other files are skipped with a warning. A failing image is reported and the
+// rest go on; the exit status is 1 if any failed. Existing outputs are kept unless --force.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "compose/background.h"
+#include "compose/composite.h"
+#include "io/frame_list.h"
 #include "io/image.h"
 #include "mattecast/mattecast.h"
 
@@ -18,58 +30,239 @@ struct ImagesOptions {
   EngineOptions engine;
   std::vector<std::string> inputs;
   std::string out;
+  std::string background = "transparent";
+  bool recursive = false;
   bool force = false;
+  bool quiet = false;
 };
 
-uint8_t to_u8(float v) { return uint8_t(std::clamp(v, 0.0f, 1.0f) * 255.0f + 0.5f); }
+void warn(const std::string& message) { fmt::print(stderr, "mattecast: warning: {}\n", message); }
+void report(const std::string& message) { fmt::print(stderr, "mattecast: error: {}\n", message); }
 
-// Straight (not premultiplied) RGBA: the network's foreground colour and its alpha.
-std::vector<uint8_t> cutout(const Matte& matte) {
-  std::vector<uint8_t> rgba(size_t(matte.width) * matte.height * 4);
-  for (size_t i = 0; i < size_t(matte.width) * matte.height; ++i) {
-    for (int c = 0; c < 3; ++c) rgba[i * 4 + c] = to_u8(matte.foreground[i * 3 + c]);
-    rgba[i * 4 + 3] = to_u8(matte.alpha[i]);
+// What to do: the images found, with their output paths, and what was left out on the way.
+class Plan {
+ public:
+  explicit Plan(const ImagesOptions& options) : options_(options) {
+    std::error_code ec;
+    out_folder_ = fs::weakly_canonical(options.out, ec);
+    for (const std::string& input : options.inputs) add_input(input);
   }
-  return rgba;
+
+  struct Job {
+    std::string input;
+    std::string output;
+  };
+  const std::vector<Job>& jobs() const { return jobs_; }
+  int skipped() const { return skipped_; }
+  int failed() const { return failed_; }
+
+ private:
+  void add_input(const std::string& input) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(input, ec);
+    if (!fs::exists(status)) {
+      fail(fmt::format("'{}': no such file or folder", input));
+      return;
+    }
+    if (fs::is_directory(status)) {
+      add_folder(input, fs::path(options_.out) / folder_name(input));
+    } else {
+      // Named on the command line: tried whatever its extension.
+      add_job(input, fs::path(options_.out) / output_name(input));
+    }
+  }
+
+  // "photos/" and "photos" both give "photos"; "." gives the current folder's own name.
+  static fs::path folder_name(const std::string& folder) {
+    fs::path path = fs::path(folder).lexically_normal();
+    if (!path.has_filename()) path = path.parent_path();
+    if (path.filename().empty() || path.filename() == "." || path.filename() == "..") {
+      std::error_code ec;
+      const fs::path absolute = fs::weakly_canonical(path, ec);
+      if (!ec && !absolute.filename().empty()) return absolute.filename();
+      return "images";
+    }
+    return path.filename();
+  }
+
+  static fs::path output_name(const fs::path& image) { return image.stem().string() + ".png"; }
+
+  void add_folder(const fs::path& folder, const fs::path& output_folder) {
+    std::error_code ec;
+    std::vector<fs::directory_entry> entries;
+    for (const auto& entry : fs::directory_iterator(folder, ec)) entries.push_back(entry);
+    if (ec) {
+      fail(fmt::format("'{}': cannot list the folder: {}", folder.string(), ec.message()));
+      return;
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return natural_less(a.path().filename().string(), b.path().filename().string());
+    });
+    for (const auto& entry : entries) {
+      const fs::path& path = entry.path();
+      // Hidden entries (".DS_Store", editors' and our own temporaries) are not the user's images.
+      if (path.filename().string().starts_with('.')) continue;
+      std::error_code unreadable;
+      if (entry.is_directory(unreadable)) {
+        // The output folder may be inside an input folder: its cut-outs are not inputs.
+        if (!out_folder_.empty() && fs::weakly_canonical(path, unreadable) == out_folder_) continue;
+        if (options_.recursive) {
+          add_folder(path, output_folder / path.filename());
+        } else {
+          warn(fmt::format("skipping folder '{}' (--recursive includes subfolders)",
+                           path.string()));
+          ++skipped_;
+        }
+      } else if (!entry.is_regular_file(unreadable) || !is_image_path(path.string())) {
+        warn(fmt::format("skipping '{}': not an image file", path.string()));
+        ++skipped_;
+      } else {
+        add_job(path.string(), output_folder / output_name(path));
+      }
+    }
+  }
+
+  void add_job(const std::string& input, const fs::path& output) {
+    const std::string key = output.lexically_normal().string();
+    if (const auto [it, added] = planned_.emplace(key, input); !added) {
+      fail(fmt::format("'{}': its output '{}' is already the output of '{}'", input, key,
+                       it->second));
+      return;
+    }
+    jobs_.push_back({input, output.string()});
+  }
+
+  void fail(const std::string& message) {
+    report(message);
+    ++failed_;
+  }
+
+  const ImagesOptions& options_;
+  fs::path out_folder_;
+  std::vector<Job> jobs_;
+  std::map<std::string, std::string> planned_;  // output -> input
+  int skipped_ = 0;
+  int failed_ = 0;
+};
+
+// Mattes one image after another and writes the cut-outs or composites.
+class ImageMatter {
+ public:
+  ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
+      : options_(options), spec_(background),
+        session_(load_model(options.engine), session_params(options.engine)) {}
+
+  // Throws Error naming the file.
+  void process(const Plan::Job& job) {
+    if (!options_.force && fs::exists(job.output)) {
+      throw Error(fmt::format("'{}': already exists (use --force to overwrite)", job.output));
+    }
+    const RgbFrame frame = read_image(job.input);
+    session_.reset();  // unrelated stills: no state carried between them
+    session_.process(frame.view(), matte_);
+    const int width = matte_.width, height = matte_.height, threads = options_.engine.threads;
+    std::error_code ec;
+    const fs::path folder = fs::path(job.output).parent_path();
+    if (!folder.empty()) fs::create_directories(folder, ec);
+    if (ec) {
+      throw Error(
+          fmt::format("'{}': cannot create the folder: {}", folder.string(), ec.message()));
+    }
+
+    if (spec_.kind == BackgroundSpec::Kind::transparent) {
+      pixels_.resize(size_t(width) * height * 4);
+      foreground_rgba(matte_, frame.view(),
+                      {pixels_.data(), width, height, 4, ptrdiff_t(width) * 4}, threads);
+      write_png_rgba(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 4);
+      return;
+    }
+    if (!background_ || background_width_ != width || background_height_ != height) {
+      background_.reset();
+      background_.emplace(spec_, width, height, threads);
+      background_width_ = width;
+      background_height_ = height;
+    }
+    const RgbImage behind = background_->render(0, frame.view(), matte_.alpha.data());
+    pixels_.resize(size_t(width) * height * 3);
+    composite_over(matte_, frame.view(), behind,
+                   {pixels_.data(), width, height, 3, ptrdiff_t(width) * 3}, threads);
+    write_png_rgb(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 3);
+  }
+
+  const Matte& matte() const { return matte_; }
+
+ private:
+  const ImagesOptions& options_;
+  BackgroundSpec spec_;
+  Session session_;
+  Matte matte_;
+  std::vector<uint8_t> pixels_;
+  std::optional<Background> background_;  // for the last image size
+  int background_width_ = 0, background_height_ = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void run_images(const ImagesOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  // Wrong settings fail before the model loads.
+  const BackgroundSpec background = parse_background(o.background);
+  if (background.kind == BackgroundSpec::Kind::video) {
+    throw Error(fmt::format("--background '{}' is a video: still images take a colour, a "
+                            "picture, 'blur' or 'transparent'",
+                            o.background));
+  }
   std::error_code ec;
   fs::create_directories(o.out, ec);
-  if (ec) throw Error(fmt::format("{}: cannot create folder: {}", o.out, ec.message()));
-  Session session(load_model(o.engine), session_params(o.engine));
-  Matte matte;
-  int failed = 0;
-  for (const std::string& input : o.inputs) {
-    const std::string output =
-        (fs::path(o.out) / fs::path(input).stem()).string() + ".png";
-    try {
-      if (!o.force && fs::exists(output))
-        throw Error(fmt::format("{}: already exists (use --force to overwrite)", output));
-      const RgbFrame frame = read_image(input);
-      session.reset();  // unrelated stills: no state carried between them
-      session.process(frame.view(), matte);
-      const auto rgba = cutout(matte);
-      write_png_rgba(output, rgba.data(), matte.width, matte.height, ptrdiff_t(matte.width) * 4);
-      fmt::print("{} -> {}\n", input, output);
-    } catch (const Error& e) {
-      fmt::print(stderr, "mattecast: error: {}\n", e.what());
-      ++failed;
+  if (ec) {
+    throw Error(fmt::format("'{}': cannot create the output folder: {}", o.out, ec.message()));
+  }
+
+  const Plan plan(o);
+  int written = 0, failed = plan.failed();
+  if (!plan.jobs().empty()) {
+    ImageMatter matter(o, background);
+    for (const Plan::Job& job : plan.jobs()) {
+      const auto image_start = std::chrono::steady_clock::now();
+      try {
+        matter.process(job);
+        ++written;
+        if (!o.quiet) {
+          fmt::print("{} -> {} ({}x{}, {:.0f} ms)\n", job.input, job.output, matter.matte().width,
+                     matter.matte().height, 1000 * seconds_since(image_start));
+        }
+      } catch (const Error& e) {
+        report(e.what());
+        ++failed;
+      }
     }
   }
-  if (failed > 0) throw Error(fmt::format("{} of {} images failed", failed, o.inputs.size()));
+  fmt::print("{} written, {} skipped, {} failed in {:.1f} s\n", written, plan.skipped(), failed,
+             seconds_since(start));
+  if (failed > 0) {
+    throw Error(fmt::format("{} of {} images failed", failed, written + failed));
+  }
+  if (written == 0) throw Error("no images found in the inputs");
 }
 
 }  // namespace
 
 void add_images_command(CLI::App& app) {
-  auto* command =
-      app.add_subcommand("images", "Cut people out of still images into RGBA PNGs");
+  auto* command = app.add_subcommand(
+      "images", "Cut people out of still images (files or folders) into RGBA PNGs, or composite "
+                "them over a background");
   auto options = std::make_shared<ImagesOptions>();
   add_engine_options(*command, options->engine);
-  command->add_option("INPUT", options->inputs, "Image files")->required();
+  command->add_option("INPUT", options->inputs, "Image files and folders of images")->required();
   command->add_option("-o,--out", options->out, "Output folder")->required();
-  command->add_flag("--force", options->force, "Overwrite existing files");
+  command->add_option("--background", options->background,
+                      "transparent (default: RGBA cut-outs), a colour (green, white, #RRGGBB, "
+                      "...), blur[:STRENGTH] or a picture file: RGB composites");
+  command->add_flag("--recursive", options->recursive, "Include the subfolders of input folders");
+  command->add_flag("--force", options->force, "Overwrite existing outputs");
+  command->add_flag("-q,--quiet", options->quiet, "No line per image (the summary stays)");
   command->callback([options] { run_images(*options); });
 }
 

@@ -15,6 +15,8 @@ void add_eval_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_images_command(CLI::App& app);
+void add_video_command(CLI::App& app);
+void add_webcam_command(CLI::App& app);
 
 // Options every matting command shares.
 struct EngineOptions {
@@ -23,7 +25,13 @@ struct EngineOptions {
   int threads = 0;
   float ratio = 0.0f;  // 0: automatic
 };
-void add_engine_options(CLI::App& command, EngineOptions& options);
+// `with_ratio` false: the command parses its own --downsample-ratio (e.g. accepting "auto").
+void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio = true);
+
+// A job stopped by Ctrl-C / SIGTERM: the CLI exits with status 130.
+struct Interrupted : Error {
+  using Error::Error;
+};
 
 // The model the options name (or the one find_model() finds), loaded.
 std::shared_ptr<const Model> load_model(const EngineOptions& options);

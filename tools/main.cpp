@@ -7,7 +7,7 @@
 
 namespace mattecast::cli {
 
-void add_engine_options(CLI::App& command, EngineOptions& options) {
+void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio) {
   command.add_option("--model", options.model,
                      "Weights: a .pth state_dict or a TF.js model.json (default: search "
                      "$MATTECAST_MODELS, ~/.cache/mattecast, ../shared/models)");
@@ -16,9 +16,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   command.add_option("--threads", options.threads, "Threads (0: one per core)")
       ->check(CLI::NonNegativeNumber);
-  command.add_option("--ratio,--downsample-ratio", options.ratio,
-                     "Network input scale in (0, 1] (default: longer side 512 px)")
-      ->check(CLI::Range(0.0f, 1.0f));
+  if (with_ratio)
+    command.add_option("--ratio,--downsample-ratio", options.ratio,
+                       "Network input scale in (0, 1] (default: longer side 512 px)")
+        ->check(CLI::Range(0.0f, 1.0f));
 }
 
 std::shared_ptr<const Model> load_model(const EngineOptions& options) {
@@ -42,10 +43,14 @@ int main(int argc, char** argv) {
   mattecast::cli::add_infer_command(app);
   mattecast::cli::add_bench_command(app);
   mattecast::cli::add_eval_command(app);
+  mattecast::cli::add_video_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const mattecast::cli::Interrupted& e) {
+    fmt::print(stderr, "mattecast: {}\n", e.what());
+    return 130;
   } catch (const mattecast::Error& e) {
     fmt::print(stderr, "mattecast: error: {}\n", e.what());
     return 1;

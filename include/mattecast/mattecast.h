@@ -119,6 +119,10 @@ class Session {
   void process(const RgbImage& frame, Matte& out);
   // Forgets the recurrent state: the next frame is treated as the first of a new shot.
   void reset();
+  // Changes the network's input scale (0: automatic) from the next frame on: the kernels are
+  // planned again for the new size and the recurrent state restarts. For live streams that
+  // trade detail for speed.
+  void set_downsample_ratio(float ratio);
 
   const SessionParams& params() const;
   // The ratio used for a frame of this size (the explicit one, or the automatic rule).

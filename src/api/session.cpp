@@ -17,10 +17,18 @@ struct Session::Impl {
         network(model->impl().weights, {p.precision, p.alpha_only}) {}
 };
 
+namespace {
+
+void check_ratio(float ratio) {
+  if (!(ratio >= 0.0f && ratio <= 1.0f))
+    throw Error(fmt::format("downsample ratio {} is outside (0, 1]", ratio));
+}
+
+}  // namespace
+
 Session::Session(std::shared_ptr<const Model> model, const SessionParams& params) {
   if (!model) throw Error("Session needs a loaded model");
-  if (params.downsample_ratio < 0.0f || params.downsample_ratio > 1.0f)
-    throw Error(fmt::format("downsample ratio {} is outside (0, 1]", params.downsample_ratio));
+  check_ratio(params.downsample_ratio);
   if (params.threads < 0) throw Error(fmt::format("thread count {} is negative", params.threads));
   SessionParams resolved = params;
   resolved.threads = set_threads(params.threads);
@@ -47,6 +55,11 @@ void Session::process(const RgbImage& frame, Matte& out) {
 }
 
 void Session::reset() { impl_->network.reset_state(); }
+
+void Session::set_downsample_ratio(float ratio) {
+  check_ratio(ratio);
+  impl_->params.downsample_ratio = ratio;
+}
 
 const StageTimings& Session::last_timings() const { return impl_->network.timings(); }
 

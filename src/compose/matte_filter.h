@@ -4,14 +4,16 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 namespace mattecast {
 
 struct MatteFilterParams {
-  float feather_px = 0;    // Gaussian-like blur radius of the alpha, pixels; 0: off
+  float feather_px = 0;    // Gaussian-like blur of the alpha (sigma = feather_px / 2, so an edge
+                           //   spreads over about feather_px pixels each side); 0: off
   float edge_low = 0;      // smooth-step: alpha <= low becomes 0, >= high becomes 1, in between
-  float edge_high = 1;     //   3t^2 - 2t^3; (0, 1) is the identity
-  float temporal = 0;      // 0..1: weight of the previous frame's filtered alpha; 0: off
+  float edge_high = 1;     //   3t^2 - 2t^3 of t = (alpha - low) / (high - low); (0, 1): off
+  float temporal = 0;      // [0, 1): weight of the previous frame's filtered alpha; 0: off
   bool active() const { return feather_px > 0 || edge_low > 0 || edge_high < 1 || temporal > 0; }
 };
 
@@ -22,14 +24,33 @@ class MatteFilter {
   MatteFilter(MatteFilter&&) noexcept;
   MatteFilter& operator=(MatteFilter&&) noexcept;
 
-  // Filters width x height alpha in place. Buffers are kept between calls (reallocated only when
-  // the size changes); a size change or reset() restarts the temporal smoothing.
-  void apply(const MatteFilterParams& params, float* alpha, int width, int height);
+  // Filters width x height alpha in place: feather, then the smooth-step, then the temporal
+  // average out = temporal * previous output + (1 - temporal) * this frame (the first frame after
+  // a reset passes through). Inactive parameters leave the alpha untouched, bit for bit.
+  // Throws Error for invalid parameters (negative or non-finite feather, edge_low >= edge_high,
+  // edges outside [0, 1], temporal outside [0, 1)). Buffers are kept between calls (reallocated
+  // only when the size changes); a size change or reset() restarts the temporal smoothing.
+  // threads: as in composite.h (1: on the calling thread, no OpenMP region).
+  void apply(const MatteFilterParams& params, float* alpha, int width, int height,
+             int threads = 1);
   void reset();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// A Gaussian-like blur of `channels` (1 to 8) interleaved float planes, in place: three running-
+// sum box filters along each axis ("boxes for Gauss"), edge pixels repeated beyond the border.
+// The result does not depend on the thread count (rows are filtered on their own, columns too).
+// Shared by the feather and the blurred background. Scratch is kept between calls.
+class GaussianBlur {
+ public:
+  void apply(float* data, int width, int height, int channels, float sigma, int threads = 1);
+
+ private:
+  std::vector<float> scratch_;  // the ping-pong partner of the data
+  std::vector<float> lanes_;    // single channel: eight rows interleaved, per thread
 };
 
 }  // namespace mattecast

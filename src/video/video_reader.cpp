@@ -9,9 +9,12 @@ extern "C" {
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 
 #include "io/av_handles.h"
+#include "io/frame_list.h"
+#include "io/picture_decoder.h"
 
 namespace mattecast {
 
@@ -39,6 +42,19 @@ bool is_yuv(AVPixelFormat format) {
          descriptor->nb_components >= 3;
 }
 
+bool has_alpha_channel(AVPixelFormat format) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+  return descriptor && (descriptor->flags & AV_PIX_FMT_FLAG_ALPHA);
+}
+
+// 16-bit RGB or gray: swscale's direct path to 8 bits is off by one for about half of all values
+// (it goes through its internal YUV), while the conversion to 16-bit RGB is exact; such frames
+// go that way and are rounded to 8 bits here (as read_image() does).
+bool is_deep_rgb_or_gray(AVPixelFormat format) {
+  const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
+  return descriptor && !is_yuv(format) && descriptor->comp[0].depth > 8;
+}
+
 }  // namespace
 
 struct VideoReader::Impl {
@@ -49,9 +65,16 @@ struct VideoReader::Impl {
   AvPacketPtr packet = make_av_packet();
   AvFramePtr decoded = make_av_frame();
   AvFramePtr converted = make_av_frame();  // reused output buffer
-  SwsContext* converter = nullptr;         // reused, owned (sws_getCachedContext)
+  AvFramePtr wide = make_av_frame();       // 16-bit intermediate for deep RGB / gray frames
+  SwsContext* converter = nullptr;         // reused, owned
   AVPixelFormat converter_source = AV_PIX_FMT_NONE;
+  AVPixelFormat converter_target = AV_PIX_FMT_NONE;
   int converter_width = 0, converter_height = 0;
+  // A folder of images.
+  bool folder = false;
+  std::vector<std::string> images;
+  size_t next_image = 0;
+  bool first_image_pending = false;  // `decoded` holds the first image, decoded by open()
   std::vector<CorruptPacket> corrupt;
   bool draining = false;
   bool finished = false;
@@ -67,15 +90,52 @@ struct VideoReader::Impl {
                             describe_av_error(error_code)));
   }
 
+  void check_image_rate() const {
+    if (options.image_rate.num <= 0 || options.image_rate.den <= 0) {
+      throw Error(fmt::format("cannot read video '{}': bad image frame rate {}/{}", info.path,
+                              options.image_rate.num, options.image_rate.den));
+    }
+  }
+
+  void open_folder(const std::string& path) {
+    check_image_rate();
+    folder = true;
+    images = list_images(path);  // throws, naming the folder, when it holds no images
+    decoded = decode_first_picture(images[0], "cannot read image");
+    first_image_pending = true;
+    info.container = "image folder";
+    info.codec = "images";
+    info.width = decoded->width;
+    info.height = decoded->height;
+    info.time_base = {options.image_rate.den, options.image_rate.num};
+    info.frame_rate = options.image_rate;
+    info.nominal_frame_rate = options.image_rate;
+    info.frame_count = int64_t(images.size());
+    info.duration_seconds = double(images.size()) / options.image_rate.value();
+    info.has_alpha = has_alpha_channel(AVPixelFormat(decoded->format));
+  }
+
   void open(const std::string& path) {
     info.path = path;
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+      open_folder(path);
+      return;
+    }
     // A "%" pattern is an image sequence (image2 demuxer); anything else is one file, opened
     // through "file:" so that a name such as "a:b.mp4" is not taken for a protocol.
     const bool sequence = path.find('%') != std::string::npos;
     const std::string url = sequence ? path : "file:" + path;
     const AVInputFormat* format = sequence ? av_find_input_format("image2") : nullptr;
+    AVDictionary* format_options = nullptr;
+    if (sequence) {
+      check_image_rate();
+      av_dict_set(&format_options, "framerate",
+                  fmt::format("{}/{}", options.image_rate.num, options.image_rate.den).c_str(), 0);
+    }
     AVFormatContext* opened = nullptr;
-    int rc = avformat_open_input(&opened, url.c_str(), format, nullptr);
+    int rc = avformat_open_input(&opened, url.c_str(), format, &format_options);
+    av_dict_free(&format_options);
     if (rc < 0) fail("cannot open", rc);
     input.reset(opened);
     rc = avformat_find_stream_info(input.get(), nullptr);
@@ -191,44 +251,62 @@ struct VideoReader::Impl {
     }
   }
 
-  void convert(VideoFrame& out) {
+  // Converts `decoded` into `converted`: RGBA when `alpha`, else RGB24.
+  void convert(VideoFrame& out, bool alpha) {
     const AVFrame& frame = *decoded;
     const auto format = AVPixelFormat(frame.format);
     const AVPixFmtDescriptor* descriptor = av_pix_fmt_desc_get(format);
-    const bool alpha =
-        options.keep_alpha && descriptor && (descriptor->flags & AV_PIX_FMT_FLAG_ALPHA);
     const AVPixelFormat target = alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24;
-    if (converted->width != frame.width || converted->height != frame.height ||
-        converted->format != target) {
-      av_frame_unref(converted.get());
-      converted->format = target;
-      converted->width = frame.width;
-      converted->height = frame.height;
-      if (av_frame_get_buffer(converted.get(), 0) < 0) throw std::bad_alloc();
-    }
-    if (!converter || converter_source != format || converter_width != frame.width ||
-        converter_height != frame.height) {
+    const bool deep = is_deep_rgb_or_gray(format);
+    const AVPixelFormat scaled = deep ? (alpha ? AV_PIX_FMT_RGBA64 : AV_PIX_FMT_RGB48) : target;
+    ensure_buffer(*converted, target, frame.width, frame.height);
+    if (deep) ensure_buffer(*wide, scaled, frame.width, frame.height);
+    if (!converter || converter_source != format || converter_target != scaled ||
+        converter_width != frame.width || converter_height != frame.height) {
       sws_freeContext(converter);
       converter = sws_getContext(frame.width, frame.height, format, frame.width, frame.height,
-                                 target, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
+                                 scaled, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
                                  nullptr, nullptr, nullptr);
       if (!converter) {
         throw Error(fmt::format("cannot read video '{}': no conversion from pixel format {} to RGB",
                                 info.path, descriptor ? descriptor->name : "?"));
       }
       converter_source = format;
+      converter_target = scaled;
       converter_width = frame.width;
       converter_height = frame.height;
       set_colorspace(frame);
     }
+    AVFrame& destination = deep ? *wide : *converted;
     const int rows = sws_scale(converter, frame.data, frame.linesize, 0, frame.height,
-                               converted->data, converted->linesize);
+                               destination.data, destination.linesize);
     if (rows != frame.height) fail("pixel conversion failed", rows < 0 ? rows : AVERROR_BUG);
+    if (deep) {
+      const size_t samples = size_t(frame.width) * (alpha ? 4 : 3);
+      for (int y = 0; y < frame.height; ++y) {
+        const uint8_t* from = wide->data[0] + ptrdiff_t(wide->linesize[0]) * y;
+        uint8_t* to = converted->data[0] + ptrdiff_t(converted->linesize[0]) * y;
+        for (size_t i = 0; i < samples; ++i) {
+          uint16_t value;  // native byte order (RGB48 / RGBA64 are the native-endian variants)
+          std::memcpy(&value, from + 2 * i, 2);
+          to[i] = uint8_t((uint32_t(value) * 255 + 32895) >> 16);  // round(value / 257)
+        }
+      }
+    }
     out.data = converted->data[0];
     out.stride = converted->linesize[0];
     out.width = frame.width;
     out.height = frame.height;
     out.channels = alpha ? 4 : 3;
+  }
+
+  static void ensure_buffer(AVFrame& buffer, AVPixelFormat format, int width, int height) {
+    if (buffer.width == width && buffer.height == height && buffer.format == format) return;
+    av_frame_unref(&buffer);
+    buffer.format = format;
+    buffer.width = width;
+    buffer.height = height;
+    if (av_frame_get_buffer(&buffer, 0) < 0) throw std::bad_alloc();
   }
 
   // The matrix and range the stream states. Unstated: BT.709 for HD sizes and BT.601 below
@@ -246,14 +324,43 @@ struct VideoReader::Impl {
     if (frame.color_range == AVCOL_RANGE_MPEG) source_full = 0;
     int space = frame.colorspace;
     if (space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RESERVED) {
-      space = (frame.width >= 1280 || frame.height > 576) ? SWS_CS_ITU709 : SWS_CS_ITU601;
+      // Still images (JPEG) use BT.601 at any size, as read_image() assumes.
+      const bool hd = frame.width >= 1280 || frame.height > 576;
+      space = hd && !folder ? SWS_CS_ITU709 : SWS_CS_ITU601;
     }
     sws_setColorspaceDetails(converter, sws_getCoefficients(space), source_full, table,
                              1 /* RGB is full range */, brightness, contrast, saturation);
   }
 
+  bool read_image(VideoFrame& out) {
+    if (next_image >= images.size()) {
+      finished = true;
+      return false;
+    }
+    const std::string& image = images[next_image];
+    if (!first_image_pending) {
+      take_av_log_errors();
+      decoded = decode_first_picture(image, "cannot read image");
+    }
+    first_image_pending = false;
+    if (decoded->width != info.width || decoded->height != info.height) {
+      throw Error(fmt::format("cannot read image folder '{}': '{}' is {}x{}, unlike the first "
+                              "image '{}' ({}x{})",
+                              info.path, image, decoded->width, decoded->height, images[0],
+                              info.width, info.height));
+    }
+    convert(out, options.keep_alpha && info.has_alpha);
+    out.pts = int64_t(next_image);
+    out.pts_estimated = false;
+    out.time_base = info.time_base;
+    out.index = next_index++;
+    ++next_image;
+    return true;
+  }
+
   bool read(VideoFrame& out) {
     if (finished) return false;
+    if (folder) return read_image(out);
     for (;;) {
       const int rc = avcodec_receive_frame(codec.get(), decoded.get());
       if (rc == AVERROR(EAGAIN)) {
@@ -287,7 +394,7 @@ struct VideoReader::Impl {
         pts = last_pts == AV_NOPTS_VALUE ? info.start_pts : last_pts + frame_step;
       }
       last_pts = pts;
-      convert(out);
+      convert(out, options.keep_alpha && has_alpha_channel(AVPixelFormat(decoded->format)));
       av_frame_unref(decoded.get());
       out.pts = pts;
       out.time_base = info.time_base;

@@ -1,12 +1,22 @@
 // Decodes the video stream of a file (mp4/mov/mkv/webm/avi/..., or an image sequence pattern such
 // as "frames/%05d.png") into packed 8-bit RGB frames with their presentation timestamps.
 //
+// A folder of images (any format read_image() takes) is read like a video too: its images in
+// natural name order (frame2 before frame10, see frame_list.h), frame i with pts i in time base
+// 1 / Options::image_rate. Every image must have the size of the first; one of another size, or
+// one that cannot be decoded, is an Error naming it. Frames are RGBA (with keep_alpha) when the
+// first image has alpha, else RGB, for every image. Colour: images without a stated matrix are
+// taken as BT.601 at any size (JPEG's), as read_image() does; 16-bit images are rounded to 8 bits
+// exactly. Patterns go through FFmpeg's image2 demuxer, which also numbers the frames 0, 1, 2, ...
+// at image_rate (it finds a first number from 0 to 4).
+//
 //   VideoReader reader("clip.mp4", {.threads = 2});
 //   VideoFrame frame;
 //   while (reader.read(frame)) use(frame.rgb(), frame.pts, frame.time_base);
 //
 // The frame's pixels live in one buffer owned by the reader and are overwritten by the next
-// read(): in steady state nothing is allocated per frame.
+// read(): in steady state nothing is allocated per frame (beyond FFmpeg's own decoding; a folder's
+// images are each opened and decoded on their own).
 #pragma once
 
 #include <cstddef>
@@ -30,8 +40,9 @@ struct Rational {
 
 struct VideoInfo {
   std::string path;
-  std::string container;         // FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
-  std::string codec;             // e.g. "h264"
+  std::string container;         // FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2";
+                                 // "image folder" for a folder of images
+  std::string codec;             // e.g. "h264"; "images" for a folder
   int stream_index = -1;         // of the video stream in the file
   int width = 0;
   int height = 0;
@@ -75,9 +86,13 @@ class VideoReader {
   struct Options {
     int threads = 0;         // decoder frame threads; 0: FFmpeg picks (one per core)
     bool keep_alpha = false; // RGBA frames when the stream has alpha (else always RGB24)
+    // Frame rate of image inputs (a folder of images, or a "%05d.png" pattern), which carry no
+    // timestamps: frame i gets pts i in time base den/num (1/25 by default).
+    Rational image_rate = {25, 1};
   };
 
-  // Throws Error naming the file when it cannot be opened or holds no decodable video stream.
+  // Throws Error naming the file when it cannot be opened or holds no decodable video stream
+  // (a folder: when it holds no images or its first cannot be decoded).
   explicit VideoReader(const std::string& path, const Options& options);
   explicit VideoReader(const std::string& path) : VideoReader(path, Options{}) {}
   ~VideoReader();
@@ -86,7 +101,8 @@ class VideoReader {
 
   const VideoInfo& info() const;
   // The next frame; false after the last. Damaged packets are skipped and listed in
-  // corrupt_packets(); only an unusable file (or an I/O failure) throws.
+  // corrupt_packets(); only an unusable file (or an I/O failure) throws. In a folder, an image
+  // that cannot be decoded or differs in size throws Error naming it.
   bool read(VideoFrame& frame);
   const std::vector<CorruptPacket>& corrupt_packets() const;
 

@@ -1,0 +1,81 @@
+// The offline job: a video (or an image sequence) in; a composite, an alpha matte and/or a
+// foreground out, every frame with its input timestamp, the audio carried along.
+//
+// Three threads joined by bounded queues over a fixed pool of frame slots, so memory does not
+// depend on the video's length:
+//   decode   demux + decode + RGB conversion             (this file's decode thread)
+//   matting  scene-cut check + the network               (matting thread, OpenMP inside)
+//   output   background + compositing + encode + mux     (the calling thread)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mattecast/mattecast.h"
+#include "video/video_reader.h"
+
+namespace mattecast {
+
+struct VideoJobOptions {
+  std::string input;            // a video file, a folder of images, or a printf pattern
+  std::string composite_path;   // "" for none (at least one output is required)
+  std::string alpha_path;
+  std::string foreground_path;
+  std::string background;       // spec (see compose/background.h); "": green behind the
+                                // composite, transparent for the foreground
+  SessionParams session;        // threads here is the whole job's core budget (0: all cores)
+  int crf = -1;                 // -1: the codec's default
+  std::string preset = "veryfast";
+  int alpha_depth = 8;          // 8 or 16 (16 only for PNG sequences)
+  bool scene_reset = false;     // reset the recurrent state at detected hard cuts
+  bool audio = true;            // carry the input's audio into video outputs
+  bool overwrite = false;
+  Rational image_rate{25, 1};   // frame rate given to image sequence inputs
+};
+
+struct VideoJobProgress {
+  int64_t frames_done = 0;
+  int64_t frames_total = -1;    // -1 when the container does not say
+  double elapsed_seconds = 0;
+};
+
+struct VideoJobCallbacks {
+  std::function<void(const VideoJobProgress&)> progress;  // from the output thread
+  std::function<void(const std::string&)> warn;           // from any thread, serialised
+  const std::atomic<bool>* abort = nullptr;               // set to stop early (Ctrl-C)
+};
+
+struct SceneCut {
+  int64_t frame = 0;
+  double seconds = 0;
+};
+
+struct StageTime {
+  std::string name;
+  double ms_per_frame = 0;
+};
+
+struct VideoJobReport {
+  VideoInfo input;
+  int64_t frames = 0;
+  double wall_seconds = 0;
+  std::vector<StageTime> stages;          // decode, matting, compose, encode (per output)
+  std::vector<SceneCut> scene_cuts;
+  std::vector<CorruptPacket> corrupt_packets;
+  std::vector<std::string> outputs;       // "path: description"
+  bool aborted = false;                   // stopped through callbacks.abort: nothing written
+};
+
+// Throws Error (naming the file) on bad input or outputs; every output is written under a
+// temporary name and appears only when the whole job succeeded.
+VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobOptions& options,
+                             const VideoJobCallbacks& callbacks = {});
+
+// The input's first usable information (for `--preview` and progress totals).
+VideoInfo probe_video(const std::string& input, Rational image_rate = {25, 1});
+
+}  // namespace mattecast

@@ -1,0 +1,100 @@
+// Test helpers for media files: scratch folders, ffmpeg-made inputs, decoding everything back.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
+#include "io/av_handles.h"
+#include "video/video_reader.h"
+
+namespace mattecast::testing {
+
+namespace fs = std::filesystem;
+
+// A fresh folder named after the running test, under the build's tmp folder.
+inline std::string scratch_dir(const std::string& area) {
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path dir = fs::path(MATTECAST_TEST_TMP) / area /
+                 fmt::format("{}.{}", test->test_suite_name(), test->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+// Runs the ffmpeg command-line tool (inputs for tests are made with it); true on success.
+inline bool run_ffmpeg(const std::string& arguments) {
+  const std::string command = "ffmpeg -nostdin -y -v error " + arguments;
+  return std::system(command.c_str()) == 0;
+}
+
+struct Decoded {
+  VideoInfo info;
+  std::vector<int64_t> pts;
+  std::vector<std::vector<uint8_t>> pixels;  // packed rows, only when asked for
+  int channels = 0;
+};
+
+inline Decoded decode_all(const std::string& path, bool keep_pixels = false,
+                          bool keep_alpha = false) {
+  VideoReader reader(path, {.threads = 2, .keep_alpha = keep_alpha});
+  Decoded result;
+  result.info = reader.info();
+  VideoFrame frame;
+  while (reader.read(frame)) {
+    result.pts.push_back(frame.pts);
+    result.channels = frame.channels;
+    if (keep_pixels) {
+      const size_t row = size_t(frame.width) * frame.channels;
+      std::vector<uint8_t> packed(row * frame.height);
+      for (int y = 0; y < frame.height; ++y)
+        std::copy_n(frame.data + frame.stride * y, row, packed.data() + row * y);
+      result.pixels.push_back(std::move(packed));
+    }
+  }
+  return result;
+}
+
+// pts of one time base expressed in another.
+inline std::vector<int64_t> rescale(const std::vector<int64_t>& pts, Rational from, Rational to) {
+  std::vector<int64_t> out;
+  for (int64_t value : pts)
+    out.push_back(av_rescale_q(value, AVRational{from.num, from.den}, AVRational{to.num, to.den}));
+  return out;
+}
+
+struct AudioPackets {
+  std::string codec;
+  std::vector<std::vector<uint8_t>> data;
+};
+
+// The packets of the first audio stream (empty when there is none).
+inline AudioPackets audio_packets(const std::string& path) {
+  AVFormatContext* opened = nullptr;
+  if (avformat_open_input(&opened, ("file:" + path).c_str(), nullptr, nullptr) < 0)
+    throw std::runtime_error("cannot open " + path);
+  AvInputPtr input(opened);
+  avformat_find_stream_info(opened, nullptr);
+  const int index = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+  AudioPackets result;
+  if (index < 0) return result;
+  result.codec = avcodec_get_name(opened->streams[index]->codecpar->codec_id);
+  AvPacketPtr packet = make_av_packet();
+  while (av_read_frame(opened, packet.get()) >= 0) {
+    if (packet->stream_index == index)
+      result.data.emplace_back(packet->data, packet->data + packet->size);
+    av_packet_unref(packet.get());
+  }
+  return result;
+}
+
+}  // namespace mattecast::testing
