@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Matting quality on the synthetic sequences (exact ground-truth alpha): runs the network in fp32
-# and bf16 over each sequence's composite, scores both against the ground truth with RVM's
+# Matting quality on the synthetic sequences (exact ground-truth alpha): runs `mattecast video` in
+# fp32 and bf16 over each sequence's composite, scores both against the ground truth with RVM's
 # metrics (`mattecast eval`), and bf16 against fp32. Prints a markdown table on stdout, progress
 # on stderr.
 #
 #   bench/quality.sh BUILD_DIR [SYNTHETIC_DIR]     (default ../shared/media/synthetic)
 #
 # Units as RVM's evaluation reports them: MAD x1e3, MSE x1e3, Grad x1e-3, Conn x1e-3 (sums over
-# a 1280x720 frame), dtSSD x1e2; each the mean over the sequence's frames. Needs ffmpeg and jq.
+# a 1280x720 frame), dtSSD x1e2; each the mean over the sequence's frames. Needs jq.
 set -euo pipefail
 export LC_ALL=C  # a decimal point in printf's numbers
 
@@ -19,7 +19,7 @@ cli="$(realpath "$1")/mattecast"
 [ -x "$cli" ] || { echo "$0: no mattecast executable in $1" >&2; exit 1; }
 cd "$(dirname "$0")/.."  # the model search looks in ../shared/models from here
 synthetic="$(realpath "${2:-../shared/media/synthetic}")"
-for tool in ffmpeg jq; do
+for tool in jq; do
   command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
 done
 
@@ -36,18 +36,14 @@ rows=()
 for sequence_dir in "$synthetic"/*/; do
   sequence="$(basename "$sequence_dir")"
   dir="$work/$sequence"
-  mkdir -p "$dir/frames" "$dir/truth"
-  echo "$sequence: extracting frames" >&2
-  # The same conversion as mattecast's own image reader (bilinear chroma, accurate rounding);
-  # the BT.709 matrix comes from the stream's tags.
-  ffmpeg -nostdin -v error -i "$sequence_dir/composite.mp4" \
-    -sws_flags bilinear+accurate_rnd+full_chroma_int -pix_fmt rgb24 "$dir/frames/%04d.png"
-  ffmpeg -nostdin -v error -i "$sequence_dir/alpha.mkv" -pix_fmt gray "$dir/truth/%04d.png"
+  mkdir -p "$dir"
   for precision in fp32 bf16; do
-    echo "$sequence: $precision inference" >&2
-    "$cli" infer --frames "$dir/frames" --out "$dir/$precision" --alpha-only \
-      --precision "$precision" --threads 2 >/dev/null
-    "$cli" eval --pred "$dir/$precision" --gt "$dir/truth" --json >"$dir/$precision.json"
+    echo "$sequence: $precision" >&2
+    # The user's path: the video in, a 16-bit PNG alpha sequence out, scored against the
+    # ground-truth alpha video directly.
+    "$cli" video "$sequence_dir/composite.mp4" --alpha "$dir/$precision/" --alpha-depth 16 \
+      --precision "$precision" --threads 2 --quiet
+    "$cli" eval --pred "$dir/$precision" --gt "$sequence_dir/alpha.mkv" --json >"$dir/$precision.json"
   done
   "$cli" eval --pred "$dir/bf16" --gt "$dir/fp32" --json >"$dir/bf16_vs_fp32.json"
   # MAD is mean |difference| x 1e3; x 255 / 1e3 gives it in 8-bit alpha steps.

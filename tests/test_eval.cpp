@@ -390,6 +390,30 @@ TEST(EvalCommand, NpyPredictionsScoreAsTheLibraryComputes) {
   EXPECT_DOUBLE_EQ(result["per_frame"][2]["conn"].get<double>(), expected.per_frame()[2].conn);
 }
 
+// A matte video (the ground truth's own FFV1 gray file) scores against its frames as PNGs.
+TEST(EvalCommand, VideosAreReadFrameByFrame) {
+  const std::string video =
+      std::string(MATTECAST_SHARED_DIR) + "/media/synthetic/girl1_over_cars/alpha.mkv";
+  const fs::path all = fresh_dir("truth_video");
+  const std::string command = fmt::format(
+      "ffmpeg -nostdin -v error -i '{}' '{}/alpha_%04d.png'", video, all.string());
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const Result r = run(fmt::format("eval --pred '{}' --gt '{}' --json", video, all.string()));
+  ASSERT_EQ(r.status, 0) << r.errors;
+  const auto result = nlohmann::json::parse(r.output);
+  EXPECT_EQ(result["frames"], 60);
+  EXPECT_EQ(result["mad"], 0.0);
+  EXPECT_EQ(result["dtssd"], 0.0);
+
+  // Four frames against the video's sixty: both lengths named.
+  const fs::path few = extract_truth("truth_video_few");
+  const Result short_truth = run(fmt::format("eval --pred '{}' --gt '{}'", video, few.string()));
+  EXPECT_EQ(short_truth.status, 1);
+  EXPECT_NE(short_truth.errors.find("has 60 alpha frames but"), std::string::npos)
+      << short_truth.errors;
+  EXPECT_NE(short_truth.errors.find("has 4;"), std::string::npos) << short_truth.errors;
+}
+
 TEST(EvalCommand, MismatchedFoldersAreErrors) {
   const fs::path truth = extract_truth("truth_errors");
 

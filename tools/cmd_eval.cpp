@@ -1,6 +1,7 @@
 // `mattecast eval`: scores predicted alpha mattes against ground truth with RVM's metrics.
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -13,6 +14,7 @@
 #include "io/image.h"
 #include "io/npy.h"
 #include "mattecast/mattecast.h"
+#include "video/video_reader.h"
 
 namespace mattecast::cli {
 
@@ -74,6 +76,59 @@ AlphaImage read_alpha_frame(const std::string& path) {
   return {int(shape[1]), int(shape[0]), std::move(array.values)};
 }
 
+// Alpha frames one after another from a folder (pha_NNN.npy or images) or a video: the alpha
+// channel of a video that has one (ProRes 4444, VP9 alpha), else its luma (an alpha matte
+// written as gray video).
+class AlphaSource {
+ public:
+  explicit AlphaSource(const std::string& path) : path_(path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      files_ = list_alpha_frames(path);
+    } else {
+      video_.emplace(path, VideoReader::Options{.threads = 0, .keep_alpha = true});
+    }
+  }
+
+  const std::string& path() const { return path_; }
+
+  // False after the last frame; `name` says which frame it was, for messages.
+  bool next(AlphaImage& out, std::string& name) {
+    if (!video_) {
+      if (index_ >= files_.size()) return false;
+      name = files_[index_++];
+      out = read_alpha_frame(name);
+      return true;
+    }
+    if (!video_->read(frame_)) return false;
+    name = fmt::format("{} frame {}", path_, index_++);
+    out.width = frame_.width;
+    out.height = frame_.height;
+    out.values.resize(size_t(frame_.width) * frame_.height);
+    for (int y = 0; y < frame_.height; ++y) {
+      const uint8_t* row = frame_.data + y * frame_.stride;
+      float* alpha = out.values.data() + size_t(y) * frame_.width;
+      for (int x = 0; x < frame_.width; ++x) {
+        const uint8_t* p = row + x * frame_.channels;
+        if (frame_.channels == 4)
+          alpha[x] = float(p[3]) / 255.0f;
+        else if (p[0] == p[1] && p[1] == p[2])  // gray: exact
+          alpha[x] = float(p[0]) / 255.0f;
+        else
+          alpha[x] = (0.2126f * p[0] + 0.7152f * p[1] + 0.0722f * p[2]) / 255.0f;
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+  std::optional<VideoReader> video_;
+  VideoFrame frame_;
+  size_t index_ = 0;
+};
+
 eval::AlphaPlane plane(const AlphaImage& image) {
   return {image.values.data(), image.width, image.height};
 }
@@ -87,29 +142,40 @@ nlohmann::ordered_json to_json(const eval::FrameMetrics& metrics) {
 }
 
 void run_eval(const EvalOptions& o) {
-  const auto pred_frames = list_alpha_frames(o.pred);
-  const auto truth_frames = list_alpha_frames(o.truth);
-  if (pred_frames.size() != truth_frames.size())
-    throw Error(fmt::format("{} has {} alpha frames but {} has {}; they must match one to one",
-                            o.pred, pred_frames.size(), o.truth, truth_frames.size()));
-
+  AlphaSource pred_source(o.pred), truth_source(o.truth);
   eval::SequenceMetrics metrics;
+  std::vector<std::string> pred_frames;
+  AlphaImage pred, truth;
+  std::string pred_name, truth_name;
   int width = 0, height = 0;
-  for (size_t i = 0; i < pred_frames.size(); ++i) {
-    const AlphaImage pred = read_alpha_frame(pred_frames[i]);
-    const AlphaImage truth = read_alpha_frame(truth_frames[i]);
+  for (;;) {
+    const bool has_pred = pred_source.next(pred, pred_name);
+    const bool has_truth = truth_source.next(truth, truth_name);
+    if (!has_pred && !has_truth) break;
+    if (has_pred != has_truth) {
+      // Count the longer one to its end, so the message says both lengths.
+      size_t longer = pred_frames.size() + 1;
+      for (AlphaSource& rest = has_pred ? pred_source : truth_source; rest.next(pred, pred_name);)
+        ++longer;
+      const size_t pred_count = has_pred ? longer : pred_frames.size();
+      const size_t truth_count = has_truth ? longer : pred_frames.size();
+      throw Error(fmt::format("{} has {} alpha frames but {} has {}; they must match one to one",
+                              o.pred, pred_count, o.truth, truth_count));
+    }
     if (pred.width != truth.width || pred.height != truth.height)
-      throw Error(fmt::format("{} is {}x{} but {} is {}x{}", pred_frames[i], pred.width,
-                              pred.height, truth_frames[i], truth.width, truth.height));
-    if (i == 0) {
+      throw Error(fmt::format("{} is {}x{} but {} is {}x{}", pred_name, pred.width, pred.height,
+                              truth_name, truth.width, truth.height));
+    if (pred_frames.empty()) {
       width = truth.width;
       height = truth.height;
     } else if (truth.width != width || truth.height != height) {
-      throw Error(fmt::format("{} is {}x{}, unlike the first frame's {}x{}", truth_frames[i],
+      throw Error(fmt::format("{} is {}x{}, unlike the first frame's {}x{}", truth_name,
                               truth.width, truth.height, width, height));
     }
     metrics.add(plane(pred), plane(truth));
+    pred_frames.push_back(pred_name);
   }
+  if (pred_frames.empty()) throw Error(fmt::format("{}: no alpha frames", o.pred));
 
   const eval::FrameMetrics mean = metrics.mean();
   if (o.json) {
@@ -151,10 +217,11 @@ void add_eval_command(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   command
       ->add_option("--pred", options->pred,
-                   "Folder of predicted alpha: pha_NNN.npy from `mattecast infer`, or images "
-                   "(gray, or the alpha channel of RGBA)")
+                   "Predicted alpha: a folder of pha_NNN.npy (`mattecast infer`) or images "
+                   "(gray, or the alpha channel of RGBA), or a video (its alpha channel, else "
+                   "its luma)")
       ->required();
-  command->add_option("--gt", options->truth, "Folder of ground-truth alpha, same kinds")
+  command->add_option("--gt", options->truth, "Ground-truth alpha, same kinds")
       ->required();
   command->add_flag("--json", options->json,
                     "Print one JSON object with the averages and a per_frame list");

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "mattecast/mattecast.h"
+#include "nn/threads.h"
 
 namespace mattecast::cli {
 
@@ -36,6 +37,7 @@ SessionParams session_params(const EngineOptions& options, bool alpha_only) {
 }  // namespace mattecast::cli
 
 int main(int argc, char** argv) {
+  mattecast::prefer_passive_openmp_waits(argv);
   CLI::App app{"mattecast: video matting (Robust Video Matting) on the CPU"};
   app.require_subcommand(1);
   mattecast::cli::add_images_command(app);
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   mattecast::cli::add_bench_command(app);
   mattecast::cli::add_eval_command(app);
   mattecast::cli::add_video_command(app);
+  mattecast::cli::add_webcam_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

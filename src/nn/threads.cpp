@@ -2,6 +2,9 @@
 
 #include <omp.h>
 #include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace mattecast {
 
@@ -15,6 +18,12 @@ int set_threads(int threads) {
   if (threads <= 0) threads = available_cores();
   omp_set_num_threads(threads);
   return threads;
+}
+
+void prefer_passive_openmp_waits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run with the default policy
 }
 
 }  // namespace mattecast

@@ -47,12 +47,14 @@ struct FrameSlot {
   int64_t pts = 0;
   int64_t index = 0;
   double seconds = 0;
-  Matte matte;
+  Matte* matte = nullptr;  // from the matte pool, between matting and output
   RgbImage view() const { return {rgb.data(), width, height, ptrdiff_t(width) * 3}; }
 };
 
-// Three slots: one decoding, one in the network, one being composited and encoded.
-constexpr size_t kSlots = 3;
+// Three frames: one decoding, one in the network, one being composited and encoded. Mattes
+// (float, the largest buffers) exist only from matting to output: two suffice.
+constexpr size_t kFrameSlots = 3;
+constexpr size_t kMatteSlots = 2;
 
 // The first failure of any thread stops the others; it is rethrown on the calling thread.
 class FailureLatch {
@@ -131,7 +133,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
 
   const int cores = core_budget(options.session);
   VideoReader::Options reader_options;
-  reader_options.threads = std::min(cores, 2);
+  reader_options.threads = 1;  // its own pipeline stage; frame threads would only add memory
   reader_options.image_rate = options.image_rate;
   VideoReader reader(options.input, reader_options);
   const VideoInfo info = reader.info();
@@ -148,7 +150,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
     sink.frame_rate = info.frame_rate;
     sink.crf = options.crf;
     sink.preset = options.preset;
-    sink.threads = std::min(cores, 2);
+    sink.threads = 1;
     sink.rotation = info.rotation;
     sink.audio_source = has_audio ? options.input : "";
     sink.overwrite = options.overwrite;
@@ -184,12 +186,16 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   session_params.alpha_only = options.composite_path.empty() && options.foreground_path.empty();
   Session session(std::move(model), session_params);
 
-  std::vector<FrameSlot> slots(kSlots);
-  BoundedQueue<FrameSlot*> free_slots(kSlots), to_matting(kSlots), to_output(kSlots);
+  std::vector<FrameSlot> slots(kFrameSlots);
+  std::vector<Matte> mattes(kMatteSlots);
+  BoundedQueue<FrameSlot*> free_slots(kFrameSlots), to_matting(kFrameSlots), to_output(kFrameSlots);
+  BoundedQueue<Matte*> free_mattes(kMatteSlots);
   for (auto& slot : slots) free_slots.push(&slot);
+  for (auto& matte : mattes) free_mattes.push(&matte);
   FailureLatch failure;
   auto stop_all = [&] {
     free_slots.close();
+    free_mattes.close();
     to_matting.close();
     to_output.close();
   };
@@ -243,12 +249,15 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
       while (auto slot = to_matting.pop()) {
         if (aborted() || failure.failed()) break;
         FrameSlot& s = **slot;
+        auto matte = free_mattes.pop();
+        if (!matte) break;
+        s.matte = *matte;
         const auto t0 = Clock::now();
         if (options.scene_reset && scene_cuts.update(s.view())) {
           session.reset();
           report.scene_cuts.push_back({s.index, s.seconds});
         }
-        session.process(s.view(), s.matte);
+        session.process(s.view(), *s.matte);
         matting_ms += ms_since(t0);
         if (!to_output.push(*slot)) break;
       }
@@ -279,14 +288,14 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
         picture.resize(size_t(width) * height * channels);
         PixelBuffer buffer{picture.data(), width, height, channels, ptrdiff_t(width) * channels};
         if (out.layout == PixelLayout::gray8) {
-          alpha_gray8(s.matte, buffer, 1);
+          alpha_gray8(*s.matte, buffer, 1);
         } else if (out.layout == PixelLayout::gray16) {
-          alpha_gray16(s.matte, reinterpret_cast<uint16_t*>(picture.data()), buffer.stride, 1);
+          alpha_gray16(*s.matte, reinterpret_cast<uint16_t*>(picture.data()), buffer.stride, 1);
         } else if (out.layout == PixelLayout::rgba) {
-          foreground_rgba(s.matte, source, buffer, 1);
+          foreground_rgba(*s.matte, source, buffer, 1);
         } else {
-          if (!behind) behind = background->render(s.seconds, source, s.matte.alpha.data());
-          composite_over(s.matte, source, *behind, buffer, 1);
+          if (!behind) behind = background->render(s.seconds, source, s.matte->alpha.data());
+          composite_over(*s.matte, source, *behind, buffer, 1);
         }
         compose_ms += ms_since(t0);
         const auto t1 = Clock::now();
@@ -294,6 +303,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
         out.encode_ms += ms_since(t1);
       }
       ++report.frames;
+      free_mattes.push(s.matte);
       free_slots.push(*slot);
       if (callbacks.progress) {
         progress.frames_done = report.frames;
