@@ -36,6 +36,18 @@ class BoundedQueue {
     return item;
   }
 
+  // As pop(), giving up after `timeout` with `timed_out` set.
+  template <typename Duration>
+  std::optional<T> pop_for(Duration timeout, bool& timed_out) {
+    std::unique_lock lock(mutex_);
+    timed_out = !not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
   // Items already queued can still be popped; further pushes fail.
   void close() {
     std::lock_guard lock(mutex_);

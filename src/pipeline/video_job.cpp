@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <sched.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -106,21 +107,48 @@ void check_options(const VideoJobOptions& o) {
   }
 }
 
-// The network's OpenMP team gets the job's whole core budget; the decoder and each encoder run
-// single-threaded on the pipeline's own threads, in the network's idle time (below).
-int core_budget(const SessionParams& params) {
-  if (params.threads > 0) return params.threads;
-  return std::max(1, int(std::thread::hardware_concurrency()));
-}
-
 // The network's OpenMP team needs both cores at once, in bursts; a decoder or encoder thread
 // that holds a core makes the whole team wait. As SCHED_IDLE threads they run in the gaps the
 // network leaves (its threads sleep between parallel regions) and yield the moment it wakes:
-// 720p composite + alpha went from 25 to 29 fps on 2 cores. The pipeline cannot starve: when
-// the network runs out of frames it sleeps, and they get every core.
-void run_in_idle_time() {
-  sched_param param{};
-  sched_setscheduler(0, SCHED_IDLE, &param);  // no privilege needed to lower; best effort
+// 720p composite + alpha went from 25 to 29 fps on 2 cores. But idle-class threads also yield to
+// every other process: when the machine is busy elsewhere they would starve, so as soon as the
+// network waits for them longer than a frame ever should, or the job stops, they go back to
+// normal scheduling for good.
+class IdleTimeThreads {
+ public:
+  // The calling thread runs in idle time from now on (best effort: lowering needs no privilege).
+  void enter() {
+    std::lock_guard lock(mutex_);
+    if (restored_) return;
+    sched_param param{};
+    if (sched_setscheduler(0, SCHED_IDLE, &param) == 0) threads_.push_back(gettid());
+  }
+  // Every thread that entered is scheduled normally again; idempotent.
+  void restore() {
+    std::lock_guard lock(mutex_);
+    if (restored_) return;
+    restored_ = true;
+    sched_param param{};
+    for (pid_t thread : threads_) sched_setscheduler(thread, SCHED_OTHER, &param);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<pid_t> threads_;
+  bool restored_ = false;
+};
+
+// How long the network may wait for the idle-time threads before they are judged starved.
+constexpr auto kStarvedAfter = std::chrono::milliseconds(150);
+
+// Pops from `queue`; when that takes longer than kStarvedAfter, the idle-time threads go normal.
+template <typename T>
+std::optional<T> pop_or_restore(BoundedQueue<T>& queue, IdleTimeThreads& idle_threads) {
+  bool timed_out = false;
+  auto item = queue.pop_for(kStarvedAfter, timed_out);
+  if (!timed_out) return item;
+  idle_threads.restore();
+  return queue.pop();
 }
 
 }  // namespace
@@ -135,7 +163,6 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   };
   auto aborted = [&] { return callbacks.abort && callbacks.abort->load(); };
 
-  const int cores = core_budget(options.session);
   VideoReader::Options reader_options;
   reader_options.threads = 1;  // its own pipeline stage; frame threads would only add memory
   reader_options.image_rate = options.image_rate;
@@ -163,11 +190,11 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   };
 
   // The background is needed by the composite, and by the foreground only when one is given.
-  std::string composite_background = options.background.empty() ? "green" : options.background;
   std::optional<Background> background;
   if (!options.composite_path.empty() ||
       (!options.foreground_path.empty() && !options.background.empty())) {
-    background.emplace(parse_background(composite_background), width, height, 1);
+    background.emplace(parse_background(options.background.empty() ? "green" : options.background),
+                       width, height, 1);
   }
   const bool transparent = !background || background->transparent();
 
@@ -184,9 +211,10 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
                                   over_background ? PixelLayout::rgb24 : PixelLayout::rgba));
   }
 
+  // The network's OpenMP team gets the job's whole core budget (`threads`; 0: every core); the
+  // decoder and each encoder run single-threaded on the pipeline's threads, in its idle time.
   // Alpha-only mode skips the foreground planes when no output shows the network's colour.
   SessionParams session_params = options.session;
-  session_params.threads = cores;
   session_params.alpha_only = options.composite_path.empty() && options.foreground_path.empty();
   Session session(std::move(model), session_params);
 
@@ -197,7 +225,9 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   for (auto& slot : slots) free_slots.push(&slot);
   for (auto& matte : mattes) free_mattes.push(&matte);
   FailureLatch failure;
+  IdleTimeThreads idle_threads;
   auto stop_all = [&] {
+    idle_threads.restore();  // a stopping job must not wait for the machine to go idle
     free_slots.close();
     free_mattes.close();
     to_matting.close();
@@ -210,7 +240,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   const auto start = Clock::now();
 
   std::thread decode_thread([&] {
-    run_in_idle_time();
+    idle_threads.enter();
     try {
       VideoFrame frame;
       size_t corrupt_seen = 0;
@@ -251,10 +281,13 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   std::thread matting_thread([&] {
     try {
       SceneCutDetector scene_cuts;
-      while (auto slot = to_matting.pop()) {
-        if (aborted() || failure.failed()) break;
+      while (auto slot = pop_or_restore(to_matting, idle_threads)) {
+        if (aborted() || failure.failed()) {
+          idle_threads.restore();  // the output thread must see the end promptly
+          break;
+        }
         FrameSlot& s = **slot;
-        auto matte = free_mattes.pop();
+        auto matte = pop_or_restore(free_mattes, idle_threads);
         if (!matte) break;
         s.matte = *matte;
         const auto t0 = Clock::now();
@@ -275,7 +308,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
 
   // Output stage on this thread: one picture buffer per output, reused for every frame.
   std::vector<std::vector<uint8_t>> pictures(outputs.size());
-  run_in_idle_time();
+  idle_threads.enter();
   try {
     VideoJobProgress progress{.frames_total = expected_frames(info)};
     while (auto slot = to_output.pop()) {
