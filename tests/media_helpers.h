@@ -42,6 +42,7 @@ struct Decoded {
   std::vector<int64_t> pts;
   std::vector<std::vector<uint8_t>> pixels;  // packed rows, only when asked for
   int channels = 0;
+  size_t corrupt = 0;  // damaged packets the reader skipped
 };
 
 inline Decoded decode_all(const std::string& path, bool keep_pixels = false,
@@ -51,6 +52,8 @@ inline Decoded decode_all(const std::string& path, bool keep_pixels = false,
   result.info = reader.info();
   VideoFrame frame;
   while (reader.read(frame)) {
+    EXPECT_EQ(frame.index, int64_t(result.pts.size()));
+    EXPECT_EQ(frame.time_base, result.info.time_base);
     result.pts.push_back(frame.pts);
     result.channels = frame.channels;
     if (keep_pixels) {
@@ -61,10 +64,11 @@ inline Decoded decode_all(const std::string& path, bool keep_pixels = false,
       result.pixels.push_back(std::move(packed));
     }
   }
+  result.corrupt = reader.corrupt_packets().size();
   return result;
 }
 
-// pts of one time base expressed in another.
+// pts of one time base expressed in another (exact when representable).
 inline std::vector<int64_t> rescale(const std::vector<int64_t>& pts, Rational from, Rational to) {
   std::vector<int64_t> out;
   for (int64_t value : pts)
@@ -74,7 +78,9 @@ inline std::vector<int64_t> rescale(const std::vector<int64_t>& pts, Rational fr
 
 struct AudioPackets {
   std::string codec;
+  Rational time_base;
   std::vector<std::vector<uint8_t>> data;
+  std::vector<int64_t> pts;
 };
 
 // The packets of the first audio stream (empty when there is none).
@@ -87,11 +93,15 @@ inline AudioPackets audio_packets(const std::string& path) {
   const int index = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   AudioPackets result;
   if (index < 0) return result;
-  result.codec = avcodec_get_name(opened->streams[index]->codecpar->codec_id);
+  const AVStream* stream = opened->streams[index];
+  result.codec = avcodec_get_name(stream->codecpar->codec_id);
+  result.time_base = {stream->time_base.num, stream->time_base.den};
   AvPacketPtr packet = make_av_packet();
   while (av_read_frame(opened, packet.get()) >= 0) {
-    if (packet->stream_index == index)
+    if (packet->stream_index == index) {
       result.data.emplace_back(packet->data, packet->data + packet->size);
+      result.pts.push_back(packet->pts);
+    }
     av_packet_unref(packet.get());
   }
   return result;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "io/alpha_image.h"
 #include "io/image.h"
 #include "io/npy.h"
@@ -20,20 +21,9 @@ namespace fs = std::filesystem;
 const std::string kShared = MATTECAST_SHARED_DIR;
 const std::string kModel = kShared + "/models/rvm_mobilenetv3_from_tfjs.pth";
 
-struct Result {
-  int status;
-  std::string output;  // stdout and stderr together
-};
+using Result = mattecast::testing::CliResult;
 
-Result run(const std::string& arguments) {
-  const std::string command = fmt::format("'{}' {} 2>&1", MATTECAST_CLI, arguments);
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+Result run(const std::string& arguments) { return mattecast::testing::run_cli(arguments); }
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::path(MATTECAST_TEST_TMP) / name;

@@ -18,6 +18,7 @@
 #include "compose/background.h"
 #include "io/alpha_image.h"
 #include "io/image.h"
+#include "cli_runner.h"
 #include "media_helpers.h"
 #include "pipeline/progress.h"
 #include "pipeline/scene_cut.h"
@@ -33,23 +34,8 @@ const std::string kModel = kShared + "/models/rvm_mobilenetv3_from_tfjs.pth";
 const std::string kCupsClip = kShared + "/media/video/sam2_02_cups.mp4";    // with AAC audio
 const std::string kPortraitClip = kShared + "/media/video/liveportrait_d0.mp4";  // no audio
 
-struct Result {
-  int status;
-  std::string output;  // stdout and stderr together
-};
-
-Result run_cli(const std::string& arguments) {
-  const std::string command = fmt::format("'{}' {} 2>&1", MATTECAST_CLI, arguments);
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
 // `mattecast video` with the test model and a quiet, deterministic setup.
-Result video(const std::string& arguments) {
+CliResult video(const std::string& arguments) {
   return run_cli(fmt::format("video --model {} --threads 2 --progress plain {}", kModel, arguments));
 }
 
@@ -106,7 +92,7 @@ void expect_same_timing(const std::string& input, const std::string& output) {
 TEST_F(VideoCommand, EveryVideoKindKeepsFrameCountAndTimestamps) {
   const std::string out = scratch_dir("pipeline");
   for (const std::string name : {"c.mp4", "c.mkv", "c.mov", "c.webm"}) {
-    const Result r = video(fmt::format("{} -o {}/{} --alpha {}/a_{}", input("vfr.mp4"), out, name,
+    const CliResult r = video(fmt::format("{} -o {}/{} --alpha {}/a_{}", input("vfr.mp4"), out, name,
                                        out, name));
     ASSERT_EQ(r.status, 0) << r.output;
     expect_same_timing(input("vfr.mp4"), out + "/" + name);
@@ -121,7 +107,7 @@ TEST_F(VideoCommand, EveryVideoKindKeepsFrameCountAndTimestamps) {
 
 TEST_F(VideoCommand, PngSequencesHaveOneFilePerFrame) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format("{} -o {}/comp/ --alpha {}/alpha_%04d.png --alpha-depth 16",
+  const CliResult r = video(fmt::format("{} -o {}/comp/ --alpha {}/alpha_%04d.png --alpha-depth 16",
                                      input("vfr.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const size_t frames = decode_all(input("vfr.mp4")).pts.size();
@@ -133,7 +119,7 @@ TEST_F(VideoCommand, PngSequencesHaveOneFilePerFrame) {
 
 TEST_F(VideoCommand, AudioPacketsAreCopiedUnchanged) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("audio.mp4"), out, out));
+  const CliResult r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("audio.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const AudioPackets source = audio_packets(input("audio.mp4"));
   ASSERT_FALSE(source.data.empty());
@@ -145,7 +131,7 @@ TEST_F(VideoCommand, AudioPacketsAreCopiedUnchanged) {
     for (size_t i = 0; i < copied.data.size(); ++i) ASSERT_EQ(copied.data[i], source.data[i]) << i;
   }
   // WebM cannot hold AAC: re-encoded to Opus, and said so.
-  const Result webm = video(fmt::format("{} -o {}/c.webm", input("audio.mp4"), out));
+  const CliResult webm = video(fmt::format("{} -o {}/c.webm", input("audio.mp4"), out));
   ASSERT_EQ(webm.status, 0) << webm.output;
   EXPECT_EQ(audio_packets(out + "/c.webm").codec, "opus");
   EXPECT_TRUE(contains(webm.output, "opus")) << webm.output;
@@ -157,7 +143,7 @@ TEST_F(VideoCommand, AudioPacketsAreCopiedUnchanged) {
 // The alpha of a transparent output, decoded back, equals the --alpha output.
 TEST_F(VideoCommand, TransparentOutputsCarryTheAlpha) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format(
+  const CliResult r = video(fmt::format(
       "{0} --background transparent -o {1}/t.mov --foreground {1}/f.webm --alpha {1}/alpha/ "
       "--precision fp32",
       input("odd_plain.mp4"), out));
@@ -184,11 +170,11 @@ TEST_F(VideoCommand, TransparentOutputsCarryTheAlpha) {
 // composite = fgr * alpha + bg * (1 - alpha), checked on lossless PNG outputs.
 TEST_F(VideoCommand, CompositeIsForegroundOverBackground) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format(
+  const CliResult r = video(fmt::format(
       "{0} --background '#204060' -o {1}/comp/ --alpha {1}/alpha/ --precision fp32",
       input("odd_plain.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
-  const Result fg = video(fmt::format("{0} --foreground {1}/fg/ --precision fp32",
+  const CliResult fg = video(fmt::format("{0} --foreground {1}/fg/ --precision fp32",
                                       input("odd_plain.mp4"), out));
   ASSERT_EQ(fg.status, 0) << fg.output;
   const auto names = folder_entries(out + "/comp");
@@ -217,7 +203,7 @@ TEST_F(VideoCommand, ImageAndVideoBackgrounds) {
   for (const std::string& spec : {picture, input("vfr.mp4")}) {
     fs::remove_all(out + "/comp");
     fs::remove_all(out + "/alpha");
-    const Result r = video(fmt::format("{0} --background {2} -o {1}/comp/ --alpha {1}/alpha/",
+    const CliResult r = video(fmt::format("{0} --background {2} -o {1}/comp/ --alpha {1}/alpha/",
                                        input("odd_plain.mp4"), out, spec));
     ASSERT_EQ(r.status, 0) << r.output;
     // Where the alpha is 0 the composite shows the background exactly as Background renders it.
@@ -245,7 +231,7 @@ TEST_F(VideoCommand, ImageAndVideoBackgrounds) {
 
 TEST_F(VideoCommand, RotationAndOddSizesAreKept) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("odd_rotated.mp4"), out, out));
+  const CliResult r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("odd_rotated.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const Decoded in = decode_all(input("odd_rotated.mp4"));
   for (const std::string name : {"c.mp4", "a.mov"}) {
@@ -263,7 +249,7 @@ TEST_F(VideoCommand, ImageFolderInput) {
   const Decoded in = decode_all(input("odd_plain.mp4"), true);
   for (size_t i = 0; i < in.pixels.size(); ++i)
     write_png_rgb(fmt::format("{}/frames/frame{}.png", out, i * 4), in.pixels[i].data(), 161, 91, 161 * 3);
-  const Result r = video(fmt::format("{0}/frames -o {0}/c.mp4 --fps 10", out));
+  const CliResult r = video(fmt::format("{0}/frames -o {0}/c.mp4 --fps 10", out));
   ASSERT_EQ(r.status, 0) << r.output;
   const Decoded decoded = decode_all(out + "/c.mp4");
   ASSERT_EQ(decoded.pts.size(), in.pixels.size());
@@ -278,14 +264,14 @@ TEST_F(VideoCommand, SceneCutsAreFoundAndReported) {
       "scale=160:120,setsar=1[b];[a][b]concat=n=2:v=1[v]\" -map [v] "
       "-c:v libx264 -preset ultrafast {2}/cut.mp4",
       kPortraitClip, kCupsClip, out)));
-  const Result r = video(fmt::format("{0}/cut.mp4 --alpha {0}/a.mp4 --scene-reset", out));
+  const CliResult r = video(fmt::format("{0}/cut.mp4 --alpha {0}/a.mp4 --scene-reset", out));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "scene cuts (1): frame 12")) << r.output;
 }
 
 TEST_F(VideoCommand, PreviewSheet) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format("{0} --preview {1}/sheet.png --preview-only -o {1}/never.mp4",
+  const CliResult r = video(fmt::format("{0} --preview {1}/sheet.png --preview-only -o {1}/never.mp4",
                                      input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
   const RgbFrame sheet = read_image(out + "/sheet.png");
@@ -296,11 +282,11 @@ TEST_F(VideoCommand, PreviewSheet) {
 
 TEST_F(VideoCommand, SummaryNamesStagesAndMemory) {
   const std::string out = scratch_dir("pipeline");
-  const Result r = video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
+  const CliResult r = video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* part : {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote "})
     EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;
-  const Result quiet = video(fmt::format("{0} -o {1}/q.mp4 --quiet", input("audio.mp4"), out));
+  const CliResult quiet = video(fmt::format("{0} -o {1}/q.mp4 --quiet", input("audio.mp4"), out));
   ASSERT_EQ(quiet.status, 0) << quiet.output;
   EXPECT_EQ(quiet.output, "");
 }
@@ -315,7 +301,7 @@ struct BadCase {
 void expect_clean_failure(const std::string& arguments, const std::string& out_dir,
                           const std::string& expected) {
   const auto before = folder_entries(out_dir);
-  const Result r = video(arguments);
+  const CliResult r = video(arguments);
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.status, -1) << "crashed: " << r.output;
   EXPECT_TRUE(contains(r.output, expected)) << "expected '" << expected << "' in:\n" << r.output;
@@ -346,7 +332,7 @@ TEST_F(VideoCommand, BadInputsFailCleanly) {
   EXPECT_EQ(file_bytes(in + "/cut.mp4"), cut_before);
 
   // The same job with the half file: moov atom at the end is gone, so it cannot be read.
-  const Result cut = video(args(in + "/cut.mp4"));
+  const CliResult cut = video(args(in + "/cut.mp4"));
   if (cut.status != 0) {
     EXPECT_TRUE(contains(cut.output, "cut.mp4")) << cut.output;
     EXPECT_TRUE(folder_entries(target).empty());
@@ -364,12 +350,12 @@ TEST_F(VideoCommand, BadInputsFailCleanly) {
 TEST_F(VideoCommand, ExistingOutputNeedsForce) {
   const std::string out = scratch_dir("pipeline");
   std::ofstream(out + "/c.mp4") << "precious";
-  const Result r = video(fmt::format("{} -o {}/c.mp4", input("odd_plain.mp4"), out));
+  const CliResult r = video(fmt::format("{} -o {}/c.mp4", input("odd_plain.mp4"), out));
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(contains(r.output, "--force")) << r.output;
   EXPECT_EQ(file_bytes(out + "/c.mp4"), "precious");
   EXPECT_EQ(folder_entries(out), std::vector<std::string>{"c.mp4"});
-  const Result forced = video(fmt::format("{} -o {}/c.mp4 --force", input("odd_plain.mp4"), out));
+  const CliResult forced = video(fmt::format("{} -o {}/c.mp4 --force", input("odd_plain.mp4"), out));
   ASSERT_EQ(forced.status, 0) << forced.output;
   EXPECT_EQ(decode_all(out + "/c.mp4").pts.size(), 6u);
 }
@@ -384,7 +370,7 @@ TEST_F(VideoCommand, DamagedPacketsAreReportedAndSkipped) {
   std::string bytes = file_bytes(out + "/clean.mp4");
   for (size_t i = bytes.size() / 3; i < bytes.size() / 3 + 3000; ++i) bytes[i] = char(i * 7);
   std::ofstream(out + "/damaged.mp4", std::ios::binary) << bytes;
-  const Result r = video(fmt::format("{0}/damaged.mp4 --alpha {0}/a.mp4", out));
+  const CliResult r = video(fmt::format("{0}/damaged.mp4 --alpha {0}/a.mp4", out));
   EXPECT_NE(r.status, -1) << r.output;
   EXPECT_FALSE(contains(r.output, "internal error")) << r.output;
   if (r.status == 0) {

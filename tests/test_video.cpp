@@ -27,10 +27,13 @@
 #include "video/video_reader.h"
 #include "video/video_writer.h"
 
+#include "media_helpers.h"
+
 namespace mattecast {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace mattecast::testing;
 
 const std::string clip = std::string(MATTECAST_SHARED_DIR) + "/media/video/liveportrait_s32.mp4";
 // Clips with audible sound (the audio of liveportrait_s32 is digital silence). In openmpf_video_01
@@ -39,58 +42,6 @@ const std::string talking_clip =
     std::string(MATTECAST_SHARED_DIR) + "/media/video/liveportrait_s18.mp4";
 const std::string offset_clip =
     std::string(MATTECAST_SHARED_DIR) + "/media/video/openmpf_video_01.mp4";
-
-std::string scratch_dir() {
-  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(MATTECAST_TEST_TMP) / "video" /
-                 fmt::format("{}.{}", test->test_suite_name(), test->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-void run_ffmpeg(const std::string& arguments) {
-  const std::string command = "ffmpeg -nostdin -y -v error " + arguments;
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
-
-struct Decoded {
-  VideoInfo info;
-  std::vector<int64_t> pts;
-  std::vector<std::vector<uint8_t>> pixels;  // packed rows, only when asked for
-  size_t corrupt = 0;
-};
-
-Decoded decode_all(const std::string& path, bool keep_pixels = false, bool keep_alpha = false) {
-  VideoReader reader(path, {.threads = 2, .keep_alpha = keep_alpha});
-  Decoded result;
-  result.info = reader.info();
-  VideoFrame frame;
-  while (reader.read(frame)) {
-    EXPECT_EQ(frame.index, int64_t(result.pts.size()));
-    EXPECT_EQ(frame.time_base, result.info.time_base);
-    result.pts.push_back(frame.pts);
-    if (keep_pixels) {
-      const size_t row = size_t(frame.width) * frame.channels;
-      std::vector<uint8_t> packed(row * frame.height);
-      for (int y = 0; y < frame.height; ++y) {
-        std::copy_n(frame.data + frame.stride * y, row, packed.data() + row * y);
-      }
-      result.pixels.push_back(std::move(packed));
-    }
-  }
-  result.corrupt = reader.corrupt_packets().size();
-  return result;
-}
-
-// pts of one time base expressed in another (exact when representable).
-std::vector<int64_t> rescale(const std::vector<int64_t>& pts, Rational from, Rational to) {
-  std::vector<int64_t> out;
-  for (int64_t value : pts) {
-    out.push_back(av_rescale_q(value, AVRational{from.num, from.den}, AVRational{to.num, to.den}));
-  }
-  return out;
-}
 
 // Copies the first `count` frames of `input` to `output` with their pts (and the audio).
 void copy_frames(const std::string& input, const std::string& output, int64_t count,
@@ -114,34 +65,6 @@ void copy_frames(const std::string& input, const std::string& output, int64_t co
     writer.write(frame.data, frame.stride, frame.pts);
   }
   writer.finish();
-}
-
-struct AudioPackets {
-  Rational time_base;
-  std::vector<std::vector<uint8_t>> data;
-  std::vector<int64_t> pts;
-};
-
-AudioPackets audio_packets(const std::string& path) {
-  AVFormatContext* opened = nullptr;
-  if (avformat_open_input(&opened, ("file:" + path).c_str(), nullptr, nullptr) < 0) {
-    throw std::runtime_error("cannot open " + path);
-  }
-  AvInputPtr input(opened);
-  avformat_find_stream_info(opened, nullptr);
-  const int index = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-  AudioPackets result;
-  if (index < 0) return result;
-  result.time_base = {opened->streams[index]->time_base.num, opened->streams[index]->time_base.den};
-  AvPacketPtr packet = make_av_packet();
-  while (av_read_frame(opened, packet.get()) >= 0) {
-    if (packet->stream_index == index) {
-      result.data.emplace_back(packet->data, packet->data + packet->size);
-      result.pts.push_back(packet->pts);
-    }
-    av_packet_unref(packet.get());
-  }
-  return result;
 }
 
 TEST(VideoReader, ReadsClipWithTimestampsAndMetadata) {
@@ -179,8 +102,9 @@ TEST(VideoReader, ReadsClipWithTimestampsAndMetadata) {
 }
 
 TEST(VideoReader, ReadsImageSequence) {
-  const std::string dir = scratch_dir();
-  run_ffmpeg(fmt::format("-i '{}' -frames:v 4 -vf scale=64:36 '{}/f%03d.png'", clip, dir));
+  const std::string dir = scratch_dir("video");
+  ASSERT_TRUE(
+      run_ffmpeg(fmt::format("-i '{}' -frames:v 4 -vf scale=64:36 '{}/f%03d.png'", clip, dir)));
   const Decoded decoded = decode_all(dir + "/f%03d.png");
   EXPECT_EQ(decoded.info.width, 64);
   EXPECT_EQ(decoded.info.height, 36);
@@ -189,7 +113,7 @@ TEST(VideoReader, ReadsImageSequence) {
 }
 
 TEST(VideoWriter, Mp4RoundTripKeepsPtsPixelsAndAudio) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/first30.mp4";
   copy_frames(clip, output, 30, true);
 
@@ -228,13 +152,13 @@ TEST(VideoWriter, Mp4RoundTripKeepsPtsPixelsAndAudio) {
 }
 
 TEST(VideoWriter, VariableFrameRateKeepsExactPts) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string vfr = dir + "/vfr.mp4";
   // Drop an irregular set of frames and keep the timestamps of the rest.
-  run_ffmpeg(fmt::format(
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
       "-i '{}' -t 2 -an -vf \"scale=320:180,select='not(eq(mod(n\\,5)\\,2))*not(eq(mod(n\\,7)\\,3))'\" "
       "-fps_mode vfr -c:v libx264 -preset ultrafast '{}'",
-      clip, vfr));
+      clip, vfr)));
   const Decoded input = decode_all(vfr);
   ASSERT_GT(input.pts.size(), 30u);
   std::set<int64_t> gaps;
@@ -266,7 +190,7 @@ std::vector<uint8_t> rgba_frame(int width, int height, int index) {
 }
 
 void check_alpha_round_trip(const std::string& extension, double max_mean_error, int max_error) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/alpha" + extension;
   constexpr int width = 64, height = 48, frames = 5;
   const std::unique_ptr<FrameSink> sink = open_frame_sink(output, {.width = width,
@@ -306,7 +230,7 @@ TEST(VideoWriter, ProRes4444KeepsAlpha) { check_alpha_round_trip(".mov", 0.5, 2)
 TEST(VideoWriter, Vp9KeepsAlpha) { check_alpha_round_trip(".webm", 4.0, 64); }
 
 TEST(VideoWriter, OddSizeIsPaddedByRepeatingTheEdge) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/odd.mp4";
   constexpr int width = 33, height = 21;
   std::vector<uint8_t> rgb(size_t(width) * height * 3);
@@ -333,7 +257,7 @@ TEST(VideoWriter, OddSizeIsPaddedByRepeatingTheEdge) {
 }
 
 TEST(VideoWriter, RotationIsWrittenAsDisplayMatrix) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   for (int rotation : {90, 180, 270}) {
     const std::string output = dir + fmt::format("/rot{}.mp4", rotation);
     std::vector<uint8_t> rgb(32 * 16 * 3, 100);
@@ -346,7 +270,7 @@ TEST(VideoWriter, RotationIsWrittenAsDisplayMatrix) {
 }
 
 TEST(VideoWriter, UnfinishedWriterLeavesNothing) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   {
     std::vector<uint8_t> rgb(32 * 16 * 3, 100);
     VideoWriter writer(dir + "/unfinished.mp4", {.width = 32, .height = 16, .time_base = {1, 30}});
@@ -356,7 +280,7 @@ TEST(VideoWriter, UnfinishedWriterLeavesNothing) {
 }
 
 TEST(VideoWriter, ErrorsNameThePath) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string missing_folder = dir + "/no/such/folder/out.mp4";
   try {
     VideoWriter writer(missing_folder, {.width = 32, .height = 16, .time_base = {1, 30}});
@@ -387,19 +311,19 @@ void expect_read_error(const std::string& path) {
 }
 
 TEST(VideoReader, ErrorsNameTheFile) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   expect_read_error(dir + "/missing.mp4");
   const std::string text = dir + "/text.mp4";
   std::ofstream(text) << "this is not a video, just some text\n";
   expect_read_error(text);
   // A file with audio only has no video stream.
   const std::string audio_only = dir + "/audio.m4a";
-  run_ffmpeg(fmt::format("-i '{}' -t 1 -vn -c:a copy '{}'", clip, audio_only));
+  ASSERT_TRUE(run_ffmpeg(fmt::format("-i '{}' -t 1 -vn -c:a copy '{}'", clip, audio_only)));
   expect_read_error(audio_only);
 }
 
 TEST(VideoReader, TruncatedFileIsReadToItsEndOrRejected) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   std::ifstream in(clip, std::ios::binary);
   const std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
   for (double fraction : {0.05, 0.4, 0.77}) {
@@ -428,9 +352,10 @@ namespace {
 // With the index (moov) first, a truncated or damaged file still opens: the reader decodes what
 // is there, reports the damage and ends cleanly.
 TEST(VideoReader, DamagedFastStartFileIsReadToTheEnd) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string faststart = dir + "/faststart.mp4";
-  run_ffmpeg(fmt::format("-i '{}' -c copy -movflags +faststart '{}'", clip, faststart));
+  ASSERT_TRUE(
+      run_ffmpeg(fmt::format("-i '{}' -c copy -movflags +faststart '{}'", clip, faststart)));
   std::ifstream in(faststart, std::ios::binary);
   std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
 
@@ -528,7 +453,7 @@ void write_frames(FrameSink& sink, int width, int height, int channels,
 // FrameSink: video files.
 
 TEST(FrameSink, VideoFilesKeepIrregularPts) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   for (const char* extension : {".mp4", ".mkv", ".mov", ".webm"}) {
     const std::string output = dir + "/vfr" + extension;
     EXPECT_FALSE(is_image_sequence_path(output));
@@ -549,7 +474,7 @@ TEST(FrameSink, VideoFilesKeepIrregularPts) {
 }
 
 TEST(FrameSink, DescriptionsNameCodecAndAudio) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const auto mp4 = open_frame_sink(dir + "/a.mp4", {.width = 64, .height = 48, .time_base = {1, 25},
                                                     .audio_source = clip});
   EXPECT_EQ(mp4->description(), "H.264 (libx264) yuv420p, audio: aac copied");
@@ -578,7 +503,7 @@ TEST(FrameSink, DescriptionsNameCodecAndAudio) {
 // An alpha matte as a video: luma = alpha (limited range), neutral chroma, so it decodes to
 // R = G = B = alpha.
 TEST(FrameSink, Gray8VideoDecodesToEqualRgb) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   constexpr int width = 96, height = 32;  // 2 x 4 blocks of 24 x 16
   const int levels[] = {0, 1, 37, 128, 200, 254, 255, 90};
   std::vector<uint8_t> gray(size_t(width) * height);
@@ -614,7 +539,7 @@ TEST(FrameSink, Gray8VideoDecodesToEqualRgb) {
 }
 
 TEST(FrameSink, Gray16VideoIsRefused) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/matte.mp4";
   const std::string error = error_of([&] {
     open_frame_sink(output, {.width = 64, .height = 48, .layout = PixelLayout::gray16,
@@ -626,7 +551,7 @@ TEST(FrameSink, Gray16VideoIsRefused) {
 }
 
 TEST(FrameSink, UnknownExtensionIsRefused) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/frame.png";  // one PNG is not a sequence
   const std::string error = error_of(
       [&] { open_frame_sink(output, {.width = 64, .height = 48, .time_base = {1, 30}}); });
@@ -639,7 +564,7 @@ TEST(FrameSink, UnknownExtensionIsRefused) {
 // FrameSink: PNG sequences.
 
 TEST(ImageSequence, PathsAndNaming) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   EXPECT_TRUE(is_image_sequence_path(dir));        // an existing folder
   EXPECT_TRUE(is_image_sequence_path("new/"));     // a folder to be
   EXPECT_TRUE(is_image_sequence_path("out/%05d.png"));
@@ -683,7 +608,7 @@ TEST(ImageSequence, PathsAndNaming) {
 
 // RGB, RGBA, 8- and 16-bit gray PNGs hold exactly what was written; odd sizes and padded rows.
 TEST(ImageSequence, PngValuesAreExact) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   constexpr int width = 33, height = 21, frames = 3;
   const std::vector<int64_t> pts = {0, 7, 30};
   for (const PixelLayout layout :
@@ -742,7 +667,7 @@ TEST(ImageSequence, PngValuesAreExact) {
 }
 
 TEST(ImageSequence, PatternNumbersFromZeroAndReadsBack) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string pattern = dir + "/frames/alpha_%04d.png";
   const auto sink = open_frame_sink(pattern, {.width = 40, .height = 30,
                                               .layout = PixelLayout::gray8,
@@ -776,7 +701,7 @@ TEST(ImageSequence, PatternNumbersFromZeroAndReadsBack) {
 // FrameSink: existing outputs, unwritable folders, abandoned sinks.
 
 TEST(FrameSink, ExistingVideoNeedsForce) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string output = dir + "/out.mp4";
   std::ofstream(output) << "an earlier result";
   const std::string error = error_of(
@@ -795,7 +720,7 @@ TEST(FrameSink, ExistingVideoNeedsForce) {
 }
 
 TEST(FrameSink, ExistingFramesNeedForce) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string folder = dir + "/alpha";
   fs::create_directories(folder);
   std::ofstream(folder + "/notes.txt") << "keep me";
@@ -847,7 +772,7 @@ TEST(FrameSink, ExistingFramesNeedForce) {
 }
 
 TEST(FrameSink, UnwritableFolderIsNamed) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   // A "folder" that is a file: nothing can be created in it, even by root.
   const std::string file = dir + "/plain_file";
   std::ofstream(file) << "not a folder";
@@ -875,7 +800,7 @@ TEST(FrameSink, UnwritableFolderIsNamed) {
 }
 
 TEST(FrameSink, AbandonedSinksLeaveNothing) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   fs::create_directories(dir + "/existing");
   std::ofstream(dir + "/existing/other.txt") << "x";
   const std::set<std::string> before = tree(dir);
@@ -897,7 +822,7 @@ TEST(FrameSink, AbandonedSinksLeaveNothing) {
 // Audio: copied unchanged where the container can hold it, else re-encoded in sync.
 
 TEST(VideoWriter, AudioIsCopiedUnchangedIntoMp4MovAndMkv) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const AudioPackets source_audio = audio_packets(talking_clip);
   const Decoded source_video = decode_all(talking_clip);
   for (const char* extension : {".mp4", ".mov", ".mkv"}) {
@@ -969,8 +894,8 @@ AudioStreamInfo audio_stream_info(const std::string& path) {
 // CLI (codec delays and edit lists applied) to mono 48 kHz on the file's own timeline (-copyts;
 // silence before the first sample), then cut to start at the first video frame.
 std::vector<int16_t> audio_from_first_frame(const std::string& path, const std::string& raw) {
-  run_ffmpeg(fmt::format("-copyts -i '{}' -map 0:a:0 -af aresample=48000:first_pts=0 -ac 1 "
-                         "-f s16le '{}'", path, raw));
+  EXPECT_TRUE(run_ffmpeg(fmt::format(
+      "-copyts -i '{}' -map 0:a:0 -af aresample=48000:first_pts=0 -ac 1 -f s16le '{}'", path, raw)));
   std::ifstream in(raw, std::ios::binary);
   const std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
   std::vector<int16_t> samples(bytes.size() / 2);
@@ -1002,7 +927,7 @@ std::pair<int, double> best_lag(const std::vector<int16_t>& source, const std::v
 }
 
 TEST(VideoWriter, AacIsReencodedToOpusForWebm) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   // 640x480 with the video starting 33 ms after the audio.
   const std::string& source_path = offset_clip;
   const std::string output = dir + "/out.webm";
@@ -1046,14 +971,14 @@ TEST(VideoWriter, AacIsReencodedToOpusForWebm) {
 }
 
 TEST(VideoWriter, PcmIsReencodedToAacForMp4) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string pcm = dir + "/pcm.mkv";
   // 2 s of video; PCM audio at 48 kHz from 0.25 s to 3.25 s (its start offset must survive, and it
   // must be cut where the video ends).
-  run_ffmpeg(fmt::format("-t 2 -i '{0}' -itsoffset 0.25 -t 3 -i '{0}' -map 0:v -map 1:a "
-                         "-vf scale=160:90 -c:v libx264 -preset ultrafast -af aresample=48000 "
-                         "-c:a pcm_s16le '{1}'",
-                         talking_clip, pcm));
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
+      "-t 2 -i '{0}' -itsoffset 0.25 -t 3 -i '{0}' -map 0:v -map 1:a -vf scale=160:90 "
+      "-c:v libx264 -preset ultrafast -af aresample=48000 -c:a pcm_s16le '{1}'",
+      talking_clip, pcm)));
   ASSERT_EQ(audio_stream_info(pcm).codec, "pcm_s16le");
   const std::string output = dir + "/out.mp4";
   std::vector<std::string> warnings;
@@ -1097,7 +1022,7 @@ TEST(VideoWriter, PcmIsReencodedToAacForMp4) {
 
 // Audio FFmpeg can store but not decode (MPEG-H 3D audio, in MOV) cannot be re-encoded.
 TEST(VideoWriter, UndecodableAudioIsSkippedWithWarning) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string source = dir + "/mpegh.mov";
   {
     AVFormatContext* muxer = nullptr;
@@ -1153,7 +1078,7 @@ void write_gray_png(const std::string& path, int width, int height, uint8_t valu
 }
 
 TEST(VideoReader, ReadsImageFolderInNaturalOrder) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   // Names whose natural order (1, 2, 9, 10, 11) differs from the plain one.
   const std::vector<std::pair<std::string, uint8_t>> images = {
       {"frame10.png", 40}, {"frame2.png", 20}, {"frame1.png", 10}, {"frame9.png", 30},
@@ -1189,7 +1114,7 @@ TEST(VideoReader, ReadsImageFolderInNaturalOrder) {
 }
 
 TEST(VideoReader, ImageFolderKeepsAlphaAndRoundsDeepImages) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string rgba_dir = dir + "/rgba";
   fs::create_directories(rgba_dir);
   const std::vector<uint8_t> rgba = {10, 20, 30, 0, 40, 50, 60, 128, 70, 80, 90, 255, 1, 2, 3, 4};
@@ -1216,7 +1141,7 @@ TEST(VideoReader, ImageFolderKeepsAlphaAndRoundsDeepImages) {
 }
 
 TEST(VideoReader, ImageFolderErrorsNameTheImage) {
-  const std::string dir = scratch_dir();
+  const std::string dir = scratch_dir("video");
   const std::string sizes = dir + "/sizes";
   fs::create_directories(sizes);
   write_gray_png(sizes + "/001.png", 24, 16, 1);
