@@ -1,6 +1,4 @@
 // `mattecast video`: a video (or image sequence) in; composite, alpha and/or foreground out.
-#include <csignal>
-
 #include <fmt/format.h>
 
 #include "commands.h"
@@ -9,6 +7,7 @@
 #include "pipeline/progress.h"
 #include "pipeline/video_job.h"
 #include "process_stats.h"
+#include "stop_signals.h"
 
 namespace mattecast::cli {
 
@@ -24,30 +23,6 @@ struct VideoOptions {
   bool preview_only = false;
   bool quiet = false;
   std::string progress = "auto";
-};
-
-std::atomic<bool> g_interrupted{false};
-
-extern "C" void on_interrupt(int) { g_interrupted.store(true); }
-
-// Ctrl-C and SIGTERM stop the job between frames instead of killing the process, so the
-// temporary outputs are removed; restored afterwards.
-class InterruptGuard {
- public:
-  InterruptGuard() {
-    struct sigaction action {};
-    action.sa_handler = on_interrupt;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~InterruptGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
 };
 
 Rational rate_from(double fps) {
@@ -100,15 +75,14 @@ void run_video(VideoOptions& o) {
     if (o.preview_only) return;
   }
 
-  InterruptGuard interrupt_guard;
-  g_interrupted.store(false);
+  const StopSignals stop_signals;
   const auto mode = o.quiet                   ? ProgressDisplay::Mode::quiet
                     : o.progress == "plain"   ? ProgressDisplay::Mode::plain
                     : o.progress == "tty"     ? ProgressDisplay::Mode::tty
                                               : ProgressDisplay::Mode::automatic;
   std::unique_ptr<ProgressDisplay> display;
   VideoJobCallbacks callbacks;
-  callbacks.abort = &g_interrupted;
+  callbacks.abort = &stop_signals.requested();
   callbacks.warn = [&](const std::string& message) {
     if (display) display->finish();
     fmt::print(stderr, "mattecast: warning: {}\n", message);

@@ -1,11 +1,8 @@
 // `mattecast webcam`: a camera (or a video played as one) in; the person over a blurred or
 // replaced background out to a virtual webcam, a recording, stdout and/or a browser preview.
-#include <csignal>
-
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -17,6 +14,7 @@
 #include "commands.h"
 #include "mattecast/mattecast.h"
 #include "pipeline/live_job.h"
+#include "stop_signals.h"
 
 namespace mattecast::cli {
 
@@ -30,35 +28,6 @@ struct WebcamOptions {
   float blur = kDefaultBlurStrength;
   bool list_devices = false;
   bool quiet = false;
-};
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
-
-// Ctrl-C and SIGTERM end the run between frames (the camera is released, recordings finished);
-// a reader of stdout that goes away ends it too (EPIPE instead of SIGPIPE). Restored afterwards.
-class SignalGuard {
- public:
-  SignalGuard() {
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGPIPE, &ignore, &old_pipe_);
-  }
-  ~SignalGuard() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-    sigaction(SIGPIPE, &old_pipe_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {}, old_pipe_ {};
 };
 
 void parse_size(const std::string& text, int& width, int& height) {
@@ -128,13 +97,13 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
                    camera_only, job.input);
   }
 
-  SignalGuard signal_guard;
-  g_stop.store(false);
+  // A reader of stdout that goes away ends the run cleanly (EPIPE instead of SIGPIPE).
+  const StopSignals stop_signals(/*ignore_sigpipe=*/true);
   const auto model = load_model(o.engine);
-  if (g_stop.load()) throw Interrupted("interrupted before the start");
+  if (stop_signals.requested().load()) throw Interrupted("interrupted before the start");
 
   LiveJobCallbacks callbacks;
-  callbacks.abort = &g_stop;
+  callbacks.abort = &stop_signals.requested();
   callbacks.info = [&](const std::string& line) { fmt::print(stderr, "mattecast: {}\n", line); };
   callbacks.warn = [](const std::string& line) { fmt::print(stderr, "mattecast: warning: {}\n", line); };
   if (!o.quiet) callbacks.stats = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
