@@ -66,5 +66,33 @@ void decoder_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_DecoderConv)->Apply(decoder_args)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The dilated 5x5 depthwise convolutions of the encoder's last stage at 17x30 (1080p/0.25), which
+// Conv2d runs on kernels::depthwise_conv. Arguments: channels, bf16, threads.
+void BM_DilatedDepthwise(benchmark::State& state) {
+  const int channels = int(state.range(0));
+  const DataType type = state.range(1) ? DataType::bf16 : DataType::f32;
+  set_threads(int(state.range(2)));
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  ConvWeights weights;
+  weights.weight.resize(size_t(channels) * 25);
+  for (float& v : weights.weight) v = dist(rng);
+  weights.bias.assign(channels, 0.01f);
+  DnnlContext context;
+  Conv2d conv("depthwise", {channels, channels, 5, 1, 2, true, Activation::hardswish}, &weights);
+  conv.plan(context, 17, 30, type, type);
+  Tensor src, dst;
+  src.allocate(17, 30, channels, type);
+  std::memset(src.data(), 0, size_t(17) * 30 * channels * element_size(type));
+  dst.allocate(17, 30, channels, type);
+  for (auto _ : state) conv.run(context, src.data(), dst.data(), nullptr);
+  state.SetLabel(conv.implementation());
+}
+BENCHMARK(BM_DilatedDepthwise)
+    ->ArgNames({"channels", "bf16", "threads"})
+    ->ArgsProduct({{672, 960}, {0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace mattecast

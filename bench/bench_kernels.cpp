@@ -102,36 +102,41 @@ BENCHMARK(BM_FastGuidedFilterCoefficients)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// The decoder's upsampling blocks: level 0 upsamples decode1's 32 channels to 270x480 into the
-// concatenation with s0 (35 channels), level 3 decode4's 128 channels to 34x60 (171 channels).
+// The decoder's concatenations at 480x270: level 0 upsamples decode1's 32 channels to 270x480 beside
+// s0 (35 channels), level 3 decode4's 128 channels to 34x60 beside f3 and s3 (171 channels).
 struct UpsampleLevel {
-  int src_h, src_w, channels, dst_h, dst_w, concat_channels;
+  int src_h, src_w, channels, dst_h, dst_w, skip_channels;
 };
 constexpr UpsampleLevel kUpsampleLevels[] = {
-    {135, 240, 32, 270, 480, 35}, {68, 120, 40, 135, 240, 59}, {34, 60, 80, 68, 120, 107}, {17, 30, 128, 34, 60, 171}};
+    {135, 240, 32, 270, 480, 0}, {68, 120, 40, 135, 240, 16}, {34, 60, 80, 68, 120, 24}, {17, 30, 128, 34, 60, 40}};
 
 // Arguments: level, threads.
 template <typename T>
-void BM_Upsample2x(benchmark::State& state) {
+void BM_UpsampleConcat(benchmark::State& state) {
   set_threads(state, 1);
   const UpsampleLevel& level = kUpsampleLevels[state.range(0)];
-  const std::vector<T> src = random_values<T>(size_t(level.src_h) * level.src_w * level.channels, -1, 1, 6);
-  std::vector<T> dst(size_t(level.dst_h) * level.dst_w * level.concat_channels);
-  const View<T> slice{dst.data(), level.dst_h, level.dst_w, level.channels, level.concat_channels};
+  const size_t dst_pixels = size_t(level.dst_h) * level.dst_w;
+  const std::vector<float> x = random_values<float>(size_t(level.src_h) * level.src_w * level.channels, -1, 1, 6);
+  const std::vector<T> skip = random_values<T>(dst_pixels * level.skip_channels, -1, 1, 7);
+  const std::vector<float> image = random_values<float>(dst_pixels * 3, 0, 1, 8);
+  const int channels = level.channels + level.skip_channels + 3;
+  std::vector<T> dst(dst_pixels * channels);
   for (auto _ : state) {
-    kernels::upsample_2x<T, T>(View<const T>{src.data(), level.src_h, level.src_w, level.channels, level.channels},
-                               slice);
+    kernels::upsample_concat<T>(dense_view(x.data(), level.src_h, level.src_w, level.channels),
+                                dense_view(skip.data(), level.dst_h, level.dst_w, level.skip_channels),
+                                dense_view(image.data(), level.dst_h, level.dst_w, 3),
+                                dense_view(dst.data(), level.dst_h, level.dst_w, channels));
     benchmark::ClobberMemory();
   }
 }
-BENCHMARK(BM_Upsample2x<float>)
+BENCHMARK(BM_UpsampleConcat<float>)
     ->ArgNames({"level", "threads"})
     ->ArgsProduct({{0, 1, 2, 3}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_Upsample2x<bf16>)
+BENCHMARK(BM_UpsampleConcat<bf16>)
     ->ArgNames({"level", "threads"})
-    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

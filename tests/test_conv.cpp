@@ -9,6 +9,7 @@
 #include "mattecast/mattecast.h"
 #include "nn/conv.h"
 #include "nn/conv_reference.h"
+#include "nn/kernels.h"
 #include "nn/tensor.h"
 #include "nn/threads.h"
 
@@ -51,7 +52,12 @@ const ConvCase kCases[] = {
     {"depthwise_3x3_s2", spec(64, 64, 3, 2, 1, true, Activation::relu), 23, 30},
     {"depthwise_5x5_s2_odd", spec(72, 72, 5, 2, 1, true, Activation::relu), 7, 5},
     {"depthwise_5x5_dilated", spec(32, 32, 5, 1, 2, true, Activation::hardswish), 12, 13},
+    {"depthwise_5x5_dilated_stage5", spec(960, 960, 5, 1, 2, true, Activation::hardswish), 17, 30},
+    {"depthwise_3x3_dilated_odd", spec(40, 40, 3, 1, 2, true, Activation::relu), 3, 7},
+    {"depthwise_5x5_dilated_linear", spec(20, 20, 5, 1, 2, true), 5, 2},
     {"decoder_3x3_relu", spec(59, 32, 3, 1, 1, false, Activation::relu), 23, 19},
+    {"decoder_3x3_winograd", spec(107, 40, 3, 1, 1, false, Activation::relu), 23, 19},
+    {"gru_3x3_winograd_odd", spec(80, 41, 3), 7, 5},
     {"gru_3x3_bias", spec(32, 16, 3), 1, 1},
     {"gru_3x3_tiny", spec(40, 40, 3), 2, 3},
 };
@@ -113,6 +119,50 @@ TEST_P(ConvVsReference, BFloat16Inputs) {
 
 INSTANTIATE_TEST_SUITE_P(Layers, ConvVsReference, testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// Dilated depthwise layers run on kernels::depthwise_conv: its portable code too.
+TEST(Conv, DilatedDepthwiseWithoutAvx512) {
+  kernels::enable_avx512(false);
+  set_threads(2);
+  for (const ConvCase& c : kCases)
+    if (c.spec.depthwise && c.spec.dilation > 1) {
+      check(c, DataType::f32, 2e-5);
+      check(c, DataType::bf16, 1e-3);
+    }
+  kernels::enable_avx512(true);
+}
+
+TEST(Conv, WideFloat3x3LayersUseWinograd) {
+  const ConvSpec wide = spec(107, 40, 3, 1, 1, false, Activation::relu);
+  const ConvWeights weights = random_weights(wide, 3);
+  DnnlContext context;
+  Conv2d conv("wide", wide, &weights);
+  conv.plan(context, 23, 19, DataType::f32, DataType::f32);
+  EXPECT_NE(conv.implementation().find("wino"), std::string::npos) << conv.implementation();
+  conv.plan(context, 23, 19, DataType::bf16, DataType::f32);
+  EXPECT_EQ(conv.implementation().find("wino"), std::string::npos) << conv.implementation();
+}
+
+// oneDNN 2.6's AMX 1x1 kernel with a post-op writes whole 16-pixel tiles past the end of the
+// destination (a 6x8 output is written as 64 pixels); every Tensor keeps room for that.
+TEST(Conv, WritesPastTheDestinationStayWithinTensorSlack) {
+  const ConvSpec residual_1x1 = spec(40, 40, 1, 1, 1, false, Activation::none, true);
+  const ConvWeights weights = random_weights(residual_1x1, 5);
+  for (const DataType type : {DataType::bf16, DataType::f32}) {
+    DnnlContext context;
+    Conv2d conv("residual_1x1", residual_1x1, &weights);
+    conv.plan(context, 6, 8, type, type);
+    const size_t bytes = size_t(6) * 8 * 40 * element_size(type);
+    std::vector<unsigned char> src(bytes, 0), residual(bytes, 0);
+    std::vector<unsigned char> dst(bytes + 2 * Tensor::kOverrunSlack, 0xab);
+    AlignedBuffer<std::byte> scratch(conv.scratchpad_bytes());
+    conv.run(context, src.data(), dst.data(), scratch.data(), residual.data());
+    size_t overrun = 0;
+    for (size_t i = bytes; i < dst.size(); ++i)
+      if (dst[i] != 0xab) overrun = i + 1 - bytes;
+    EXPECT_LE(overrun, Tensor::kOverrunSlack) << conv.implementation();
+  }
+}
 
 TEST(Conv, RejectsWeightsOfTheWrongSize) {
   ConvWeights weights{std::vector<float>(10), std::vector<float>(4)};

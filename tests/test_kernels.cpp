@@ -215,52 +215,32 @@ TEST(Kernels, AvgPoolMatchesReference) {
     });
 }
 
-TEST(Kernels, Upsample2xMatchesReference) {
-  std::mt19937 rng(4);
+TEST(Kernels, UpsampleConcatMatchesReferenceExactly) {
+  std::mt19937 rng(18);
   for (const Size size : kSizes)
-    for_each_type_pair([&](auto t, auto u) {
+    for_each_type([&](auto t) {
       using T = decltype(t);
-      using U = decltype(u);
-      for (const int channels : {3, 16, 40})
+      for (const auto [x_channels, skip_channels] : {std::pair{16, 0}, {40, 16}, {128, 40}, {3, 5}})
         for (const int crop : {0, 1}) {
-          TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << "x" << channels
-                                   << " crop " << crop);
-          Tensor<T> src(size.h, size.w, channels);
-          src.randomize(rng, -1.0f, 1.0f);
+          TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " x " << x_channels << " skip "
+                                   << skip_channels << " crop " << crop);
+          // x and skip are channel slices of wider buffers, as in the network.
+          Tensor<float> x(size.h, size.w, x_channels, 2 * x_channels + 1, x_channels);
+          x.randomize(rng, -1.0f, 1.0f);
           const int dst_h = std::max(1, 2 * size.h - crop), dst_w = std::max(1, 2 * size.w - crop);
-          Tensor<U> expected(dst_h, dst_w, channels, channels + 19, 0), actual = expected;
-          ref::upsample_2x(src.cview(), expected.view());
+          Tensor<T> skip(dst_h, dst_w, skip_channels, skip_channels + 3, 1);
+          skip.randomize(rng, -2.0f, 2.0f);
+          Tensor<float> image(dst_h, dst_w, 3);
+          image.randomize(rng, 0.0f, 1.0f);
+          const int channels = x_channels + skip_channels + 3;
+          Tensor<T> expected(dst_h, dst_w, channels, channels + 2, 1), actual = expected;
+          ref::upsample_concat(x.cview(), skip.cview(), image.cview(), expected.view());
           for_each_config([&] {
             actual.fill(kSentinel);
-            fast::upsample_2x(src.cview(), actual.view());
-            EXPECT_TRUE(tensors_match(expected, actual));
+            fast::upsample_concat(x.cview(), skip.cview(), image.cview(), actual.view());
+            EXPECT_TRUE(tensors_match(expected, actual, 0.0f, 0.0f));
           });
         }
-    });
-}
-
-TEST(Kernels, ResizeBilinearMatchesReference) {
-  struct Case {
-    Size src, dst;
-  };
-  const Case cases[] = {{{1, 1}, {3, 5}}, {{3, 5}, {1, 1}}, {{17, 31}, {23, 40}}, {{23, 40}, {17, 31}},
-                        {{68, 120}, {270, 480}}, {{135, 240}, {135, 240}}};
-  std::mt19937 rng(5);
-  for (const Case& test : cases)
-    for_each_type_pair([&](auto t, auto u) {
-      using T = decltype(t);
-      using U = decltype(u);
-      TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << test.src.h << "x" << test.src.w << " -> "
-                               << test.dst.h << "x" << test.dst.w);
-      Tensor<T> src(test.src.h, test.src.w, 4, 6, 2);
-      src.randomize(rng, -1.0f, 1.0f);
-      Tensor<U> expected(test.dst.h, test.dst.w, 4), actual = expected;
-      ref::resize_bilinear(src.cview(), expected.view());
-      for_each_config([&] {
-        actual.fill(kSentinel);
-        fast::resize_bilinear(src.cview(), actual.view());
-        EXPECT_TRUE(tensors_match(expected, actual));
-      });
     });
 }
 
@@ -303,6 +283,27 @@ TEST(Kernels, GlobalAvgPoolMatchesReference) {
         });
       }
     });
+}
+
+TEST(Kernels, FullyConnectedMatchesReference) {
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (const auto [inputs, outputs] : {std::pair{1, 1}, {15, 4}, {16, 16}, {72, 24}, {960, 240}, {23, 130}})
+    for (const bool with_bias : {true, false}) {
+      TRACE_TYPES(inputs << "->" << outputs << (with_bias ? " with bias" : ""));
+      std::vector<float> weight(static_cast<size_t>(inputs * outputs));
+      std::vector<float> bias(static_cast<size_t>(outputs)), in(static_cast<size_t>(inputs));
+      for (std::vector<float>* v : {&weight, &bias, &in})
+        for (float& x : *v) x = dist(rng);
+      const float* b = with_bias ? bias.data() : nullptr;
+      std::vector<float> expected(static_cast<size_t>(outputs)), actual = expected;
+      ref::fully_connected(weight.data(), b, in.data(), inputs, outputs, expected.data());
+      for_each_config([&] {
+        std::fill(actual.begin(), actual.end(), kSentinel);
+        fast::fully_connected(weight.data(), b, in.data(), inputs, outputs, actual.data());
+        EXPECT_TRUE(arrays_match(expected, actual, 1e-5f * std::sqrt(float(inputs))));
+      });
+    }
 }
 
 TEST(Kernels, ScaleChannelsMatchesReference) {
@@ -596,15 +597,23 @@ TEST(Kernels, FrameConversionIsExactForEveryColour) {
 // ---------------------------------------------------------------------------------------------
 // The reference against hand-computed values
 
-TEST(KernelSemantics, Upsample2xOfTwoByTwo) {
+TEST(KernelSemantics, UpsampleConcatOfTwoByTwo) {
   // Along one axis, [p, q] becomes [p, 3/4 p + 1/4 q, 1/4 p + 3/4 q, q]; here value = 2 * row + col.
+  // Channel 1 is the skip connection, channel 2 the image, both copied unchanged.
   const float src[4] = {0, 1, 2, 3};
   const float axis[4] = {0.0f, 0.25f, 0.75f, 1.0f};
   for (const int size : {4, 3}) {  // 3: the odd-sized destination is a crop of the 4x4 result
-    std::vector<float> dst(size_t(size) * size);
-    ref::upsample_2x(View<const float>{src, 2, 2, 1, 1}, dense_view(dst.data(), size, size, 1));
+    const size_t pixels = size_t(size) * size;
+    std::vector<float> skip(pixels, 7.0f), image(pixels, 0.5f), dst(3 * pixels);
+    ref::upsample_concat(View<const float>{src, 2, 2, 1, 1}, dense_view<const float>(skip.data(), size, size, 1),
+                         dense_view<const float>(image.data(), size, size, 1), dense_view(dst.data(), size, size, 3));
     for (int y = 0; y < size; ++y)
-      for (int x = 0; x < size; ++x) EXPECT_EQ(dst[size_t(y) * size + x], 2 * axis[y] + axis[x]) << y << "," << x;
+      for (int x = 0; x < size; ++x) {
+        const float* pixel = dst.data() + 3 * (size_t(y) * size + x);
+        EXPECT_EQ(pixel[0], 2 * axis[y] + axis[x]) << y << "," << x;
+        EXPECT_EQ(pixel[1], 7.0f);
+        EXPECT_EQ(pixel[2], 0.5f);
+      }
   }
 }
 

@@ -59,7 +59,8 @@ std::string file_bytes(const std::string& path) {
 class VideoCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = (fs::path(MATTECAST_TEST_TMP) / "pipeline_inputs").string();
+    // Per process: ctest may run these tests side by side.
+    dir_ = (fs::path(MATTECAST_TEST_TMP) / fmt::format("pipeline_inputs_{}", getpid())).string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     // 1 s of 320x180 with the clip's AAC audio copied.
@@ -79,6 +80,7 @@ class VideoCommand : public ::testing::Test {
     ASSERT_TRUE(run_ffmpeg(fmt::format(
         "-i {0}/odd_plain.mp4 -c copy -metadata:s:v:0 rotate=90 {0}/odd_rotated.mp4", dir_)));
   }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string input(const std::string& name) { return dir_ + "/" + name; }
   static inline std::string dir_;
 };

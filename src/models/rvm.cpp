@@ -20,18 +20,6 @@ constexpr float kGuidedFilterEps = 1e-5f;
 
 int half_up(int n) { return (n + 1) / 2; }
 
-// out[o] = bias[o] + sum_i weight[o][i] * in[i]
-void matvec(const std::vector<float>& weight, const float* bias, const float* in, int inputs,
-            int outputs, float* out) {
-  for (int o = 0; o < outputs; ++o) {
-    const float* row = weight.data() + size_t(o) * inputs;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < inputs; ++i) sum += row[i] * in[i];
-    out[o] = (bias ? bias[o] : 0.0f) + sum;
-  }
-}
-
 // Calls f(view) with each tensor's view, whatever the two element types.
 template <typename F>
 void with_views(const Tensor& a, Tensor& b, F&& f, int a_first = 0, int a_count = -1,
@@ -85,10 +73,12 @@ void RvmNetwork::plan_gru(Gru& gru, Size size, int channels) {
   const size_t pixels = size_t(size.h) * size.w;
   gru.state.allocate(size.h, size.w, channels, f32);
   gru_xh_.reserve(pixels * 2 * channels, compute_type_);
-  gru_gates_.reserve(pixels * 2 * channels, f32);
-  gru_candidate_.reserve(pixels * channels, f32);
-  gru.input_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
-  gru.hidden_hidden.plan(dnnl_, size.h, size.w, compute_type_, f32);
+  // Gate and candidate pre-activations in the compute type: in bf16 they are rounded as every
+  // other activation is, and the gating loops read half the bytes.
+  gru_gates_.reserve(pixels * 2 * channels, compute_type_);
+  gru_candidate_.reserve(pixels * channels, compute_type_);
+  gru.input_hidden.plan(dnnl_, size.h, size.w, compute_type_, compute_type_);
+  gru.hidden_hidden.plan(dnnl_, size.h, size.w, compute_type_, compute_type_);
 }
 
 void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
@@ -121,6 +111,9 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
     depthwise = std::max(depthwise, size_t(h) * w * block.depthwise.spec().out_channels);
     block.project.plan(dnnl_, h, w, ct, ct);
     io_elements = std::max(io_elements, size_t(h) * w * block.project.spec().out_channels);
+    for (int f = 0; f < 3; ++f)
+      if (&block == &blocks_[kFeatureBlocks[f]])
+        features_[f].allocate(h, w, block.project.spec().out_channels, ct);
   }
   const Size full = levels_[0];
   const size_t full_pixels = size_t(full.h) * full.w;
@@ -156,9 +149,9 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   output_input_.reshape(full.h, full.w, x_channels + 3);
   output_conv1_.plan(dnnl_, full.h, full.w, ct, ct);
   output_mid_.alias(expanded_, full.h, full.w, 16, ct);  // the encoder is done by then
-  output_conv2_.plan(dnnl_, full.h, full.w, ct, f32);
-  hidden_.alias(output_input_, full.h, full.w, 16, f32);  // conv1 has consumed the input
-  project_.plan(dnnl_, full.h, full.w, f32, f32);
+  output_conv2_.plan(dnnl_, full.h, full.w, ct, ct);
+  hidden_.alias(output_input_, full.h, full.w, 16, ct);  // conv1 has consumed the input
+  project_.plan(dnnl_, full.h, full.w, ct, f32);
   projection_.allocate(full.h, full.w, 4, f32);
 
   // Refiner (always float: it is cheap at this size and sets the final edge quality).
@@ -233,28 +226,21 @@ void RvmNetwork::prepare_input(const RgbImage& frame) {
   with_view(normalized_, [&](auto dst) {
     kernels::normalize(View<const float>(src_small_.view<float>()), dst, kMean, kInvStd);
   });
-  // Image pyramid s1..s3 for the decoder, each also placed into its level's concatenation.
+  // Image pyramid s1..s3 for the decoder.
   const Tensor* previous = &src_small_;
   for (int i = 0; i < 3; ++i) {
     kernels::avg_pool_2x2(previous->view<float>(), pooled_[i].view<float>());
     previous = &pooled_[i];
   }
-  with_views(src_small_, output_input_, [](auto s, auto d) { kernels::copy(s, d); }, 0, 3,
-             output_input_.c() - 3, 3);
-  for (int i = 0; i < 3; ++i) {
-    Tensor& input = up_[2 - i].input;
-    with_views(pooled_[i], input, [](auto s, auto d) { kernels::copy(s, d); }, 0, 3,
-               input.c() - 3, 3);
-  }
 }
 
 void RvmNetwork::squeeze_excite(const SqueezeExcitation& se, Tensor& x) {
   with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
-  matvec(se.fc1_weight, se.fc1_bias.data(), pooled_features_.data(), se.channels,
-         se.squeeze_channels, squeezed_.data());
+  kernels::fully_connected(se.fc1_weight.data(), se.fc1_bias.data(), pooled_features_.data(),
+                           se.channels, se.squeeze_channels, squeezed_.data());
   for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
-  matvec(se.fc2_weight, se.fc2_bias.data(), squeezed_.data(), se.squeeze_channels, se.channels,
-         gate_.data());
+  kernels::fully_connected(se.fc2_weight.data(), se.fc2_bias.data(), squeezed_.data(),
+                           se.squeeze_channels, se.channels, gate_.data());
   for (int i = 0; i < se.channels; ++i)  // hard sigmoid: relu6(x + 3) / 6
     gate_[i] = std::min(std::max(gate_[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
   with_view(x, [&](auto v) { kernels::scale_channels(v, gate_.data()); });
@@ -263,9 +249,13 @@ void RvmNetwork::squeeze_excite(const SqueezeExcitation& se, Tensor& x) {
 void RvmNetwork::encode() {
   conv(stem_, normalized_, block_a_);
   Tensor* x = &block_a_;
-  Tensor* y = &block_b_;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     EncoderBlock& block = blocks_[i];
+    // Skip connections f1..f3 stay in their own buffers for the decoder, the rest alternate.
+    const auto feature = std::find(kFeatureBlocks.begin(), kFeatureBlocks.end(), int(i));
+    Tensor* y = feature != kFeatureBlocks.end() ? &features_[feature - kFeatureBlocks.begin()]
+                : x == &block_a_                ? &block_b_
+                                                : &block_a_;
     const Tensor* expanded = x;
     if (block.weights->expand) {
       conv(block.expand, *x, expanded_);
@@ -274,16 +264,7 @@ void RvmNetwork::encode() {
     conv(block.depthwise, *expanded, depthwise_);
     if (block.weights->squeeze_excitation) squeeze_excite(*block.weights->squeeze_excitation, depthwise_);
     conv(block.project, depthwise_, *y, block.project.spec().residual ? x : nullptr);
-    std::swap(x, y);
-
-    // Skip connections f1 (/2), f2 (/4), f3 (/8) go straight into the decoder's concatenations.
-    for (int f = 0; f < 3; ++f) {
-      if (int(i) != kFeatureBlocks[f]) continue;
-      Tensor& input = up_[2 - f].input;
-      const int channels = kFeatureChannels[f];
-      with_views(*x, input, [](auto s, auto d) { kernels::copy(s, d); }, 0, channels,
-                 input.c() - 3 - channels, channels);
-    }
+    x = y;
   }
   conv(last_, *x, features4_);
 
@@ -292,7 +273,8 @@ void RvmNetwork::encode() {
   with_view(features4_, [&](auto v) {
     kernels::global_avg_pool(as_const(v), pooled_features_.data());
   });
-  matvec(weights_.aspp_gate, nullptr, pooled_features_.data(), 960, 128, gate_.data());
+  kernels::fully_connected(weights_.aspp_gate.data(), nullptr, pooled_features_.data(), 960, 128,
+                           gate_.data());
   for (int i = 0; i < 128; ++i) gate_[i] = 1.0f / (1.0f + std::exp(-gate_[i]));
   kernels::scale_channels(aspp_.view<float>(), gate_.data());
 }
@@ -305,27 +287,34 @@ void RvmNetwork::run_gru(Gru& gru, Tensor& block_output) {
   with_views(block_output, xh, [](auto s, auto d) { kernels::copy(s, d); }, c, c, 0, c);
   with_views(gru.state, xh, [](auto s, auto d) { kernels::copy(s, d); }, 0, c, c, c);
   conv(gru.input_hidden, xh, gru_gates_);
-  const View<const float> gates = gru_gates_.view<float>();
-  with_view(xh, [&](auto h_slot) {
-    kernels::gru_reset(gates, as_const(gru.state.view<float>()), h_slot);
-  }, c, c);
+  with_views(gru_gates_, xh, [&](auto gates, auto h_slot) {
+    kernels::gru_reset(as_const(gates), as_const(gru.state.view<float>()), h_slot);
+  }, 0, 2 * c, c, c);
   conv(gru.hidden_hidden, xh, gru_candidate_);
-  kernels::gru_update(gates, as_const(gru_candidate_.view<float>()), gru.state.view<float>(),
-                      block_output.view<float>().channels(c, c));
+  with_views(gru_gates_, gru_candidate_, [&](auto gates, auto candidate) {
+    kernels::gru_update(as_const(gates), as_const(candidate), gru.state.view<float>(),
+                        block_output.view<float>().channels(c, c));
+  });
 }
 
 void RvmNetwork::decode() {
   run_gru(bottleneck_gru_, aspp_);
   const Tensor* x = &aspp_;
-  for (Level& level : up_) {
-    with_views(*x, level.input, [](auto s, auto d) { kernels::upsample_2x(s, d); },
-               0, x->c(), 0, x->c());
+  for (int i = 0; i < 3; ++i) {  // at /8 with f3 and s3, /4 with f2 and s2, /2 with f1 and s1
+    Level& level = up_[i];
+    with_view(level.input, [&](auto input) {
+      using T = std::remove_pointer_t<decltype(input.data)>;
+      kernels::upsample_concat(x->view<float>(), View<const T>(features_[2 - i].view<T>()),
+                               pooled_[2 - i].view<float>(), input);
+    });
     conv(level.conv, level.input, level.output);
     run_gru(level.gru, level.output);
     x = &level.output;
   }
-  with_views(*x, output_input_, [](auto s, auto d) { kernels::upsample_2x(s, d); }, 0,
-             x->c(), 0, x->c());
+  with_view(output_input_, [&](auto input) {
+    using T = std::remove_pointer_t<decltype(input.data)>;
+    kernels::upsample_concat(x->view<float>(), View<const T>{}, src_small_.view<float>(), input);
+  });
   conv(output_conv1_, output_input_, output_mid_);
   conv(output_conv2_, output_mid_, hidden_);
 }
@@ -354,7 +343,7 @@ void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
     const View<float> mean_x = mean_x_.view<float>(), mean_y = mean_y_.view<float>();
     kernels::deep_guided_filter_statistics(small, y, weights_.dgf_box.data(), stats.channels(0, 8), mean_x,
                                            mean_y);
-    kernels::copy(View<const float>(hidden_.view<float>()), stats.channels(8, 16));
+    with_view(hidden_, [&](auto hidden) { kernels::copy(as_const(hidden), stats.channels(8, 16)); });
     conv(dgf_conv1_, dgf_stats_, dgf_mid1_);
     conv(dgf_conv2_, dgf_mid1_, dgf_mid2_);
     conv(dgf_conv3_, dgf_mid2_, coeff_a_);

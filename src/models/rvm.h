@@ -79,6 +79,7 @@ class RvmNetwork {
   std::array<Tensor, 3> pooled_;        // s1, s2, s3 (float)
   Tensor normalized_;                   // ImageNet-normalised s0, the encoder's input
   Tensor block_a_, block_b_, expanded_, depthwise_;
+  std::array<Tensor, 3> features_;      // f1 (/2), f2 (/4), f3 (/8): skip connections to the decoder
   Tensor features4_, aspp_;             // f4 (960) and the LR-ASPP output (128, float)
   Tensor gru_xh_, gru_gates_, gru_candidate_;  // [x, h] then [x, r*h]; ih out; hh out: all levels
   std::vector<float> pooled_features_;  // global means for SE / LR-ASPP gates

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "core/bf16.h"
 #include "mattecast/mattecast.h"
+#include "nn/kernels.h"
 
 namespace mattecast {
 
@@ -41,6 +43,15 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   if (out_h_ <= 0 || out_w_ <= 0)
     throw Error(fmt::format("{}: input {}x{} is too small", name_, w, h));
 
+  src_type_ = src_type, dst_type_ = dst_type;
+  depthwise_taps_.clear();
+  // oneDNN 2.6 runs dilated depthwise convolutions on jit_dw, 2-4x slower than our kernel
+  // (960 channels, 5x5, dilation 2 at 17x30: 0.59 ms in bf16).
+  if (s.depthwise && s.dilation > 1 && s.stride == 1 && !s.residual) {
+    plan_own_depthwise();
+    return;
+  }
+
   const DataType weight_type = src_type;  // oneDNN wants weights in the source's precision
   const auto src_md = nhwc(s.in_channels, h, w, src_type);
   const auto dst_md = nhwc(s.out_channels, out_h_, out_w_, dst_type);
@@ -63,36 +74,60 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   attributes.set_post_ops(post_ops);
   attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
-  // Direct only: oneDNN 2.6's Winograd kernels need blocked layouts, and with the reorders they
-  // were slower than direct on the decoder's largest layers (measured).
+  // Wide fp32 3x3 layers run faster on oneDNN 2.6's Winograd kernel, even with the reorders from
+  // and to NHWC that it needs (in the network at 1080p/0.25: decode2.conv 107->40 3.0 -> 2.5 ms,
+  // decode3.conv 171->80 1.9 -> 1.5 ms); with fewer channels (40->40, 59->32, ...) slower.
+  const bool winograd = src_type == DataType::f32 && dst_type == DataType::f32 && s.kernel == 3 &&
+                        s.stride == 1 && s.dilation == 1 && !s.depthwise && !s.residual &&
+                        s.in_channels >= 64 && s.out_channels >= 40;
+  const auto any_layout = [](const dnnl::memory::desc& md) {
+    return dnnl::memory::desc(md.dims(), md.data_type(), tag::any);
+  };
   const dnnl::convolution_forward::desc descriptor(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-      any_weights, bias_md, dst_md, strides, dilates, padding, padding);
+      dnnl::prop_kind::forward_inference,
+      winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+      winograd ? any_layout(src_md) : src_md, any_weights, bias_md,
+      winograd ? any_layout(dst_md) : dst_md, strides, dilates, padding, padding);
+  // Local: the primitive keeps its own copy, and oneDNN 2.6's AMX brgemm descriptors take
+  // megabytes each (14 MB for the whole network in bf16).
+  dnnl::convolution_forward::primitive_desc primitive_desc;
   try {
-    primitive_desc_ =
+    primitive_desc =
         dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
   } catch (const dnnl::error& e) {
     throw Error(fmt::format("{}: oneDNN has no convolution for this shape: {}", name_, e.what()));
   }
-  primitive_ = dnnl::convolution_forward(primitive_desc_);
-  scratchpad_bytes_ = primitive_desc_.scratchpad_desc().get_size();
+  primitive_ = dnnl::convolution_forward(primitive_desc);
+  scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
 
   // Weights: from the user layout (f32) into whatever the kernel wants, once.
   const auto user_md = dnnl::memory::desc(user_weight_dims, dt::f32,
                                           s.depthwise ? tag::goihw : tag::oihw);
   dnnl::memory user_weights(user_md, context.engine, const_cast<float*>(weights_->weight.data()));
-  weights_memory_ = dnnl::memory(primitive_desc_.weights_desc(), context.engine);
+  weights_memory_ = dnnl::memory(primitive_desc.weights_desc(), context.engine);
   dnnl::reorder(user_weights, weights_memory_).execute(context.stream, user_weights, weights_memory_);
   bias_memory_ = dnnl::memory(bias_md, context.engine, const_cast<float*>(weights_->bias.data()));
   context.stream.wait();
 
   src_ = dnnl::memory(src_md, context.engine, DNNL_MEMORY_NONE);
   dst_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
-  scratchpad_ = dnnl::memory(primitive_desc_.scratchpad_desc(), context.engine, DNNL_MEMORY_NONE);
-  args_ = {{DNNL_ARG_SRC, src_.get()},
+  scratchpad_ = dnnl::memory(primitive_desc.scratchpad_desc(), context.engine, DNNL_MEMORY_NONE);
+  dnnl::memory conv_src = src_, conv_dst = dst_;
+  if (winograd) {  // the kernel's own layouts, reordered from and to NHWC around it
+    conv_src = dnnl::memory(primitive_desc.src_desc(), context.engine);
+    conv_dst = dnnl::memory(primitive_desc.dst_desc(), context.engine);
+    to_kernel_layout_ = dnnl::reorder(src_, conv_src);
+    from_kernel_layout_ = dnnl::reorder(conv_dst, dst_);
+    to_kernel_args_ = {{DNNL_ARG_FROM, src_.get()}, {DNNL_ARG_TO, conv_src.get()}};
+    from_kernel_args_ = {{DNNL_ARG_FROM, conv_dst.get()}, {DNNL_ARG_TO, dst_.get()}};
+  } else {
+    to_kernel_layout_ = from_kernel_layout_ = {};
+  }
+  src_in_kernel_layout_ = conv_src, dst_in_kernel_layout_ = conv_dst;
+  args_ = {{DNNL_ARG_SRC, conv_src.get()},
            {DNNL_ARG_WEIGHTS, weights_memory_.get()},
            {DNNL_ARG_BIAS, bias_memory_.get()},
-           {DNNL_ARG_DST, dst_.get()},
+           {DNNL_ARG_DST, conv_dst.get()},
            {DNNL_ARG_SCRATCHPAD, scratchpad_.get()}};
   if (s.residual) {
     residual_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
@@ -101,19 +136,57 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   }
 }
 
+void Conv2d::plan_own_depthwise() {
+  const int taps = spec_.kernel * spec_.kernel, channels = spec_.out_channels;
+  depthwise_taps_.resize(size_t(taps) * channels);
+  for (int c = 0; c < channels; ++c)
+    for (int t = 0; t < taps; ++t) {
+      const float weight = weights_->weight[size_t(c) * taps + t];
+      // Weights in the source's precision, as oneDNN's kernels use them.
+      depthwise_taps_[size_t(t) * channels + c] = src_type_ == DataType::bf16 ? float(bf16(weight)) : weight;
+    }
+  scratchpad_bytes_ = 0;
+}
+
+template <typename T, typename U>
+void Conv2d::run_own_depthwise(const void* src, void* dst) const {
+  const ConvSpec& s = spec_;
+  kernels::depthwise_conv(dense_view(static_cast<const T*>(src), out_h_, out_w_, s.in_channels),
+                          depthwise_taps_.data(), weights_->bias.data(), s.kernel, s.dilation,
+                          s.activation, dense_view(static_cast<U*>(dst), out_h_, out_w_, s.out_channels));
+}
+
 void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratchpad,
                  const void* residual) {
+  if (!depthwise_taps_.empty()) {
+    const bool bf16_in = src_type_ == DataType::bf16, bf16_out = dst_type_ == DataType::bf16;
+    if (bf16_in && bf16_out) run_own_depthwise<bf16, bf16>(src, dst);
+    else if (bf16_in) run_own_depthwise<bf16, float>(src, dst);
+    else if (bf16_out) run_own_depthwise<float, bf16>(src, dst);
+    else run_own_depthwise<float, float>(src, dst);
+    return;
+  }
   src_.set_data_handle(const_cast<void*>(src));
   dst_.set_data_handle(dst);
   if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(scratchpad);
   if (spec_.residual) residual_.set_data_handle(const_cast<void*>(residual));
-  const dnnl_status_t status = dnnl_primitive_execute(primitive_.get(), context.stream.get(),
-                                                      int(args_.size()), args_.data());
-  if (status != dnnl_success)
-    throw Error(fmt::format("{}: oneDNN failed to run the convolution (status {})", name_,
-                            int(status)));
+  const auto execute = [&](const dnnl::primitive& primitive, std::vector<dnnl_exec_arg_t>& args) {
+    const dnnl_status_t status =
+        dnnl_primitive_execute(primitive.get(), context.stream.get(), int(args.size()), args.data());
+    if (status != dnnl_success)
+      throw Error(fmt::format("{}: oneDNN failed to run the convolution (status {})", name_,
+                              int(status)));
+  };
+  if (to_kernel_layout_) execute(to_kernel_layout_, to_kernel_args_);
+  execute(primitive_, args_);
+  if (from_kernel_layout_) execute(from_kernel_layout_, from_kernel_args_);
 }
 
-std::string Conv2d::implementation() const { return primitive_desc_.impl_info_str(); }
+std::string Conv2d::implementation() const {
+  if (!depthwise_taps_.empty()) return "mattecast:depthwise_conv";
+  const char* info = nullptr;
+  dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &info);
+  return info ? info : "";
+}
 
 }  // namespace mattecast

@@ -1,5 +1,7 @@
 // 2-D convolution on oneDNN: NHWC activations, weights reordered once per plan, bias, activation
 // and residual addition fused as post-ops. Plan once per input size, then run on raw pointers.
+// Where oneDNN 2.6 has a faster path than its direct NHWC kernel, plan() picks it: Winograd for
+// wide fp32 3x3 layers, and our own kernel for dilated depthwise layers.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -7,9 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "nn/activation.h"
+
 namespace mattecast {
 
-enum class Activation { none, relu, hardswish };
 enum class DataType { f32, bf16 };
 
 size_t element_size(DataType type);
@@ -59,17 +62,26 @@ class Conv2d {
   std::string implementation() const;  // oneDNN's kernel name, for diagnostics
 
  private:
+  void plan_own_depthwise();
+  template <typename T, typename U>
+  void run_own_depthwise(const void* src, void* dst) const;
+
   std::string name_;
   ConvSpec spec_;
   const ConvWeights* weights_ = nullptr;
   int out_h_ = 0;
   int out_w_ = 0;
   size_t scratchpad_bytes_ = 0;
-  dnnl::convolution_forward::primitive_desc primitive_desc_;
-  dnnl::primitive primitive_;
+  DataType src_type_ = DataType::f32, dst_type_ = DataType::f32;
+  std::vector<float> depthwise_taps_;  // [ky][kx][channel]; non-empty when not on oneDNN
+  dnnl::primitive primitive_;  // holds its own copy of the primitive descriptor
   dnnl::memory src_, dst_, residual_, scratchpad_;
   dnnl::memory weights_memory_, bias_memory_;
   std::vector<dnnl_exec_arg_t> args_;  // prebuilt: the C++ map overload allocates per call
+  // Winograd only: the kernel's blocked layouts, and the reorders into and out of them.
+  dnnl::memory src_in_kernel_layout_, dst_in_kernel_layout_;
+  dnnl::primitive to_kernel_layout_, from_kernel_layout_;
+  std::vector<dnnl_exec_arg_t> to_kernel_args_, from_kernel_args_;
 };
 
 }  // namespace mattecast

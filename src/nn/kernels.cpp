@@ -168,16 +168,19 @@ MATTECAST_AVX512 MATTECAST_INLINE __m512 load(const bf16* p, __mmask16 mask) {
 MATTECAST_AVX512 MATTECAST_INLINE void store(float* p, __m512 value, __mmask16 mask) {
   _mm512_mask_storeu_ps(p, mask, value);
 }
-// Round to nearest even with quiet NaNs, as bf16::round.
+// Round to nearest even with quiet NaNs, as bf16::round. The result is formed in the high half of
+// each lane and gathered with a word permutation: GCC turns a down-converting vpmovdw into its
+// slow masked-store form.
 MATTECAST_AVX512 MATTECAST_INLINE void store(bf16* p, __m512 value, __mmask16 mask) {
   const __m512i bits = _mm512_castps_si512(value);
-  const __m512i high = _mm512_srli_epi32(bits, 16);
-  const __m512i bias = _mm512_add_epi32(_mm512_and_si512(high, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x7fff));
-  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, bias), 16);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
   const __mmask16 nan =
       _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-  rounded = _mm512_mask_or_epi32(rounded, nan, high, _mm512_set1_epi32(0x40));
-  _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(rounded));
+  rounded = _mm512_mask_or_epi32(rounded, nan, bits, _mm512_set1_epi32(0x00400000));
+  const __m512i high_words = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 29, 27, 25,
+                                              23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  _mm256_mask_storeu_epi16(p, mask, _mm512_castsi512_si256(_mm512_permutexvar_epi16(high_words, rounded)));
 }
 
 MATTECAST_AVX512 MATTECAST_INLINE __m512 clamp01(__m512 value) {
@@ -405,59 +408,77 @@ AxisTaps& column_taps() {
   return taps;
 }
 
-// Rows [begin, end) of a bilinear resize; channels in 16-lane blocks, the last one masked.
-template <typename T, typename U>
-MATTECAST_AVX512 MATTECAST_NO_FMA void resize_rows_avx512(View<const T> src, View<U> dst, const AxisTaps& rows,
-                                                          const AxisTaps& cols, int begin, int end) {
-  for (int y = begin; y < end; ++y) {
-    const T* top = src.row(rows.i0[y]);
-    const T* bottom = src.row(rows.i1[y]);
-    const __m512 wy0 = _mm512_set1_ps(rows.w0[y]), wy1 = _mm512_set1_ps(rows.w1[y]);
-    for (int x = 0; x < dst.w; ++x) {
-      const ptrdiff_t left = cols.i0[x] * src.pixel_stride, right = cols.i1[x] * src.pixel_stride;
-      const __m512 wx0 = _mm512_set1_ps(cols.w0[x]), wx1 = _mm512_set1_ps(cols.w1[x]);
-      U* out = dst.pixel(y, x);
-      for (int c = 0; c < dst.c; c += 16) {
-        const __mmask16 mask = avx512::lanes(dst.c - c);
-        const __m512 upper = _mm512_add_ps(_mm512_mul_ps(wx0, avx512::load(top + left + c, mask)),
-                                           _mm512_mul_ps(wx1, avx512::load(top + right + c, mask)));
-        const __m512 lower = _mm512_add_ps(_mm512_mul_ps(wx0, avx512::load(bottom + left + c, mask)),
-                                           _mm512_mul_ps(wx1, avx512::load(bottom + right + c, mask)));
-        avx512::store(out + c, _mm512_add_ps(_mm512_mul_ps(wy0, upper), _mm512_mul_ps(wy1, lower)), mask);
-      }
+// ---------------------------------------------------------------------------------------------
+// upsample_concat
+
+// Rows of x resized horizontally to the destination's width, two at a time per thread: each is
+// used by up to four destination rows, so the horizontal half of the bilinear arithmetic runs
+// once per row. The same operations in the same order as reference::upsample_2x (horizontal, then
+// vertical), so the results are identical.
+std::vector<float>& upsample_slots() {
+  thread_local std::vector<float> slots;
+  return slots;
+}
+
+template <bool kAvx512>
+MATTECAST_INLINE void upsample_row_horizontally(View<const float> x, const AxisTaps& cols, int width,
+                                                int row, float* out);
+
+template <>
+MATTECAST_AVX512 MATTECAST_NO_FMA void upsample_row_horizontally<true>(View<const float> x, const AxisTaps& cols,
+                                                                       int width, int row, float* out) {
+  const float* in = x.row(row);
+  for (int i = 0; i < width; ++i) {
+    const float* left = in + cols.i0[i] * x.pixel_stride;
+    const float* right = in + cols.i1[i] * x.pixel_stride;
+    const __m512 wx0 = _mm512_set1_ps(cols.w0[i]), wx1 = _mm512_set1_ps(cols.w1[i]);
+    for (int c = 0; c < x.c; c += 16) {
+      const __mmask16 mask = avx512::lanes(x.c - c);
+      avx512::store(out + size_t(i) * x.c + c,
+                    _mm512_add_ps(_mm512_mul_ps(wx0, avx512::load(left + c, mask)),
+                                  _mm512_mul_ps(wx1, avx512::load(right + c, mask))),
+                    mask);
     }
   }
 }
 
-template <typename T, typename U>
-void resize_view(View<const T> src, View<U> dst, float scale_y, float scale_x) {
-  AxisTaps& rows = row_taps();
-  AxisTaps& cols = column_taps();
-  rows.compute(dst.h, scale_y, src.h);
-  cols.compute(dst.w, scale_x, src.w);
-  const bool avx512 = use_avx512();
-  parallel_bands(dst.h, size_t(dst.w) * dst.c, [&](int begin, int end) {
-    if (avx512) {
-      resize_rows_avx512(src, dst, rows, cols, begin, end);
-      return;
-    }
-    for (int y = begin; y < end; ++y) {
-      const T* top = src.row(rows.i0[y]);
-      const T* bottom = src.row(rows.i1[y]);
-      const float wy0 = rows.w0[y], wy1 = rows.w1[y];
-      for (int x = 0; x < dst.w; ++x) {
-        const ptrdiff_t left = cols.i0[x] * src.pixel_stride, right = cols.i1[x] * src.pixel_stride;
-        const float wx0 = cols.w0[x], wx1 = cols.w1[x];
-        U* out = dst.pixel(y, x);
+template <>
+MATTECAST_INLINE void upsample_row_horizontally<false>(View<const float> x, const AxisTaps& cols, int width,
+                                                       int row, float* out) {
+  const float* in = x.row(row);
+  for (int i = 0; i < width; ++i) {
+    const float* left = in + cols.i0[i] * x.pixel_stride;
+    const float* right = in + cols.i1[i] * x.pixel_stride;
+    const float wx0 = cols.w0[i], wx1 = cols.w1[i];
 #pragma omp simd
-        for (int c = 0; c < dst.c; ++c) {
-          const float upper = wx0 * load(top + left + c) + wx1 * load(top + right + c);
-          const float lower = wx0 * load(bottom + left + c) + wx1 * load(bottom + right + c);
-          store(out + c, wy0 * upper + wy1 * lower);
-        }
-      }
+    for (int c = 0; c < x.c; ++c) out[size_t(i) * x.c + c] = wx0 * left[c] + wx1 * right[c];
+  }
+}
+
+template <typename T>
+MATTECAST_AVX512 MATTECAST_NO_FMA void concat_row_avx512(const float* top, const float* bottom, float wy0_, float wy1_,
+                                                         const T* skip, int skip_c, const float* image,
+                                                         int image_c, ptrdiff_t image_stride, T* out,
+                                                         int width, int x_c, ptrdiff_t skip_stride,
+                                                         ptrdiff_t out_stride) {
+  const __m512 wy0 = _mm512_set1_ps(wy0_), wy1 = _mm512_set1_ps(wy1_);
+  const __mmask16 image_mask = avx512::lanes(image_c);
+  for (int i = 0; i < width; ++i) {
+    T* pixel = out + i * out_stride;
+    const size_t offset = size_t(i) * x_c;
+    for (int c = 0; c < x_c; c += 16) {
+      const __mmask16 mask = avx512::lanes(x_c - c);
+      avx512::store(pixel + c,
+                    _mm512_add_ps(_mm512_mul_ps(wy0, avx512::load(top + offset + c, mask)),
+                                  _mm512_mul_ps(wy1, avx512::load(bottom + offset + c, mask))),
+                    mask);
     }
-  });
+    for (int c = 0; c < skip_c; c += 16) {
+      const __mmask16 mask = avx512::lanes(skip_c - c);
+      avx512::store(pixel + x_c + c, avx512::load(skip + i * skip_stride + c, mask), mask);
+    }
+    avx512::store(pixel + x_c + skip_c, avx512::load(image + i * image_stride, image_mask), image_mask);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,6 +564,32 @@ MATTECAST_AVX512 void copy_pixels_avx512(const T* in, ptrdiff_t in_stride, U* ou
       const __mmask16 mask = avx512::lanes(channels - c);
       avx512::store(out + x * out_stride + c, avx512::load(in + x * in_stride + c, mask), mask);
     }
+}
+
+// Per-channel sums of a row of pixels, 16 channels at a time, left to right.
+template <typename T>
+MATTECAST_AVX512 MATTECAST_NO_FMA void sum_pixels_avx512(const T* row, ptrdiff_t stride, int pixels,
+                                                         int channels, float* sums) {
+  for (int c = 0; c < channels; c += 16) {
+    const __mmask16 mask = avx512::lanes(channels - c);
+    __m512 sum = _mm512_setzero_ps();
+    for (int x = 0; x < pixels; ++x) sum = _mm512_add_ps(sum, avx512::load(row + x * stride + c, mask));
+    avx512::store(sums + c, sum, mask);
+  }
+}
+
+// out[o] = row o of `weight` . in, for o in [begin, end); 16 lanes, then a tree across them.
+MATTECAST_AVX512 void dot_rows_avx512(const float* weight, const float* in, int inputs, int begin,
+                                      int end, float* out) {
+  for (int o = begin; o < end; ++o) {
+    const float* row = weight + size_t(o) * inputs;
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < inputs; i += 16) {
+      const __mmask16 mask = avx512::lanes(inputs - i);
+      sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, row + i), _mm512_maskz_loadu_ps(mask, in + i), sum);
+    }
+    out[o] = _mm512_reduce_add_ps(sum);
+  }
 }
 
 template <typename T>
@@ -1071,7 +1118,127 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void compose_row_avx512(const uint8_t* pixels,
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// depthwise_conv
+
+MATTECAST_INLINE float activate(Activation activation, float x) {
+  if (activation == Activation::relu) return std::max(x, 0.0f);
+  if (activation == Activation::hardswish) return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  return x;
+}
+
+MATTECAST_AVX512 MATTECAST_INLINE __m512 activate(Activation activation, __m512 x) {
+  if (activation == Activation::relu) return _mm512_max_ps(x, _mm512_setzero_ps());
+  if (activation == Activation::hardswish) {
+    const __m512 gate = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, _mm512_set1_ps(3.0f)), _mm512_setzero_ps()),
+                                      _mm512_set1_ps(6.0f));
+    return _mm512_div_ps(_mm512_mul_ps(x, gate), _mm512_set1_ps(6.0f));
+  }
+  return x;
+}
+
+// Per-thread float copies of 16-channel blocks of the source, with zero borders.
+std::vector<float>& depthwise_planes() {
+  thread_local std::vector<float> planes;
+  return planes;
+}
+
+// One 16-channel block (the last masked) of the output from its zero-padded plane: every tap of
+// every pixel is a plain load, without bounds checks. 8 neighbouring pixels share each tap's
+// weight vector; kKernel is a constant so that GCC keeps the 8 sums in registers.
+template <int kKernel, typename U>
+MATTECAST_AVX512 void depthwise_block_avx512(const float* plane, int plane_w, const float* taps, const float* bias,
+                                             int dilation, Activation activation, View<U> dst, int block) {
+  constexpr int kPixels = 8;
+  const int channels = dst.c, c = 16 * block;
+  const __mmask16 mask = avx512::lanes(channels - c);
+  const __m512 bias_c = _mm512_maskz_loadu_ps(mask, bias + c);
+  for (int y = 0; y < dst.h; ++y)
+    for (int x0 = 0; x0 < dst.w; x0 += kPixels) {
+      __m512 sum[kPixels];
+      for (__m512& value : sum) value = bias_c;
+#pragma GCC unroll 5
+      for (int ky = 0; ky < kKernel; ++ky) {
+        const float* row = plane + (size_t(y + ky * dilation) * plane_w + x0) * 16;
+#pragma GCC unroll 5
+        for (int kx = 0; kx < kKernel; ++kx) {
+          const __m512 weight = _mm512_maskz_loadu_ps(mask, taps + size_t(ky * kKernel + kx) * channels + c);
+          const float* in = row + size_t(kx) * dilation * 16;
+          for (int p = 0; p < kPixels; ++p) sum[p] = _mm512_fmadd_ps(weight, _mm512_loadu_ps(in + 16 * p), sum[p]);
+        }
+      }
+      const int pixels = std::min(kPixels, dst.w - x0);
+      for (int p = 0; p < pixels; ++p) avx512::store(dst.pixel(y, x0 + p) + c, activate(activation, sum[p]), mask);
+    }
+}
+
+// Channel blocks [begin, end) of 16. Blocks are copied, in float, into zero-padded planes 4 at a
+// time, so that each source pixel is read as one contiguous run and each bf16 value converted once.
+template <int kKernel, typename T, typename U>
+MATTECAST_AVX512 void depthwise_blocks_avx512(View<const T> src, const float* taps, const float* bias,
+                                              int dilation, Activation activation, View<U> dst, int begin,
+                                              int end) {
+  constexpr int kPixels = 8, kGroup = 1;
+  const int pad = dilation * (kKernel - 1) / 2, channels = dst.c;
+  const int plane_w = src.w + 2 * pad + kPixels, plane_h = src.h + 2 * pad;  // the last 8 may overrun w
+  const size_t plane_size = size_t(plane_w) * plane_h * 16;
+  float* planes = scratch(depthwise_planes(), kGroup * plane_size);
+  std::fill(planes, planes + kGroup * plane_size, 0.0f);
+  for (int group = begin; group < end; group += kGroup) {
+    const int blocks = std::min(kGroup, end - group);
+    for (int y = 0; y < src.h; ++y)
+      for (int x = 0; x < src.w; ++x) {
+        const T* in = src.pixel(y, x) + 16 * group;
+        float* out = planes + ((size_t(y) + pad) * plane_w + x + pad) * 16;
+        for (int b = 0; b < blocks; ++b)
+          _mm512_storeu_ps(out + b * plane_size, avx512::load(in + 16 * b, avx512::lanes(channels - 16 * (group + b))));
+      }
+    for (int b = 0; b < blocks; ++b)
+      depthwise_block_avx512<kKernel>(planes + b * plane_size, plane_w, taps, bias, dilation, activation, dst,
+                                      group + b);
+  }
+}
+
 }  // namespace
+
+template <typename T, typename U>
+void depthwise_conv(View<const T> src, const float* taps, const float* bias, int kernel, int dilation,
+                    Activation activation, View<U> dst) {
+  const bool avx512 = use_avx512();
+  const int pad = dilation * (kernel - 1) / 2;
+  if (avx512 && (kernel == 3 || kernel == 5)) {
+    const int blocks = (dst.c + 15) / 16;
+    parallel_bands(blocks, dst.pixels() * 16 * kernel * kernel, [&](int begin, int end) {
+      if (kernel == 5)
+        depthwise_blocks_avx512<5>(src, taps, bias, dilation, activation, dst, begin, end);
+      else
+        depthwise_blocks_avx512<3>(src, taps, bias, dilation, activation, dst, begin, end);
+    });
+    return;
+  }
+  parallel_bands(dst.h, size_t(dst.w) * dst.c * kernel * kernel, [&](int begin, int end) {
+    thread_local std::vector<float> sum_buffer;
+    float* sum = scratch(sum_buffer, size_t(dst.c));
+    for (int y = begin; y < end; ++y)
+      for (int x = 0; x < dst.w; ++x) {
+        std::copy(bias, bias + dst.c, sum);
+        for (int ky = 0; ky < kernel; ++ky) {
+          const int iy = y - pad + ky * dilation;
+          if (iy < 0 || iy >= src.h) continue;
+          for (int kx = 0; kx < kernel; ++kx) {
+            const int ix = x - pad + kx * dilation;
+            if (ix < 0 || ix >= src.w) continue;
+            const float* weight = taps + size_t(ky * kernel + kx) * dst.c;
+            const T* in = src.pixel(iy, ix);
+#pragma omp simd
+            for (int c = 0; c < dst.c; ++c) sum[c] += weight[c] * load(in + c);
+          }
+        }
+        U* out = dst.pixel(y, x);
+        for (int c = 0; c < dst.c; ++c) store(out + c, activate(activation, sum[c]));
+      }
+  });
+}
 
 bool enable_avx512(bool enable) {
   const bool enabled = enable && cpu_has_avx512();
@@ -1177,14 +1344,52 @@ void avg_pool_2x2(View<const T> src, View<U> dst) {
   });
 }
 
-template <typename T, typename U>
-void upsample_2x(View<const T> src, View<U> dst) {
-  resize_view(src, dst, 0.5f, 0.5f);
-}
-
-template <typename T, typename U>
-void resize_bilinear(View<const T> src, View<U> dst) {
-  resize_view(src, dst, float(src.h) / float(dst.h), float(src.w) / float(dst.w));
+template <typename T>
+void upsample_concat(View<const float> x, View<const T> skip, View<const float> image, View<T> dst) {
+  AxisTaps& rows = row_taps();
+  AxisTaps& cols = column_taps();
+  rows.compute(dst.h, 0.5f, x.h);
+  cols.compute(dst.w, 0.5f, x.w);
+  const bool avx512 = use_avx512() && image.c <= 16;
+  parallel_bands(dst.h, size_t(dst.w) * dst.c, [&](int begin, int end) {
+    const size_t slot_size = size_t(dst.w) * x.c;
+    float* slots = scratch(upsample_slots(), 2 * slot_size);
+    int cached[2] = {-1, -1};
+    // The slot holding x's row `row` resized horizontally, filled if needed without evicting `keep`.
+    const auto cached_row = [&](int row, int keep) {
+      for (int slot = 0; slot < 2; ++slot)
+        if (cached[slot] == row) return slots + slot * slot_size;
+      const int slot = cached[0] == keep ? 1 : 0;
+      cached[slot] = row;
+      float* out = slots + slot * slot_size;
+      if (avx512)
+        upsample_row_horizontally<true>(x, cols, dst.w, row, out);
+      else
+        upsample_row_horizontally<false>(x, cols, dst.w, row, out);
+      return out;
+    };
+    for (int y = begin; y < end; ++y) {
+      const float* top = cached_row(rows.i0[y], rows.i1[y]);
+      const float* bottom = cached_row(rows.i1[y], rows.i0[y]);
+      const float wy0 = rows.w0[y], wy1 = rows.w1[y];
+      const T* skip_row = skip.c > 0 ? skip.row(y) : nullptr;
+      if (avx512) {
+        concat_row_avx512(top, bottom, wy0, wy1, skip_row, skip.c, image.row(y), image.c,
+                          image.pixel_stride, dst.row(y), dst.w, x.c, skip.pixel_stride,
+                          dst.pixel_stride);
+        continue;
+      }
+      for (int i = 0; i < dst.w; ++i) {
+        T* pixel = dst.pixel(y, i);
+        const size_t offset = size_t(i) * x.c;
+#pragma omp simd
+        for (int c = 0; c < x.c; ++c) store(pixel + c, wy0 * top[offset + c] + wy1 * bottom[offset + c]);
+        for (int c = 0; c < skip.c; ++c) pixel[x.c + c] = skip_row[i * skip.pixel_stride + c];
+        const float* colour = image.pixel(y, i);
+        for (int c = 0; c < image.c; ++c) store(pixel + x.c + skip.c + c, colour[c]);
+      }
+    }
+  });
 }
 
 template <typename T, typename U>
@@ -1211,23 +1416,51 @@ void copy(View<const T> src, View<U> dst) {
 
 template <typename T>
 void global_avg_pool(View<const T> src, float* out) {
-  // Threads split the channels, in blocks of 16, and each sums its channels over all pixels in the
-  // reference's order, so the result does not depend on the thread count.
-  constexpr int kBlock = 16;
-  const int blocks = (src.c + kBlock - 1) / kBlock;
-  const float count = float(src.h * src.w);
-  parallel_rows(blocks, src.pixels() * kBlock, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
-    for (int block = begin; block < end; ++block) {
-      const int first = block * kBlock, width = std::min(kBlock, src.c - first);
-      float sum[kBlock] = {};
-      for (int y = 0; y < src.h; ++y)
-        for (int x = 0; x < src.w; ++x) {
-          const T* in = src.pixel(y, x) + first;
+  // Threads sum whole rows into per-row partial sums, which are then added in row order: the
+  // reference's order, whatever the thread count.
+  thread_local std::vector<float> row_sums_buffer;
+  float* row_sums = scratch(row_sums_buffer, src.pixels() / src.w * size_t(src.c));
+  const bool avx512 = use_avx512();
+  parallel_rows(src.h, size_t(src.w) * src.c, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+    for (int y = begin; y < end; ++y) {
+      float* sums = row_sums + size_t(y) * src.c;
+      if (avx512) {
+        sum_pixels_avx512(src.row(y), src.pixel_stride, src.w, src.c, sums);
+        continue;
+      }
+      std::fill(sums, sums + src.c, 0.0f);
+      for (int x = 0; x < src.w; ++x) {
+        const T* in = src.pixel(y, x);
 #pragma omp simd
-          for (int c = 0; c < width; ++c) sum[c] += load(in + c);
-        }
-      for (int c = 0; c < width; ++c) out[first + c] = sum[c] / count;
+        for (int c = 0; c < src.c; ++c) sums[c] += load(in + c);
+      }
     }
+  });
+  const float count = float(src.h * src.w);
+  for (int c = 0; c < src.c; ++c) {
+    float sum = 0.0f;
+    for (int y = 0; y < src.h; ++y) sum += row_sums[size_t(y) * src.c + c];
+    out[c] = sum / count;
+  }
+}
+
+void fully_connected(const float* weight, const float* bias, const float* in, int inputs,
+                     int outputs, float* out) {
+  const bool avx512 = use_avx512();
+  parallel_rows(outputs, size_t(inputs), [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+    if (avx512) {
+      dot_rows_avx512(weight, in, inputs, begin, end, out);
+    } else {
+      for (int o = begin; o < end; ++o) {
+        const float* row = weight + size_t(o) * inputs;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < inputs; ++i) sum += row[i] * in[i];
+        out[o] = sum;
+      }
+    }
+    if (bias)
+      for (int o = begin; o < end; ++o) out[o] += bias[o];
   });
 }
 
@@ -1451,6 +1684,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void resize_rgb8<T>(const RgbImage&, View<T>, float, float);                            \
   template void global_avg_pool<T>(View<const T>, float*);                                         \
   template void scale_channels<T>(View<T>, const float*);                                          \
+  template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
   template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
@@ -1459,12 +1693,12 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
 #define MATTECAST_INSTANTIATE_2(T, U)                                                              \
   template void normalize<T, U>(View<const T>, View<U>, const float[3], const float[3]);           \
   template void avg_pool_2x2<T, U>(View<const T>, View<U>);                                        \
-  template void upsample_2x<T, U>(View<const T>, View<U>);                                         \
-  template void resize_bilinear<T, U>(View<const T>, View<U>);                                     \
   template void copy<T, U>(View<const T>, View<U>);                                                \
   template void gru_reset<T, U>(View<const T>, View<const float>, View<U>);                        \
   template void gru_update<T, U, float>(View<const T>, View<const U>, View<float>, View<float>);   \
-  template void gru_update<T, U, bf16>(View<const T>, View<const U>, View<float>, View<bf16>);
+  template void gru_update<T, U, bf16>(View<const T>, View<const U>, View<float>, View<bf16>);        \
+  template void depthwise_conv<T, U>(View<const T>, const float*, const float*, int, int, Activation,  \
+                                     View<U>);
 
 MATTECAST_INSTANTIATE_1(float)
 MATTECAST_INSTANTIATE_1(bf16)

@@ -16,6 +16,7 @@
 
 #include "core/bf16.h"
 #include "mattecast/mattecast.h"
+#include "nn/activation.h"
 #include "nn/view.h"
 
 namespace mattecast::kernels {
@@ -35,21 +36,26 @@ namespace mattecast::kernels {
   template <typename T, typename U>                                                                \
   void avg_pool_2x2(View<const T> src, View<U> dst);                                               \
                                                                                                    \
-  /* Bilinear x2 upsampling (scale 0.5) of src, cropped to dst's size (dst.h <= 2*src.h).       */  \
-  template <typename T, typename U>                                                                \
-  void upsample_2x(View<const T> src, View<U> dst);                                                \
-                                                                                                   \
-  /* Bilinear resize of src to dst's size with scale = src size / dst size (PyTorch's size=). */  \
-  template <typename T, typename U>                                                                \
-  void resize_bilinear(View<const T> src, View<U> dst);                                            \
+  /* The decoder's concatenation in one pass: dst = [up(x), skip, image] along the channels   */  \
+  /* (dst.c = x.c + skip.c + image.c; skip may have no channels), where up(x) is the bilinear  */  \
+  /* x2 upsampling (scale 0.5) of x cropped to dst's size (dst.h <= 2 * x.h).                  */  \
+  template <typename T>                                                                            \
+  void upsample_concat(View<const float> x, View<const T> skip, View<const float> image,           \
+                       View<T> dst);                                                               \
                                                                                                    \
   /* Element-wise copy between views of equal shape (channel slices allowed).                  */  \
   template <typename T, typename U>                                                                \
   void copy(View<const T> src, View<U> dst);                                                       \
                                                                                                    \
-  /* Mean over all pixels per channel: out[c] = sum / (h*w).                                   */  \
+  /* Mean over all pixels per channel: out[c] = sum / (h*w), each row summed left to right,   */  \
+  /* then the row sums added top to bottom (an order that rows can be summed in parallel by).   */  \
   template <typename T>                                                                            \
   void global_avg_pool(View<const T> src, float* out);                                             \
+                                                                                                   \
+  /* A fully connected layer: out[o] = bias[o] + sum_i weight[o * inputs + i] * in[i]        */  \
+  /* (no bias when null).                                                                     */  \
+  void fully_connected(const float* weight, const float* bias, const float* in, int inputs,        \
+                       int outputs, float* out);                                                   \
                                                                                                    \
   /* x[p][c] *= scale[c], in place.                                                            */  \
   template <typename T>                                                                            \
@@ -90,7 +96,7 @@ namespace mattecast::kernels {
                             View<const float> mean_y, View<float> b);                              \
                                                                                                    \
   /* Full-resolution output of either guided filter. a, b (4 channels, low resolution) are     */  \
-  /* bilinearly resized to the frame's size (scale = low / full, as resize_bilinear); with     */  \
+  /* bilinearly resized to the frame's size (PyTorch's size=: scale = low / full); with        */  \
   /* guide g = [R, G, B, (R+G+B)/3] of the frame (x / 255): out = A * g + b; then              */  \
   /* alpha = clamp(out[3], 0, 1) and, unless foreground is null,                               */  \
   /* foreground = clamp(out[0..2] + g[0..2], 0, 1). alpha: h x w, foreground: h x w x 3.        */ \
@@ -103,6 +109,14 @@ namespace mattecast::kernels {
   void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground);
 
 MATTECAST_KERNEL_DECLARATIONS
+
+// Depthwise convolution, stride 1, zero padding dilation * (kernel - 1) / 2 ("same"):
+// dst[c] = act(bias[c] + sum of taps[(ky * kernel + kx) * C + c] * src[c] at the dilated offsets).
+// For the dilated layers, where oneDNN 2.6's kernel is several times slower than this one. Its
+// reference is reference::conv2d (nn/conv_reference.h), through Conv2d's tests.
+template <typename T, typename U>
+void depthwise_conv(View<const T> src, const float* taps, const float* bias, int kernel, int dilation,
+                    Activation activation, View<U> dst);
 
 // The fast kernels run AVX-512 code where the CPU has it, else portable code. Tests turn AVX-512
 // off to check the portable code too. Returns whether AVX-512 code is used from now on.

@@ -183,14 +183,11 @@ void avg_pool_2x2(View<const T> src, View<U> dst) {
   }
 }
 
-template <typename T, typename U>
-void upsample_2x(View<const T> src, View<U> dst) {
-  resize_with_scale(src, dst, 0.5f, 0.5f);
-}
-
-template <typename T, typename U>
-void resize_bilinear(View<const T> src, View<U> dst) {
-  resize_with_scale(src, dst, float(src.h) / float(dst.h), float(src.w) / float(dst.w));
+template <typename T>
+void upsample_concat(View<const float> x, View<const T> skip, View<const float> image, View<T> dst) {
+  resize_with_scale(x, dst.channels(0, x.c), 0.5f, 0.5f);
+  if (skip.c > 0) copy(skip, dst.channels(x.c, skip.c));
+  copy(image, dst.channels(x.c + skip.c, image.c));
 }
 
 template <typename T, typename U>
@@ -204,9 +201,21 @@ template <typename T>
 void global_avg_pool(View<const T> src, float* out) {
   for (int c = 0; c < src.c; ++c) {
     float sum = 0.0f;
-    for (int y = 0; y < src.h; ++y)
-      for (int x = 0; x < src.w; ++x) sum += value(src, y, x, c);
+    for (int y = 0; y < src.h; ++y) {
+      float row = 0.0f;
+      for (int x = 0; x < src.w; ++x) row += value(src, y, x, c);
+      sum += row;
+    }
     out[c] = sum / float(src.h * src.w);
+  }
+}
+
+void fully_connected(const float* weight, const float* bias, const float* in, int inputs,
+                     int outputs, float* out) {
+  for (int o = 0; o < outputs; ++o) {
+    float sum = 0.0f;
+    for (int i = 0; i < inputs; ++i) sum += weight[size_t(o) * inputs + i] * in[i];
+    out[o] = (bias ? bias[o] : 0.0f) + sum;
   }
 }
 
@@ -329,6 +338,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void resize_rgb8<T>(const RgbImage&, View<T>, float, float);                            \
   template void global_avg_pool<T>(View<const T>, float*);                                         \
   template void scale_channels<T>(View<T>, const float*);                                          \
+  template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
   template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
@@ -337,8 +347,6 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
 #define MATTECAST_INSTANTIATE_2(T, U)                                                              \
   template void normalize<T, U>(View<const T>, View<U>, const float[3], const float[3]);           \
   template void avg_pool_2x2<T, U>(View<const T>, View<U>);                                        \
-  template void upsample_2x<T, U>(View<const T>, View<U>);                                         \
-  template void resize_bilinear<T, U>(View<const T>, View<U>);                                     \
   template void copy<T, U>(View<const T>, View<U>);                                                \
   template void gru_reset<T, U>(View<const T>, View<const float>, View<U>);                        \
   template void gru_update<T, U, float>(View<const T>, View<const U>, View<float>, View<float>);   \

@@ -16,6 +16,11 @@ namespace mattecast {
 
 class Tensor {
  public:
+  // Bytes allocated past every tensor's end: oneDNN 2.6's AMX 1x1 kernels with a post-op
+  // (jit_1x1:avx512_core_amx_bf16) write whole 16-pixel tiles, past the end of a destination
+  // whose pixel count is not a multiple of 16 (measured: 1280 bytes for 40 channels at 6x8).
+  static constexpr size_t kOverrunSlack = 16 * 960 * sizeof(float);
+
   void allocate(int h, int w, int c, DataType type) {
     reserve(size_t(h) * w * c, type);
     reshape(h, w, c);
@@ -24,7 +29,7 @@ class Tensor {
   void reserve(size_t elements, DataType type) {
     type_ = type;
     borrowed_ = nullptr;
-    storage_.resize(std::max(storage_.size(), elements * element_size(type)));
+    storage_.resize(std::max(storage_.size(), elements * element_size(type) + kOverrunSlack));
   }
   void reshape(int h, int w, int c) {
     assert(size_t(h) * w * c * element_size(type_) <= capacity_bytes());

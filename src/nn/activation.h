@@ -1,0 +1,8 @@
+// The activations fused into convolutions.
+#pragma once
+
+namespace mattecast {
+
+enum class Activation { none, relu, hardswish };
+
+}  // namespace mattecast
