@@ -265,6 +265,29 @@ TEST(Kernels, CopyMatchesReference) {
     });
 }
 
+TEST(Kernels, ConcatChannelsMatchesReference) {
+  std::mt19937 rng(19);
+  for (const Size size : kSizes)
+    for_each_type([&](auto t) {
+      using T = decltype(t);
+      for (const auto [first_c, second_c] : {std::pair{16, 16}, {40, 40}, {3, 20}, {64, 64}}) {
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " " << first_c << "+" << second_c);
+        Tensor<float> first(size.h, size.w, first_c, 2 * first_c, first_c);  // a block output's second half
+        Tensor<float> second(size.h, size.w, second_c);
+        first.randomize(rng, -2.0f, 2.0f);
+        second.randomize(rng, -2.0f, 2.0f);
+        const int channels = first_c + second_c;
+        Tensor<T> expected(size.h, size.w, channels, channels + 3, 1), actual = expected;
+        ref::concat_channels(first.cview(), second.cview(), expected.view());
+        for_each_config([&] {
+          actual.fill(kSentinel);
+          fast::concat_channels(first.cview(), second.cview(), actual.view());
+          EXPECT_TRUE(tensors_match(expected, actual, 0.0f, 0.0f));
+        });
+      }
+    });
+}
+
 TEST(Kernels, GlobalAvgPoolMatchesReference) {
   std::mt19937 rng(7);
   for (const Size size : kSizes)

@@ -37,7 +37,7 @@ SessionParams session_params(const EngineOptions& options, bool alpha_only) {
 }  // namespace mattecast::cli
 
 int main(int argc, char** argv) {
-  mattecast::prefer_passive_openmp_waits(argv);
+  mattecast::prefer_short_openmp_spins(argv);
   CLI::App app{"mattecast: video matting (Robust Video Matting) on the CPU"};
   app.require_subcommand(1);
   mattecast::cli::add_images_command(app);

@@ -284,8 +284,9 @@ void RvmNetwork::run_gru(Gru& gru, Tensor& block_output) {
   const int c = gru.state.c();
   Tensor& xh = gru_xh_;
   xh.reshape(gru.state.h(), gru.state.w(), 2 * c);
-  with_views(block_output, xh, [](auto s, auto d) { kernels::copy(s, d); }, c, c, 0, c);
-  with_views(gru.state, xh, [](auto s, auto d) { kernels::copy(s, d); }, 0, c, c, c);
+  with_view(xh, [&](auto dst) {
+    kernels::concat_channels(block_output.view<float>().channels(c, c), gru.state.view<float>(), dst);
+  });
   conv(gru.input_hidden, xh, gru_gates_);
   with_views(gru_gates_, xh, [&](auto gates, auto h_slot) {
     kernels::gru_reset(as_const(gates), as_const(gru.state.view<float>()), h_slot);

@@ -1414,6 +1414,26 @@ void copy(View<const T> src, View<U> dst) {
   });
 }
 
+template <typename U>
+void concat_channels(View<const float> first, View<const float> second, View<U> dst) {
+  const bool avx512 = use_avx512();
+  parallel_rows(dst.h, size_t(dst.w) * dst.c, [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
+    for (int y = begin; y < end; ++y) {
+      U* out = dst.row(y);
+      if (avx512) {  // each part row by row: the destination row stays in cache between them
+        copy_pixels_avx512(first.row(y), first.pixel_stride, out, dst.pixel_stride, dst.w, first.c);
+        copy_pixels_avx512(second.row(y), second.pixel_stride, out + first.c, dst.pixel_stride, dst.w, second.c);
+        continue;
+      }
+      for (int x = 0; x < dst.w; ++x) {
+        U* pixel = out + x * dst.pixel_stride;
+        for (int c = 0; c < first.c; ++c) store(pixel + c, first.pixel(y, x)[c]);
+        for (int c = 0; c < second.c; ++c) store(pixel + first.c + c, second.pixel(y, x)[c]);
+      }
+    }
+  });
+}
+
 template <typename T>
 void global_avg_pool(View<const T> src, float* out) {
   // Threads sum whole rows into per-row partial sums, which are then added in row order: the
@@ -1685,6 +1705,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void global_avg_pool<T>(View<const T>, float*);                                         \
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
+  template void concat_channels<T>(View<const float>, View<const float>, View<T>);                 \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
   template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \

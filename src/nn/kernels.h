@@ -47,6 +47,10 @@ namespace mattecast::kernels {
   template <typename T, typename U>                                                                \
   void copy(View<const T> src, View<U> dst);                                                       \
                                                                                                    \
+  /* dst = [first, second] along the channels (dst.c = first.c + second.c), in one pass.       */  \
+  template <typename U>                                                                            \
+  void concat_channels(View<const float> first, View<const float> second, View<U> dst);            \
+                                                                                                   \
   /* Mean over all pixels per channel: out[c] = sum / (h*w), each row summed left to right,   */  \
   /* then the row sums added top to bottom (an order that rows can be summed in parallel by).   */  \
   template <typename T>                                                                            \

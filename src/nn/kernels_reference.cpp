@@ -190,6 +190,12 @@ void upsample_concat(View<const float> x, View<const T> skip, View<const float> 
   copy(image, dst.channels(x.c + skip.c, image.c));
 }
 
+template <typename U>
+void concat_channels(View<const float> first, View<const float> second, View<U> dst) {
+  copy(first, dst.channels(0, first.c));
+  copy(second, dst.channels(first.c, second.c));
+}
+
 template <typename T, typename U>
 void copy(View<const T> src, View<U> dst) {
   for (int y = 0; y < src.h; ++y)
@@ -339,6 +345,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void global_avg_pool<T>(View<const T>, float*);                                         \
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
+  template void concat_channels<T>(View<const float>, View<const float>, View<T>);                 \
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
   template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
