@@ -78,8 +78,9 @@ class Conv2d {
   dnnl::memory src_, dst_, residual_, scratchpad_;
   dnnl::memory weights_memory_, bias_memory_;
   std::vector<dnnl_exec_arg_t> args_;  // prebuilt: the C++ map overload allocates per call
-  // Winograd only: the kernel's blocked layouts, and the reorders into and out of them.
-  dnnl::memory src_in_kernel_layout_, dst_in_kernel_layout_;
+  // What the kernel reads and writes: src_ and dst_, or for Winograd blocked copies of them,
+  // made and read back by the two reorders.
+  dnnl::memory kernel_src_, kernel_dst_;
   dnnl::primitive to_kernel_layout_, from_kernel_layout_;
   std::vector<dnnl_exec_arg_t> to_kernel_args_, from_kernel_args_;
 };

@@ -1137,10 +1137,10 @@ MATTECAST_AVX512 MATTECAST_INLINE __m512 activate(Activation activation, __m512 
   return x;
 }
 
-// Per-thread float copies of 16-channel blocks of the source, with zero borders.
+// Per-thread float copy of one 16-channel block of the source, with zero borders.
 std::vector<float>& depthwise_planes() {
-  thread_local std::vector<float> planes;
-  return planes;
+  thread_local std::vector<float> plane;
+  return plane;
 }
 
 // One 16-channel block (the last masked) of the output from its zero-padded plane: every tap of
@@ -1172,30 +1172,25 @@ MATTECAST_AVX512 void depthwise_block_avx512(const float* plane, int plane_w, co
     }
 }
 
-// Channel blocks [begin, end) of 16. Blocks are copied, in float, into zero-padded planes 4 at a
-// time, so that each source pixel is read as one contiguous run and each bf16 value converted once.
+// Channel blocks [begin, end) of 16. Each block is first copied, in float, into the zero-padded
+// plane: each bf16 value is converted once instead of once per tap.
 template <int kKernel, typename T, typename U>
 MATTECAST_AVX512 void depthwise_blocks_avx512(View<const T> src, const float* taps, const float* bias,
                                               int dilation, Activation activation, View<U> dst, int begin,
                                               int end) {
-  constexpr int kPixels = 8, kGroup = 1;
-  const int pad = dilation * (kKernel - 1) / 2, channels = dst.c;
+  constexpr int kPixels = 8;
+  const int pad = dilation * (kKernel - 1) / 2;
   const int plane_w = src.w + 2 * pad + kPixels, plane_h = src.h + 2 * pad;  // the last 8 may overrun w
   const size_t plane_size = size_t(plane_w) * plane_h * 16;
-  float* planes = scratch(depthwise_planes(), kGroup * plane_size);
-  std::fill(planes, planes + kGroup * plane_size, 0.0f);
-  for (int group = begin; group < end; group += kGroup) {
-    const int blocks = std::min(kGroup, end - group);
+  float* plane = scratch(depthwise_planes(), plane_size);
+  std::fill(plane, plane + plane_size, 0.0f);  // the borders stay zero; blocks overwrite the rest
+  for (int block = begin; block < end; ++block) {
+    const __mmask16 mask = avx512::lanes(dst.c - 16 * block);
     for (int y = 0; y < src.h; ++y)
-      for (int x = 0; x < src.w; ++x) {
-        const T* in = src.pixel(y, x) + 16 * group;
-        float* out = planes + ((size_t(y) + pad) * plane_w + x + pad) * 16;
-        for (int b = 0; b < blocks; ++b)
-          _mm512_storeu_ps(out + b * plane_size, avx512::load(in + 16 * b, avx512::lanes(channels - 16 * (group + b))));
-      }
-    for (int b = 0; b < blocks; ++b)
-      depthwise_block_avx512<kKernel>(planes + b * plane_size, plane_w, taps, bias, dilation, activation, dst,
-                                      group + b);
+      for (int x = 0; x < src.w; ++x)
+        _mm512_storeu_ps(plane + ((size_t(y) + pad) * plane_w + x + pad) * 16,
+                         avx512::load(src.pixel(y, x) + 16 * block, mask));
+    depthwise_block_avx512<kKernel>(plane, plane_w, taps, bias, dilation, activation, dst, block);
   }
 }
 
