@@ -420,13 +420,8 @@ std::vector<float>& upsample_slots() {
   return slots;
 }
 
-template <bool kAvx512>
-MATTECAST_INLINE void upsample_row_horizontally(View<const float> x, const AxisTaps& cols, int width,
-                                                int row, float* out);
-
-template <>
-MATTECAST_AVX512 MATTECAST_NO_FMA void upsample_row_horizontally<true>(View<const float> x, const AxisTaps& cols,
-                                                                       int width, int row, float* out) {
+MATTECAST_AVX512 MATTECAST_NO_FMA void upsample_row_horizontally_avx512(View<const float> x, const AxisTaps& cols,
+                                                                        int width, int row, float* out) {
   const float* in = x.row(row);
   for (int i = 0; i < width; ++i) {
     const float* left = in + cols.i0[i] * x.pixel_stride;
@@ -442,9 +437,8 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void upsample_row_horizontally<true>(View<cons
   }
 }
 
-template <>
-MATTECAST_INLINE void upsample_row_horizontally<false>(View<const float> x, const AxisTaps& cols, int width,
-                                                       int row, float* out) {
+MATTECAST_INLINE void upsample_row_horizontally(View<const float> x, const AxisTaps& cols, int width, int row,
+                                                float* out) {
   const float* in = x.row(row);
   for (int i = 0; i < width; ++i) {
     const float* left = in + cols.i0[i] * x.pixel_stride;
@@ -1358,9 +1352,9 @@ void upsample_concat(View<const float> x, View<const T> skip, View<const float> 
       cached[slot] = row;
       float* out = slots + slot * slot_size;
       if (avx512)
-        upsample_row_horizontally<true>(x, cols, dst.w, row, out);
+        upsample_row_horizontally_avx512(x, cols, dst.w, row, out);
       else
-        upsample_row_horizontally<false>(x, cols, dst.w, row, out);
+        upsample_row_horizontally(x, cols, dst.w, row, out);
       return out;
     };
     for (int y = begin; y < end; ++y) {
