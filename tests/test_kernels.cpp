@@ -319,12 +319,17 @@ TEST(Kernels, FullyConnectedMatchesReference) {
       for (std::vector<float>* v : {&weight, &bias, &in})
         for (float& x : *v) x = dist(rng);
       const float* b = with_bias ? bias.data() : nullptr;
-      std::vector<float> expected(static_cast<size_t>(outputs)), actual = expected;
+      const std::vector<bf16> weight_bf16(weight.begin(), weight.end());
+      std::vector<float> expected(static_cast<size_t>(outputs)), expected_bf16 = expected, actual = expected;
       ref::fully_connected(weight.data(), b, in.data(), inputs, outputs, expected.data());
+      ref::fully_connected(weight_bf16.data(), b, in.data(), inputs, outputs, expected_bf16.data());
       for_each_config([&] {
         std::fill(actual.begin(), actual.end(), kSentinel);
         fast::fully_connected(weight.data(), b, in.data(), inputs, outputs, actual.data());
         EXPECT_TRUE(arrays_match(expected, actual, 1e-5f * std::sqrt(float(inputs))));
+        std::fill(actual.begin(), actual.end(), kSentinel);
+        fast::fully_connected(weight_bf16.data(), b, in.data(), inputs, outputs, actual.data());
+        EXPECT_TRUE(arrays_match(expected_bf16, actual, 1e-5f * std::sqrt(float(inputs))));
       });
     }
 }

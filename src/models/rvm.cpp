@@ -44,6 +44,13 @@ RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
     if (block.expand) layer.expand = make(*block.expand);
     layer.depthwise = make(block.depthwise);
     layer.project = make(block.project);
+    if (block.squeeze_excitation && compute_type_ == DataType::bf16) {
+      const auto to_bf16 = [](const std::vector<float>& values) {
+        return std::vector<bf16>(values.begin(), values.end());
+      };
+      layer.se_fc1 = to_bf16(block.squeeze_excitation->fc1_weight);
+      layer.se_fc2 = to_bf16(block.squeeze_excitation->fc2_weight);
+    }
     blocks_.push_back(std::move(layer));
   }
   last_ = make(w.last);
@@ -235,13 +242,23 @@ void RvmNetwork::prepare_input(const RgbImage& frame) {
   }
 }
 
-void RvmNetwork::squeeze_excite(const SqueezeExcitation& se, Tensor& x) {
+void RvmNetwork::squeeze_excite(const EncoderBlock& block, Tensor& x) {
+  const SqueezeExcitation& se = *block.weights->squeeze_excitation;
+  const bool bf16_weights = !block.se_fc1.empty();
   with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
-  kernels::fully_connected(se.fc1_weight.data(), se.fc1_bias.data(), pooled_features_.data(),
-                           se.channels, se.squeeze_channels, squeezed_.data());
+  if (bf16_weights)
+    kernels::fully_connected(block.se_fc1.data(), se.fc1_bias.data(), pooled_features_.data(),
+                             se.channels, se.squeeze_channels, squeezed_.data());
+  else
+    kernels::fully_connected(se.fc1_weight.data(), se.fc1_bias.data(), pooled_features_.data(),
+                             se.channels, se.squeeze_channels, squeezed_.data());
   for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
-  kernels::fully_connected(se.fc2_weight.data(), se.fc2_bias.data(), squeezed_.data(),
-                           se.squeeze_channels, se.channels, gate_.data());
+  if (bf16_weights)
+    kernels::fully_connected(block.se_fc2.data(), se.fc2_bias.data(), squeezed_.data(),
+                             se.squeeze_channels, se.channels, gate_.data());
+  else
+    kernels::fully_connected(se.fc2_weight.data(), se.fc2_bias.data(), squeezed_.data(),
+                             se.squeeze_channels, se.channels, gate_.data());
   for (int i = 0; i < se.channels; ++i)  // hard sigmoid: relu6(x + 3) / 6
     gate_[i] = std::min(std::max(gate_[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
   with_view(x, [&](auto v) { kernels::scale_channels(v, gate_.data()); });
@@ -263,7 +280,7 @@ void RvmNetwork::encode() {
       expanded = &expanded_;
     }
     conv(block.depthwise, *expanded, depthwise_);
-    if (block.weights->squeeze_excitation) squeeze_excite(*block.weights->squeeze_excitation, depthwise_);
+    if (block.weights->squeeze_excitation) squeeze_excite(block, depthwise_);
     conv(block.project, depthwise_, *y, block.project.spec().residual ? x : nullptr);
     x = y;
   }

@@ -35,6 +35,8 @@ class RvmNetwork {
   struct EncoderBlock {
     Conv2d expand, depthwise, project;
     const InvertedResidual* weights = nullptr;
+    // In bf16: the squeeze-excitation weights as bf16, read every frame at half the bytes.
+    std::vector<bf16> se_fc1, se_fc2;
   };
   struct Gru {
     Conv2d input_hidden, hidden_hidden;
@@ -54,7 +56,7 @@ class RvmNetwork {
   void refine(const RgbImage& frame, Matte& out);
   void conv(Conv2d& layer, const Tensor& src, Tensor& dst, const Tensor* residual = nullptr);
   void run_gru(Gru& gru, Tensor& block_output);
-  void squeeze_excite(const SqueezeExcitation& se, Tensor& x);
+  void squeeze_excite(const EncoderBlock& block, Tensor& x);
 
   const RvmWeights& weights_;
   RvmOptions options_;

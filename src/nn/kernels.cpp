@@ -573,14 +573,15 @@ MATTECAST_AVX512 MATTECAST_NO_FMA void sum_pixels_avx512(const T* row, ptrdiff_t
 }
 
 // out[o] = row o of `weight` . in, for o in [begin, end); 16 lanes, then a tree across them.
-MATTECAST_AVX512 void dot_rows_avx512(const float* weight, const float* in, int inputs, int begin,
-                                      int end, float* out) {
+template <typename W>
+MATTECAST_AVX512 void dot_rows_avx512(const W* weight, const float* in, int inputs, int begin, int end,
+                                      float* out) {
   for (int o = begin; o < end; ++o) {
-    const float* row = weight + size_t(o) * inputs;
+    const W* row = weight + size_t(o) * inputs;
     __m512 sum = _mm512_setzero_ps();
     for (int i = 0; i < inputs; i += 16) {
       const __mmask16 mask = avx512::lanes(inputs - i);
-      sum = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, row + i), _mm512_maskz_loadu_ps(mask, in + i), sum);
+      sum = _mm512_fmadd_ps(avx512::load(row + i, mask), _mm512_maskz_loadu_ps(mask, in + i), sum);
     }
     out[o] = _mm512_reduce_add_ps(sum);
   }
@@ -1453,18 +1454,19 @@ void global_avg_pool(View<const T> src, float* out) {
   }
 }
 
-void fully_connected(const float* weight, const float* bias, const float* in, int inputs,
-                     int outputs, float* out) {
+template <typename W>
+void fully_connected(const W* weight, const float* bias, const float* in, int inputs, int outputs,
+                     float* out) {
   const bool avx512 = use_avx512();
   parallel_rows(outputs, size_t(inputs), [&](int begin, int end) MATTECAST_INLINE_LAMBDA {
     if (avx512) {
       dot_rows_avx512(weight, in, inputs, begin, end, out);
     } else {
       for (int o = begin; o < end; ++o) {
-        const float* row = weight + size_t(o) * inputs;
+        const W* row = weight + size_t(o) * inputs;
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-        for (int i = 0; i < inputs; ++i) sum += row[i] * in[i];
+        for (int i = 0; i < inputs; ++i) sum += load(row + i) * in[i];
         out[o] = sum;
       }
     }
@@ -1692,6 +1694,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
 #define MATTECAST_INSTANTIATE_1(T)                                                                 \
   template void resize_rgb8<T>(const RgbImage&, View<T>, float, float);                            \
   template void global_avg_pool<T>(View<const T>, float*);                                         \
+  template void fully_connected<T>(const T*, const float*, const float*, int, int, float*);        \
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
   template void concat_channels<T>(View<const float>, View<const float>, View<T>);                 \

@@ -57,8 +57,9 @@ namespace mattecast::kernels {
   void global_avg_pool(View<const T> src, float* out);                                             \
                                                                                                    \
   /* A fully connected layer: out[o] = bias[o] + sum_i weight[o * inputs + i] * in[i]        */  \
-  /* (no bias when null).                                                                     */  \
-  void fully_connected(const float* weight, const float* bias, const float* in, int inputs,        \
+  /* (no bias when null). Weights in float, or in bf16 (half the bytes to read).              */  \
+  template <typename W>                                                                            \
+  void fully_connected(const W* weight, const float* bias, const float* in, int inputs,            \
                        int outputs, float* out);                                                   \
                                                                                                    \
   /* x[p][c] *= scale[c], in place.                                                            */  \

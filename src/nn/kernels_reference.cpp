@@ -216,11 +216,12 @@ void global_avg_pool(View<const T> src, float* out) {
   }
 }
 
-void fully_connected(const float* weight, const float* bias, const float* in, int inputs,
-                     int outputs, float* out) {
+template <typename W>
+void fully_connected(const W* weight, const float* bias, const float* in, int inputs, int outputs,
+                     float* out) {
   for (int o = 0; o < outputs; ++o) {
     float sum = 0.0f;
-    for (int i = 0; i < inputs; ++i) sum += weight[size_t(o) * inputs + i] * in[i];
+    for (int i = 0; i < inputs; ++i) sum += to_float(weight[size_t(o) * inputs + i]) * in[i];
     out[o] = (bias ? bias[o] : 0.0f) + sum;
   }
 }
@@ -343,6 +344,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
 #define MATTECAST_INSTANTIATE_1(T)                                                                 \
   template void resize_rgb8<T>(const RgbImage&, View<T>, float, float);                            \
   template void global_avg_pool<T>(View<const T>, float*);                                         \
+  template void fully_connected<T>(const T*, const float*, const float*, int, int, float*);        \
   template void scale_channels<T>(View<T>, const float*);                                          \
   template void upsample_concat<T>(View<const float>, View<const T>, View<const float>, View<T>);   \
   template void concat_channels<T>(View<const float>, View<const float>, View<T>);                 \
