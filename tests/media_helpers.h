@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,15 @@ inline std::string scratch_dir(const std::string& area) {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   fs::path dir = fs::path(MATTECAST_TEST_TMP) / area /
                  fmt::format("{}.{}", test->test_suite_name(), test->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+// A fresh folder for a test suite's shared inputs, one per process: ctest may run a suite's tests
+// side by side, each in its own process.
+inline std::string process_inputs_dir(const std::string& name) {
+  fs::path dir = fs::path(MATTECAST_TEST_TMP) / fmt::format("{}_{}", name, getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

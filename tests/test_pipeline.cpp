@@ -59,10 +59,7 @@ std::string file_bytes(const std::string& path) {
 class VideoCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // Per process: ctest may run these tests side by side.
-    dir_ = (fs::path(MATTECAST_TEST_TMP) / fmt::format("pipeline_inputs_{}", getpid())).string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = process_inputs_dir("pipeline_inputs");
     // 1 s of 320x180 with the clip's AAC audio copied.
     ASSERT_TRUE(run_ffmpeg(fmt::format(
         "-i {} -t 1 -vf scale=320:180 -c:v libx264 -preset ultrafast -c:a copy {}/audio.mp4",

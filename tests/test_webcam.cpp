@@ -334,10 +334,7 @@ Mean jpeg_corner_mean(const std::string& jpeg, int& width, int& height) {
 class WebcamCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    // Per process: ctest may run these tests side by side.
-    dir_ = (fs::path(MATTECAST_TEST_TMP) / fmt::format("webcam_inputs_{}", getpid())).string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = process_inputs_dir("webcam_inputs");
     ASSERT_TRUE(run_ffmpeg(fmt::format(
         "-i {} -t 1.5 -vf scale={}:{} -c:v libx264 -preset ultrafast -g 15 -an {}/clip.mp4",
         kPortrait, kWidth, kHeight, dir_)));

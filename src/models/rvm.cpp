@@ -244,21 +244,18 @@ void RvmNetwork::prepare_input(const RgbImage& frame) {
 
 void RvmNetwork::squeeze_excite(const EncoderBlock& block, Tensor& x) {
   const SqueezeExcitation& se = *block.weights->squeeze_excitation;
-  const bool bf16_weights = !block.se_fc1.empty();
   with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
-  if (bf16_weights)
-    kernels::fully_connected(block.se_fc1.data(), se.fc1_bias.data(), pooled_features_.data(),
-                             se.channels, se.squeeze_channels, squeezed_.data());
+  const auto fully_connected_pair = [&](const auto* fc1, const auto* fc2) {  // float or bf16 weights
+    kernels::fully_connected(fc1, se.fc1_bias.data(), pooled_features_.data(), se.channels,
+                             se.squeeze_channels, squeezed_.data());
+    for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
+    kernels::fully_connected(fc2, se.fc2_bias.data(), squeezed_.data(), se.squeeze_channels,
+                             se.channels, gate_.data());
+  };
+  if (block.se_fc1.empty())
+    fully_connected_pair(se.fc1_weight.data(), se.fc2_weight.data());
   else
-    kernels::fully_connected(se.fc1_weight.data(), se.fc1_bias.data(), pooled_features_.data(),
-                             se.channels, se.squeeze_channels, squeezed_.data());
-  for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
-  if (bf16_weights)
-    kernels::fully_connected(block.se_fc2.data(), se.fc2_bias.data(), squeezed_.data(),
-                             se.squeeze_channels, se.channels, gate_.data());
-  else
-    kernels::fully_connected(se.fc2_weight.data(), se.fc2_bias.data(), squeezed_.data(),
-                             se.squeeze_channels, se.channels, gate_.data());
+    fully_connected_pair(block.se_fc1.data(), block.se_fc2.data());
   for (int i = 0; i < se.channels; ++i)  // hard sigmoid: relu6(x + 3) / 6
     gate_[i] = std::min(std::max(gate_[i] + 3.0f, 0.0f), 6.0f) / 6.0f;
   with_view(x, [&](auto v) { kernels::scale_channels(v, gate_.data()); });
