@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: a release build with every test, the same tests under AddressSanitizer and
 # UndefinedBehaviorSanitizer, and a short run of each libFuzzer target. Reads ../shared.
+# Both test stages also run the golden, layer, kernel, compose and one `video` test at every CPU
+# tier (MATTECAST_ISA=baseline|avx2|avx512|amx; tests/CMakeLists.txt); tiers above this CPU's are
+# skipped, and the last line says which tiers ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
@@ -31,3 +34,10 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
 cmake --build build-fuzz -j"$jobs" --target fuzz_pickle fuzz_tfjs_json
 fuzz/run.sh build-fuzz 20
 echo "all test stages passed"
+runnable=$(build/mattecast info --cpu | sed -n 's/^runnable: *//p')
+skipped=""
+for tier in baseline avx2 avx512 amx; do
+  case " $runnable " in *" $tier "*) ;; *) skipped="$skipped $tier" ;; esac
+done
+echo "CPU tiers covered: $runnable; skipped (above this CPU):${skipped:- none}" \
+  "($(build/mattecast info --cpu | sed -n 's/^cpu: *//p'))"

@@ -15,8 +15,10 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CliResult run_cli(const std::string& arguments) {
-  const std::string command = fmt::format("'{}' {} 2>&1", MATTECAST_CLI, arguments);
+// `environment`: shell words put before the command, e.g. "MATTECAST_ISA=avx2" or "cd / &&".
+inline CliResult run_cli(const std::string& arguments, const std::string& environment = "") {
+  const std::string command =
+      fmt::format("{} '{}' {} 2>&1", environment, MATTECAST_CLI, arguments);
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   char buffer[4096];

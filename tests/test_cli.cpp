@@ -14,6 +14,7 @@
 #include "io/alpha_image.h"
 #include "io/image.h"
 #include "io/npy.h"
+#include "mattecast/mattecast.h"
 
 namespace {
 
@@ -23,7 +24,9 @@ const std::string kModel = kShared + "/models/rvm_mobilenetv3_from_tfjs.pth";
 
 using Result = mattecast::testing::CliResult;
 
-Result run(const std::string& arguments) { return mattecast::testing::run_cli(arguments); }
+Result run(const std::string& arguments, const std::string& environment = "") {
+  return mattecast::testing::run_cli(arguments, environment);
+}
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::path(MATTECAST_TEST_TMP) / name;
@@ -83,6 +86,79 @@ TEST(Cli, BenchPrintsJson) {
   EXPECT_EQ(result["size"], "320x180");
   EXPECT_EQ(result["threads"], 1);
   EXPECT_GT(result["median_ms"].get<double>(), 0.0);
+  EXPECT_EQ(result["isa"], mattecast::to_string(mattecast::cpu_tier()));
+}
+
+TEST(Cli, VersionNamesOneDnnAndTheTier) {
+  const Result r = run("--version");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("mattecast 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("oneDNN 2."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("CPU tier {}", mattecast::to_string(mattecast::cpu_tier()))),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, InfoCpuNamesTheTierAndFollowsTheCap) {
+  const Result r = run("info --cpu");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(fmt::format("tier:        {}", mattecast::to_string(mattecast::cpu_tier()))),
+            std::string::npos)
+      << r.output;
+  const Result capped = run("info --cpu", "MATTECAST_ISA=baseline");
+  EXPECT_EQ(capped.status, 0) << capped.output;
+  EXPECT_NE(capped.output.find("tier:        baseline"), std::string::npos) << capped.output;
+  EXPECT_NE(capped.output.find("running sse41"), std::string::npos) << capped.output;
+  EXPECT_NE(capped.output.find("precisions:  fp32\n"), std::string::npos) << capped.output;
+}
+
+TEST(Cli, TierCapsAndPrecisionsTheCpuLacksExitWithStatus2) {
+  const Result unknown = run("info --cpu", "MATTECAST_ISA=sse9");
+  EXPECT_EQ(unknown.status, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("MATTECAST_ISA=sse9 is not a tier"), std::string::npos);
+  const Result bf16 = run(fmt::format("bench --model {} --size 64x64 --frames 1 --precision bf16",
+                                      kModel),
+                          "MATTECAST_ISA=avx2");
+  EXPECT_EQ(bf16.status, 2) << bf16.output;
+  EXPECT_NE(bf16.output.find("this CPU (avx2) has no bf16 support; use --precision fp32 or auto"),
+            std::string::npos)
+      << bf16.output;
+  if (mattecast::detected_cpu_tier() < mattecast::CpuTier::amx) {
+    const Result above = run("info --cpu", "MATTECAST_ISA=amx");
+    EXPECT_EQ(above.status, 2) << above.output;
+    EXPECT_NE(above.output.find(fmt::format(
+                  "above this CPU's tier ({})", mattecast::to_string(mattecast::detected_cpu_tier()))),
+              std::string::npos)
+        << above.output;
+  }
+}
+
+// Weights in the user's data folder are found from any working directory, before the checkout's.
+TEST(Cli, ModelsAreFoundInTheUsersDataFolder) {
+  const fs::path data = fresh_dir("xdg-data");
+  fs::create_directories(data / "mattecast" / "models");
+  fs::create_symlink(kModel, data / "mattecast" / "models" / "rvm_mobilenetv3.pth");
+  const Result r = run("bench --size 64x64 --frames 1 --warmup 0 --json",
+                       fmt::format("cd / && XDG_DATA_HOME={} HOME=/nonexistent", data.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["results"][0]["model"],
+            (data / "mattecast" / "models" / "rvm_mobilenetv3.pth").string());
+}
+
+TEST(ModelSearchPath, UserThenSystemThenCheckout) {
+  const char* saved = std::getenv("XDG_DATA_HOME");
+  const std::string saved_value = saved ? saved : "";
+  setenv("XDG_DATA_HOME", "/data-home", 1);
+  const std::vector<std::string> places = mattecast::model_search_path();
+  saved ? setenv("XDG_DATA_HOME", saved_value.c_str(), 1) : unsetenv("XDG_DATA_HOME");
+  const auto at = [&](const std::string& place) {
+    return std::find(places.begin(), places.end(), place) - places.begin();
+  };
+  ASSERT_LT(at("/data-home/mattecast/models"), std::ssize(places));
+  ASSERT_LT(at("/usr/local/share/mattecast/models"), std::ssize(places));
+  ASSERT_LT(at("../shared/models"), std::ssize(places));
+  EXPECT_LT(at("/data-home/mattecast/models"), at("/usr/local/share/mattecast/models"));
+  EXPECT_LT(at("/usr/local/share/mattecast/models"), at("../shared/models"));
 }
 
 TEST(Cli, ImagesWritesRgbaCutouts) {

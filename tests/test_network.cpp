@@ -4,10 +4,14 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "api/model_impl.h"
+#include "core/cpu_tier.h"
 #include "io/image.h"
+#include "models/rvm.h"
 #include "models/pth_reader.h"
 #include "models/rvm_weights.h"
 #include "mattecast/mattecast.h"
@@ -153,10 +157,58 @@ TEST(Network, StrideAwareInput) {
 
 TEST(Network, PrecisionNames) {
   EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
-  EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
   EXPECT_EQ(parse_precision("auto"), default_precision());
   EXPECT_EQ(SessionParams{}.precision, default_precision());
   EXPECT_THROW(parse_precision("fp16"), Error);
+}
+
+// bf16 is offered exactly where the tier computes it natively, and refused with the tier named.
+TEST(Network, BFloat16OnlyWhereTheTierHasIt) {
+  const bool native = cpu_tier() == CpuTier::amx || (cpu_tier() == CpuTier::avx512 &&
+                                                     !requested_cpu_tier() &&
+                                                     cpu_features().avx512_bf16);
+  EXPECT_EQ(precision_supported(Precision::bf16), native);
+  EXPECT_EQ(default_precision(), native ? Precision::bf16 : Precision::fp32);
+  if (native) {
+    EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
+    return;
+  }
+  const std::string expected = fmt::format("this CPU ({}) has no bf16 support", to_string(cpu_tier()));
+  try {
+    parse_precision("bf16");
+    ADD_FAILURE() << "bf16 accepted at tier " << to_string(cpu_tier());
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Session(model(), {.precision = Precision::bf16}), Error);
+}
+
+// Every convolution of the network plans and runs at the tier in force (MATTECAST_ISA), in every
+// precision the tier computes, at the sizes the speed targets are quoted in; Winograd only where
+// oneDNN has it (AVX-512).
+TEST(Network, EveryConvolutionPlansAtThisTier) {
+  std::vector<Precision> precisions{Precision::fp32};
+  if (precision_supported(Precision::bf16)) precisions.push_back(Precision::bf16);
+  const RgbFrame source = frame(0);
+  for (const Precision precision : precisions)
+    for (const auto& [width, height, ratio] : {std::tuple{1920, 1080, 0.25f}, {1280, 720, 0.375f}}) {
+      SCOPED_TRACE(fmt::format("{} {}x{} at {}, tier {}", to_string(precision), width, height,
+                               ratio, to_string(cpu_tier())));
+      RvmNetwork network(model()->impl().weights, {precision, false});
+      const RgbFrame input = resized_copy(source, width, height);
+      Matte matte;
+      network.forward(input.view(), ratio, matte);
+      size_t winograd = 0;
+      for (const Conv2d* conv : network.convolutions()) {
+        const std::string implementation = conv->implementation();
+        EXPECT_FALSE(implementation.empty()) << conv->name();
+        winograd += implementation.find("wino") != std::string::npos;
+      }
+      EXPECT_EQ(network.convolutions().size(), 61u);  // MobileNetV3 + LR-ASPP + decoder, fast GF
+      const bool has_winograd = precision == Precision::fp32 && cpu_tier() >= CpuTier::avx512;
+      EXPECT_EQ(winograd > 0, has_winograd);
+      EXPECT_EQ(matte.alpha.size(), size_t(width) * height);
+    }
 }
 
 TEST(Network, AutomaticRatioKeepsTheLongerSideAt512) {
@@ -182,6 +234,8 @@ TEST(Network, RejectsBadFramesAndParameters) {
 // bf16 on real frames stays close to fp32 (the quality gate for making it a default is measured
 // by the bench tooling; this guards against a broken bf16 path).
 TEST(Network, BFloat16StaysCloseToFloat32) {
+  if (!precision_supported(Precision::bf16))
+    GTEST_SKIP() << "bf16 needs the amx tier (or AVX512-BF16); running at " << to_string(cpu_tier());
   Session fp32(model(), {.threads = 2, .precision = Precision::fp32, .downsample_ratio = 0.5f});
   Session bf16(model(), {.threads = 2, .precision = Precision::bf16, .downsample_ratio = 0.5f});
   Matte a, b;

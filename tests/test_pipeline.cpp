@@ -381,6 +381,42 @@ TEST_F(VideoCommand, DamagedPacketsAreReportedAndSkipped) {
   }
 }
 
+// A file cut in half, its index at the front so it still opens: the job writes what decodes,
+// exits 0, and says that the input, and so the outputs, end early. The whole file says nothing.
+TEST_F(VideoCommand, TruncatedInputIsReportedAsShort) {
+  const std::string out = scratch_dir("pipeline");
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
+      "-i {} -t 3 -vf scale=160:90 -c:v libx264 -preset ultrafast -c:a copy -movflags +faststart "
+      "{}/whole.mp4",
+      kCupsClip, out)));
+  fs::copy_file(out + "/whole.mp4", out + "/cut.mp4");
+  fs::resize_file(out + "/cut.mp4", fs::file_size(out + "/whole.mp4") / 2);
+
+  const CliResult whole = video(fmt::format("{0}/whole.mp4 -o {0}/whole_out.mp4", out));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  EXPECT_FALSE(contains(whole.output, "ends early")) << whole.output;
+  EXPECT_FALSE(contains(whole.output, "short")) << whole.output;
+
+  const CliResult cut = video(fmt::format("{0}/cut.mp4 -o {0}/cut_out.mp4", out));
+  ASSERT_EQ(cut.status, 0) << cut.output;
+  const Decoded whole_input = decode_all(out + "/whole.mp4");
+  const Decoded cut_input = decode_all(out + "/cut.mp4");
+  const size_t written = decode_all(out + "/cut_out.mp4").pts.size();
+  ASSERT_EQ(written, cut_input.pts.size());
+  ASSERT_GT(written, 0u);
+  EXPECT_LT(written, whole_input.pts.size());
+  const double last_good =
+      double(cut_input.pts.back()) * cut_input.info.time_base.num / cut_input.info.time_base.den;
+  const std::string warning = fmt::format(
+      "warning: {}/cut.mp4: the video ends early: the last good frame is at {:.2f} s, but the "
+      "file says it lasts 3.00 s",
+      out, last_good);
+  EXPECT_TRUE(contains(cut.output, warning)) << cut.output;
+  EXPECT_TRUE(contains(cut.output, fmt::format("the outputs are short: {} of {} frames", written,
+                                               whole_input.pts.size())))
+      << cut.output;
+}
+
 TEST_F(VideoCommand, InterruptStopsQuicklyAndLeavesNothing) {
   const std::string out = scratch_dir("pipeline");
   // A long input: the clip looped, so the job is still running when the signal comes.

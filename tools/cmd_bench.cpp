@@ -73,8 +73,8 @@ void run_bench(const BenchOptions& o) {
   const Precision precision = params.precision;
   nlohmann::json results = nlohmann::json::array();
   if (!o.json)
-    fmt::print("{:>10} {:>6} {:>5} {:>8} {:>10} {:>8} {:>7} {:>9}\n", "size", "ratio", "prec",
-               "threads", "median_ms", "min_ms", "fps", "peak_MB");
+    fmt::print("{:>10} {:>6} {:>5} {:>8} {:>8} {:>10} {:>8} {:>7} {:>9}\n", "size", "ratio", "prec",
+               "isa", "threads", "median_ms", "min_ms", "fps", "peak_MB");
   for (const BenchSize& size : parse_sizes(o)) {
     params.downsample_ratio = size.ratio;
     Session session(model, params);
@@ -102,17 +102,19 @@ void run_bench(const BenchOptions& o) {
     const int threads = session.params().threads;
     if (o.json) {
       results.push_back({{"size", name}, {"ratio", size.ratio}, {"precision", to_string(precision)},
-                         {"threads", threads}, {"median_ms", median}, {"min_ms", minimum},
+                         {"isa", to_string(cpu_tier())}, {"threads", threads}, {"median_ms", median}, {"min_ms", minimum},
                          {"fps", 1000.0 / median}, {"peak_rss_mb", peak_rss_mb()},
                          {"alpha_only", o.alpha_only}, {"frames", o.frames},
+                         {"model", model->info().path},
                          {"stages_mean_ms", {{"input", stages.input_ms},
                                              {"encoder", stages.encoder_ms},
                                              {"decoder", stages.decoder_ms},
                                              {"refiner", stages.refiner_ms}}}});
     } else {
-      fmt::print("{:>10} {:>6.3f} {:>5} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
+      fmt::print("{:>10} {:>6.3f} {:>5} {:>8} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
                  "(mean: input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f} ms)\n",
-                 name, size.ratio, to_string(precision), threads, median, minimum,
+                 name, size.ratio, to_string(precision), to_string(cpu_tier()), threads, median,
+                 minimum,
                  1000.0 / median, peak_rss_mb(), stages.input_ms, stages.encoder_ms,
                  stages.decoder_ms, stages.refiner_ms);
     }

@@ -48,6 +48,15 @@ void print_summary(const VideoJobReport& report) {
   }
   if (!report.corrupt_packets.empty())
     fmt::print("{} damaged packets skipped (see the warnings above)\n", report.corrupt_packets.size());
+  if (const auto& cut = report.short_input) {
+    const std::string frames =
+        cut->expected_frames < 0
+            ? fmt::format("{} frames", report.frames)
+            : fmt::format("{} of {}{} frames", report.frames,
+                          report.input.frame_count > 0 ? "" : "about ", cut->expected_frames);
+    fmt::print("the outputs are short: {}, up to {:.2f} of {:.2f} s (the input ends early)\n",
+               frames, cut->last_good_seconds, cut->expected_seconds);
+  }
   for (const auto& output : report.outputs) fmt::print("wrote {}\n", output);
 }
 

@@ -33,6 +33,11 @@ struct Interrupted : Error {
   using Error::Error;
 };
 
+// Options or settings that cannot work on this machine (e.g. bf16 on a CPU without it): exit 2.
+struct UsageError : Error {
+  using Error::Error;
+};
+
 // The model the options name (or the one find_model() finds), loaded.
 std::shared_ptr<const Model> load_model(const EngineOptions& options);
 // Session settings from the options: their threads, precision and ratio.

@@ -11,7 +11,8 @@ namespace mattecast::cli {
 void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio) {
   command.add_option("--model", options.model,
                      "Weights: a .pth state_dict or a TF.js model.json (default: search "
-                     "$MATTECAST_MODELS, ~/.cache/mattecast, ../shared/models)");
+                     "$MATTECAST_MODELS, $XDG_DATA_HOME/mattecast/models, ~/.cache/mattecast, "
+                     "/usr/local/share/mattecast/models, ../shared/models)");
   command.add_option("--precision", options.precision,
                      "fp32, bf16 or auto (bf16 where the CPU has native bf16, else fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
@@ -28,6 +29,9 @@ std::shared_ptr<const Model> load_model(const EngineOptions& options) {
 }
 
 SessionParams session_params(const EngineOptions& options, bool alpha_only) {
+  if (options.precision == "bf16" && !precision_supported(Precision::bf16))
+    throw UsageError(fmt::format("this CPU ({}) has no bf16 support; use --precision fp32 or auto",
+                                 to_string(cpu_tier())));
   return {.threads = options.threads,
           .precision = parse_precision(options.precision),
           .downsample_ratio = options.ratio,
@@ -38,7 +42,14 @@ SessionParams session_params(const EngineOptions& options, bool alpha_only) {
 
 int main(int argc, char** argv) {
   mattecast::prefer_short_openmp_spins(argv);
+  try {
+    mattecast::cpu_tier();  // a bad MATTECAST_ISA stops every command before it starts
+  } catch (const mattecast::Error& e) {
+    fmt::print(stderr, "mattecast: error: {}\n", e.what());
+    return 2;
+  }
   CLI::App app{"mattecast: video matting (Robust Video Matting) on the CPU"};
+  app.set_version_flag("--version", [] { return mattecast::version_string(); });
   app.require_subcommand(1);
   mattecast::cli::add_images_command(app);
   mattecast::cli::add_info_command(app);
@@ -54,6 +65,9 @@ int main(int argc, char** argv) {
   } catch (const mattecast::cli::Interrupted& e) {
     fmt::print(stderr, "mattecast: {}\n", e.what());
     return 130;
+  } catch (const mattecast::cli::UsageError& e) {
+    fmt::print(stderr, "mattecast: error: {}\n", e.what());
+    return 2;
   } catch (const mattecast::Error& e) {
     fmt::print(stderr, "mattecast: error: {}\n", e.what());
     return 1;

@@ -26,14 +26,45 @@ class Error : public std::runtime_error {
 };
 
 enum class Precision { fp32, bf16 };
+
+// Instruction-set tiers, lowest first: x86-64 with SSE4.1; AVX2 + FMA; AVX-512 (F/BW/VL/DQ);
+// AVX-512 bf16 with AMX.
+enum class CpuTier { baseline, avx2, avx512, amx };
+const char* to_string(CpuTier tier);
+// The CPU's own tier, and the tier mattecast runs at: the CPU's, or lower where $MATTECAST_ISA
+// (baseline, avx2, avx512 or amx) caps it, for mattecast's kernels and oneDNN's alike. cpu_tier()
+// throws Error for an unknown name or a cap above the CPU's tier.
+CpuTier detected_cpu_tier();
+CpuTier cpu_tier();
+// Whether this process computes `precision` natively (bf16: AVX512-BF16 or AMX, and a tier cap
+// that allows them).
+bool precision_supported(Precision precision);
+// "mattecast X.Y.Z (oneDNN X.Y.Z, CPU tier T)".
+std::string version_string();
+
+// What `mattecast info --cpu` shows.
+struct CpuInfo {
+  std::string model_name;          // from /proc/cpuinfo ("" if unknown)
+  CpuTier detected = CpuTier::baseline;
+  CpuTier active = CpuTier::baseline;  // after $MATTECAST_ISA
+  std::vector<std::string> flags;  // the tier-deciding features the CPU has ("avx2", "amx_bf16")
+  std::string onednn_version;      // "2.6.3"
+  std::string onednn_isa;          // what oneDNN runs here after the cap ("avx2", ...)
+};
+CpuInfo cpu_info();
+
 enum class RefinerKind { fast_guided_filter, deep_guided_filter };
 
 const char* to_string(Precision precision);
 const char* to_string(RefinerKind refiner);
-// bf16 where the CPU computes it natively (AVX512-BF16 / AMX), else fp32. bf16 alpha differs from
-// fp32 by less than 0.1/255 on average (see the README's quality table).
+// bf16 where the CPU computes it natively (precision_supported), else fp32. bf16 alpha differs
+// from fp32 by less than 0.1/255 on average (see the README's quality table).
 Precision default_precision();
-Precision parse_precision(const std::string& text);  // "fp32" | "bf16" | "auto"
+// "fp32" | "bf16" | "auto" (default_precision()). Throws Error for another name, and for a
+// precision this CPU does not compute (naming the CPU's tier).
+Precision parse_precision(const std::string& text);
+// Throws that Error when this CPU does not compute `precision`.
+void check_precision_supported(Precision precision);
 
 struct ModelInfo {
   std::string path;
@@ -59,9 +90,15 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
-// Resolves the weights to use: `explicit_path` if given, else the first of $MATTECAST_MODELS,
-// ~/.cache/mattecast and ../shared/models that holds a known model file. Throws if none does.
+// Resolves the weights to use: `explicit_path` if given, else the first place of
+// model_search_path() that holds a known model file. Throws, listing the places, if none does.
 std::string find_model(const std::string& explicit_path);
+// Where weights are looked for, in order: $MATTECAST_MODELS (a file or folder), the user's
+// $XDG_DATA_HOME/mattecast/models (~/.local/share/mattecast/models), ~/.cache/mattecast, the
+// system's /usr/local/share/mattecast/models and /usr/share/mattecast/models, then a source
+// checkout's ../shared/models (beside the checkout holding the running program, and from the
+// working directory).
+std::vector<std::string> model_search_path();
 
 // Network input size for a frame: the official rule keeps the longer side at 512 px.
 float auto_downsample_ratio(int width, int height);

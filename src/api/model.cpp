@@ -2,7 +2,6 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "api/model_impl.h"
 #include "models/pth_reader.h"
@@ -44,16 +43,22 @@ const char* to_string(RefinerKind refiner) {
 }
 
 Precision default_precision() {
-  static const bool native_bf16 =
-      dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_bf16;
-  return native_bf16 ? Precision::bf16 : Precision::fp32;
+  return precision_supported(Precision::bf16) ? Precision::bf16 : Precision::fp32;
 }
 
 Precision parse_precision(const std::string& text) {
-  if (text == "fp32") return Precision::fp32;
-  if (text == "bf16") return Precision::bf16;
   if (text == "auto") return default_precision();
-  throw Error(fmt::format("unknown precision '{}' (expected fp32, bf16 or auto)", text));
+  if (text != "fp32" && text != "bf16")
+    throw Error(fmt::format("unknown precision '{}' (expected fp32, bf16 or auto)", text));
+  const Precision precision = text == "bf16" ? Precision::bf16 : Precision::fp32;
+  check_precision_supported(precision);
+  return precision;
+}
+
+void check_precision_supported(Precision precision) {
+  if (!precision_supported(precision))
+    throw Error(fmt::format("this CPU ({}) has no {} support; use precision fp32 or auto",
+                            to_string(cpu_tier()), to_string(precision)));
 }
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -35,6 +35,32 @@ std::string model_in(const fs::path& place) {
 
 }  // namespace
 
+std::vector<std::string> model_search_path() {
+  std::vector<std::string> places;
+  const auto env = [](const char* name) -> const char* {
+    const char* value = std::getenv(name);
+    return value && *value ? value : nullptr;
+  };
+  if (const char* models = env("MATTECAST_MODELS")) places.emplace_back(models);
+  const char* home = env("HOME");
+  if (const char* data = env("XDG_DATA_HOME"))
+    places.push_back((fs::path(data) / "mattecast" / "models").string());
+  else if (home)
+    places.push_back((fs::path(home) / ".local" / "share" / "mattecast" / "models").string());
+  if (home) places.push_back((fs::path(home) / ".cache" / "mattecast").string());  // old place
+  places.emplace_back("/usr/local/share/mattecast/models");
+  places.emplace_back("/usr/share/mattecast/models");
+  // A source checkout: the shared folder beside it, seen from build/mattecast or from the checkout.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path beside_checkout = exe.parent_path().parent_path().parent_path();
+    places.push_back((beside_checkout / "shared" / "models").string());
+  }
+  places.emplace_back("../shared/models");
+  return places;
+}
+
 std::string find_model(const std::string& explicit_path) {
   if (!explicit_path.empty()) {
     std::error_code ec;
@@ -42,16 +68,12 @@ std::string find_model(const std::string& explicit_path) {
       throw Error(fmt::format("{}: model file not found", explicit_path));
     return explicit_path;
   }
-  std::vector<fs::path> places;
-  if (const char* env = std::getenv("MATTECAST_MODELS"); env && *env) places.emplace_back(env);
-  if (const char* home = std::getenv("HOME"); home && *home)
-    places.push_back(fs::path(home) / ".cache" / "mattecast");
-  places.emplace_back("../shared/models");
-  for (const fs::path& place : places)
+  const std::vector<std::string> places = model_search_path();
+  for (const std::string& place : places)
     if (std::string found = model_in(place); !found.empty()) return found;
 
   std::string searched;
-  for (const fs::path& place : places) searched += "\n  " + place.string();
+  for (const std::string& place : places) searched += "\n  " + place;
   throw Error(fmt::format(
       "no model found; pass --model PATH or put rvm_mobilenetv3.pth (from the official Robust "
       "Video Matting releases) into one of:{}",

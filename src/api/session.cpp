@@ -30,6 +30,7 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (!model) throw Error("Session needs a loaded model");
   check_ratio(params.downsample_ratio);
   if (params.threads < 0) throw Error(fmt::format("thread count {} is negative", params.threads));
+  check_precision_supported(params.precision);
   SessionParams resolved = params;
   resolved.threads = set_threads(params.threads);
   impl_ = std::make_unique<Impl>(std::move(model), resolved);

@@ -300,12 +300,8 @@ MATTECAST_CONVERT_IMAGE_FUNCTIONS(avx2, __attribute__((target("avx2"))))
 enum class Isa { base, avx2, avx512 };
 Isa detect_isa() {
   static const Isa isa = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-      return Isa::avx512;
-    }
-    return __builtin_cpu_supports("avx2") ? Isa::avx2 : Isa::base;
+    const CpuTier tier = cpu_tier();
+    return tier >= CpuTier::avx512 ? Isa::avx512 : tier == CpuTier::avx2 ? Isa::avx2 : Isa::base;
   }();
   return isa;
 }

@@ -16,13 +16,10 @@ namespace compose_detail {
 
 Isa compose_isa() {
   static const Isa isa = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
-      return Isa::avx512;
-    }
-    if (__builtin_cpu_supports("avx2")) return Isa::avx2;
-    return Isa::baseline;
+    const CpuTier tier = cpu_tier();
+    return tier >= CpuTier::avx512 ? Isa::avx512
+           : tier == CpuTier::avx2 ? Isa::avx2
+                                   : Isa::baseline;
   }();
   return isa;
 }

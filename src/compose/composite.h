@@ -47,7 +47,8 @@ void alpha_gray16(const Matte& matte, uint16_t* out, ptrdiff_t stride_bytes, int
 // Building blocks of the compose code (background.cpp, matte_filter.cpp); not a public API.
 namespace compose_detail {
 
-// The widest vector instruction set of the CPU the compose loops have a version for.
+// The widest vector instruction set of the CPU tier (cpu_tier()) the compose loops have a
+// version for.
 enum class Isa { baseline, avx2, avx512 };
 Isa compose_isa();
 

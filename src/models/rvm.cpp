@@ -174,18 +174,26 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   }
 
   size_t scratch = 0;
-  auto account = [&](const Conv2d& c) { scratch = std::max(scratch, c.scratchpad_bytes()); };
-  for (const Conv2d* c : {&stem_, &last_, &aspp_main_, &output_conv1_, &output_conv2_, &project_,
-                          &bottleneck_gru_.input_hidden, &bottleneck_gru_.hidden_hidden, &dgf_conv1_,
-                          &dgf_conv2_, &dgf_conv3_})
-    account(*c);
-  for (const EncoderBlock& b : blocks_)
-    for (const Conv2d* c : {&b.expand, &b.depthwise, &b.project}) account(*c);
-  for (const Level& l : up_)
-    for (const Conv2d* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) account(*c);
+  for (const Conv2d* c : convolutions()) scratch = std::max(scratch, c->scratchpad_bytes());
   scratchpad_.resize(scratch);
   frame_w_ = frame_w, frame_h_ = frame_h, ratio_ = ratio;
   reset_state();
+}
+
+std::vector<const Conv2d*> RvmNetwork::convolutions() const {
+  std::vector<const Conv2d*> all{&stem_};
+  for (const EncoderBlock& b : blocks_)
+    for (const Conv2d* c : {&b.expand, &b.depthwise, &b.project}) all.push_back(c);
+  for (const Conv2d* c : {&last_, &aspp_main_, &bottleneck_gru_.input_hidden,
+                          &bottleneck_gru_.hidden_hidden})
+    all.push_back(c);
+  for (const Level& l : up_)
+    for (const Conv2d* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) all.push_back(c);
+  for (const Conv2d* c : {&output_conv1_, &output_conv2_, &project_, &dgf_conv1_, &dgf_conv2_,
+                          &dgf_conv3_})
+    all.push_back(c);
+  std::erase_if(all, [](const Conv2d* c) { return c->name().empty(); });  // layers it lacks
+  return all;
 }
 
 void RvmNetwork::reset_state() {

@@ -27,6 +27,8 @@ class RvmNetwork {
   void reset_state();
   StateView state(int level) const;
   const StageTimings& timings() const { return timings_; }
+  // Every convolution the weights have, in network order (planned once a frame was processed).
+  std::vector<const Conv2d*> convolutions() const;
 
  private:
   struct Size {

@@ -77,25 +77,36 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   // Wide fp32 3x3 layers run faster on oneDNN 2.6's Winograd kernel, even with the reorders from
   // and to NHWC that it needs (in the network at 1080p/0.25: decode2.conv 107->40 3.0 -> 2.5 ms,
   // decode3.conv 171->80 1.9 -> 1.5 ms); with fewer channels (40->40, 59->32, ...) slower.
-  const bool winograd = src_type == DataType::f32 && dst_type == DataType::f32 && s.kernel == 3 &&
-                        s.stride == 1 && s.dilation == 1 && !s.depthwise && !s.residual &&
-                        s.in_channels >= 64 && s.out_channels >= 40;
+  // oneDNN 2.6 has it on AVX-512 only; where it still declines a shape, direct it is.
+  const bool wants_winograd = context.tier >= CpuTier::avx512 && src_type == DataType::f32 &&
+                              dst_type == DataType::f32 && s.kernel == 3 && s.stride == 1 &&
+                              s.dilation == 1 && !s.depthwise && !s.residual &&
+                              s.in_channels >= 64 && s.out_channels >= 40;
   const auto any_layout = [](const dnnl::memory::desc& md) {
     return dnnl::memory::desc(md.dims(), md.data_type(), tag::any);
   };
-  const dnnl::convolution_forward::desc descriptor(
-      dnnl::prop_kind::forward_inference,
-      winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
-      winograd ? any_layout(src_md) : src_md, any_weights, bias_md,
-      winograd ? any_layout(dst_md) : dst_md, strides, dilates, padding, padding);
   // Local: the primitive keeps its own copy, and oneDNN 2.6's AMX brgemm descriptors take
   // megabytes each (14 MB for the whole network in bf16).
+  const auto describe = [&](bool winograd) {
+    const dnnl::convolution_forward::desc descriptor(
+        dnnl::prop_kind::forward_inference,
+        winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+        winograd ? any_layout(src_md) : src_md, any_weights, bias_md,
+        winograd ? any_layout(dst_md) : dst_md, strides, dilates, padding, padding);
+    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
+  };
   dnnl::convolution_forward::primitive_desc primitive_desc;
+  bool winograd = wants_winograd;
   try {
-    primitive_desc =
-        dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
+    if (winograd) primitive_desc = describe(true);
+  } catch (const dnnl::error&) {
+    winograd = false;
+  }
+  try {
+    if (!winograd) primitive_desc = describe(false);
   } catch (const dnnl::error& e) {
-    throw Error(fmt::format("{}: oneDNN has no convolution for this shape: {}", name_, e.what()));
+    throw Error(fmt::format("{}: oneDNN has no convolution for this shape at the {} tier: {}",
+                            name_, to_string(context.tier), e.what()));
   }
   primitive_ = dnnl::convolution_forward(primitive_desc);
   scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();

@@ -1,7 +1,8 @@
 // 2-D convolution on oneDNN: NHWC activations, weights reordered once per plan, bias, activation
 // and residual addition fused as post-ops. Plan once per input size, then run on raw pointers.
 // Where oneDNN 2.6 has a faster path than its direct NHWC kernel, plan() picks it: Winograd for
-// wide fp32 3x3 layers, and our own kernel for dilated depthwise layers.
+// wide fp32 3x3 layers (AVX-512 tiers only, else direct), and our own kernel for dilated
+// depthwise layers.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mattecast/mattecast.h"
 #include "nn/activation.h"
 
 namespace mattecast {
@@ -39,6 +41,7 @@ struct ConvWeights {
 
 // What the CPU engine and stream of a session are shared by its convolutions.
 struct DnnlContext {
+  CpuTier tier = cpu_tier();  // first: the tier's cap must reach oneDNN before it runs anything
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
 };

@@ -34,14 +34,10 @@
 namespace mattecast::kernels {
 namespace {
 
-bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
+bool tier_has_avx512() { return cpu_tier() >= CpuTier::avx512; }
 
 std::atomic<bool>& avx512_switch() {
-  static std::atomic<bool> enabled{cpu_has_avx512()};
+  static std::atomic<bool> enabled{tier_has_avx512()};
   return enabled;
 }
 
@@ -1231,7 +1227,7 @@ void depthwise_conv(View<const T> src, const float* taps, const float* bias, int
 }
 
 bool enable_avx512(bool enable) {
-  const bool enabled = enable && cpu_has_avx512();
+  const bool enabled = enable && tier_has_avx512();
   avx512_switch().store(enabled);
   return enabled;
 }

@@ -123,8 +123,9 @@ template <typename T, typename U>
 void depthwise_conv(View<const T> src, const float* taps, const float* bias, int kernel, int dilation,
                     Activation activation, View<U> dst);
 
-// The fast kernels run AVX-512 code where the CPU has it, else portable code. Tests turn AVX-512
-// off to check the portable code too. Returns whether AVX-512 code is used from now on.
+// The fast kernels run AVX-512 code where the CPU tier (cpu_tier()) has it, else portable code.
+// Tests turn AVX-512 off to check the portable code too. Returns whether AVX-512 code is used
+// from now on.
 bool enable_avx512(bool enable);
 
 namespace reference {

@@ -42,6 +42,22 @@ int64_t expected_frames(const VideoInfo& info) {
   return -1;
 }
 
+// Whether a video file, whose last decoded frame has `last_pts`, ended before its stated duration.
+std::optional<ShortInput> find_short_input(const VideoInfo& info, int64_t frames,
+                                           int64_t last_pts) {
+  const bool images = info.container == "image folder" || info.container == "image2";
+  if (images || info.duration_seconds <= 0 || !info.time_base.known()) return std::nullopt;
+  const double interval = info.frame_rate.known() ? 1.0 / info.frame_rate.value() : 0.0;
+  const double last_good = double(last_pts - info.start_pts) * info.time_base.value();
+  const double shortfall = info.duration_seconds - (last_good + interval);
+  // Beyond rounding and VFR gaps, and backed by the frame count; without one (Matroska) the
+  // duration can be the audio's, so time alone decides only when there is no audio.
+  if (shortfall <= std::max(2 * interval, 0.5)) return std::nullopt;
+  if (info.frame_count > 0 ? frames >= info.frame_count : info.audio_stream_count > 0)
+    return std::nullopt;
+  return ShortInput{last_good, info.duration_seconds, expected_frames(info)};
+}
+
 // One frame on its way through the pipeline; the pool's slots are reused round and round.
 struct FrameSlot {
   std::vector<uint8_t> rgb;
@@ -248,12 +264,14 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
         auto slot = free_slots.pop();
         if (!slot) break;
         const auto t0 = Clock::now();
-        if (!reader.read(frame)) break;
+        const bool got_frame = reader.read(frame);
+        // Before the end too: a cut file's last, partial packets are damaged.
         const auto& corrupt = reader.corrupt_packets();
         for (; corrupt_seen < corrupt.size(); ++corrupt_seen)
           warn(fmt::format("{}: damaged data near {} (byte {}): {}; skipped", info.path,
                            format_position(corrupt[corrupt_seen].pts, info.time_base),
                            corrupt[corrupt_seen].byte_position, corrupt[corrupt_seen].message));
+        if (!got_frame) break;
         if (frame.width != width || frame.height != height)
           throw Error(fmt::format("{}: the frame size changes from {}x{} to {}x{} at frame {}; "
                                   "not supported",
@@ -308,6 +326,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
 
   // Output stage on this thread: one picture buffer per output, reused for every frame.
   std::vector<std::vector<uint8_t>> pictures(outputs.size());
+  int64_t last_pts = info.start_pts;
   idle_threads.enter();
   try {
     VideoJobProgress progress{.frames_total = expected_frames(info)};
@@ -342,6 +361,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
         out.encode_ms += ms_since(t1);
       }
       ++report.frames;
+      last_pts = std::max(last_pts, s.pts);
       free_mattes.push(s.matte);
       free_slots.push(*slot);
       if (callbacks.progress) {
@@ -363,6 +383,17 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
     return report;  // the sinks go out of scope unfinished: their temporaries are removed
   }
   if (report.frames == 0) throw Error(fmt::format("{}: no video frame could be decoded", info.path));
+  report.short_input = find_short_input(info, report.frames, last_pts);
+  if (const auto& cut = report.short_input) {
+    const std::string counts =
+        cut->expected_frames < 0
+            ? ""
+            : fmt::format(" ({} of {}{} frames decoded)", report.frames,
+                          info.frame_count > 0 ? "" : "about ", cut->expected_frames);
+    warn(fmt::format("{}: the video ends early: the last good frame is at {:.2f} s, but the file "
+                     "says it lasts {:.2f} s{}; the outputs are shorter than the input",
+                     info.path, cut->last_good_seconds, cut->expected_seconds, counts));
+  }
 
   const auto t_finish = Clock::now();
   for (auto& out : outputs) {

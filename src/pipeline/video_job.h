@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,13 @@ struct StageTime {
   double ms_per_frame = 0;
 };
 
+// A video file that ends before the duration its container states (cut, or never finished).
+struct ShortInput {
+  double last_good_seconds = 0;  // the last decoded frame, from the stream's start
+  double expected_seconds = 0;   // the duration the container states
+  int64_t expected_frames = -1;  // the container's count, or one estimated; -1 if neither
+};
+
 struct VideoJobReport {
   VideoInfo input;
   int64_t frames = 0;
@@ -69,6 +77,7 @@ struct VideoJobReport {
   std::vector<CorruptPacket> corrupt_packets;
   std::vector<std::string> outputs;       // "path: description"
   bool aborted = false;                   // stopped through callbacks.abort: nothing written
+  std::optional<ShortInput> short_input;  // the input ended early: the outputs are short too
 };
 
 // Throws Error (naming the file) on bad input or outputs; every output is written under a
