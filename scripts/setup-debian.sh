@@ -5,10 +5,15 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev                                   # oneDNN: the network's convolutions
+  # OpenCL loader and headers: oneDNN's CMake package config requires them, but libdnnl-dev only
+  # recommends them, and recommends are not installed here
+  ocl-icd-opencl-dev opencl-headers
+  libhwy-dev                                    # Google Highway: portable SIMD for the kernels
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg  # all image/video I/O
   libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev libswresample-dev
   libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
+  mmdebstrap                                    # scripts/fresh-machine-check.sh
 )
 
 missing=()
