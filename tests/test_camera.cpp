@@ -25,10 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "camera/latest_frame.h"
-#include "camera/live_source.h"
-#include "camera/pixel_convert.h"
-#include "camera/v4l2_device.h"
+#include "live/latest_frame.h"
+#include "live/live_source.h"
+#include "live/pixel_convert.h"
+#include "live/v4l2_device.h"
 #include "io/image.h"
 #include "io/jpeg.h"
 #include "mattecast/mattecast.h"

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "core/cpu_tier.h"
-#include "nn/threads.h"
+#include "mattecast/mattecast.h"
 
 // ctest's SKIP_RETURN_CODE for the per-tier runs (tests/CMakeLists.txt).
 constexpr int kSkipTier = 77;

@@ -20,8 +20,8 @@
 #include "io/image.h"
 #include "cli_runner.h"
 #include "media_helpers.h"
-#include "pipeline/progress.h"
-#include "pipeline/scene_cut.h"
+#include "offline/progress.h"
+#include "offline/scene_cut.h"
 
 namespace mattecast {
 namespace {

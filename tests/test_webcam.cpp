@@ -28,11 +28,11 @@
 #include <thread>
 #include <vector>
 
-#include "camera/latest_frame.h"
-#include "camera/live_source.h"
+#include "live/latest_frame.h"
+#include "live/live_source.h"
 #include "io/jpeg.h"
 #include "media_helpers.h"
-#include "pipeline/live_job.h"
+#include "live/live_job.h"
 
 namespace mattecast {
 namespace {

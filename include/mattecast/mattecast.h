@@ -100,6 +100,15 @@ std::string find_model(const std::string& explicit_path);
 // working directory).
 std::vector<std::string> model_search_path();
 
+// Call first in main(). How long idle OpenMP threads spin before they sleep: libgomp's default
+// spin (300000 rounds) makes the network 10 to 40 times slower as soon as anything else wants a
+// core (2 cores, 720p: 22 ms alone, 850 ms beside one busy process); sleeping at once costs a
+// wake-up per parallel region (1.2 ms of a 21 ms 1080p frame); 1000 rounds (tens of microseconds)
+// span the gaps between the network's regions. libgomp reads this once, when it is loaded: unless
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, this sets GOMP_SPINCOUNT=1000 and executes the program
+// again. Returns only when nothing had to change or exec failed.
+void prefer_short_openmp_spins(char** argv);
+
 // Network input size for a frame: the official rule keeps the longer side at 512 px.
 float auto_downsample_ratio(int width, int height);
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "mattecast/mattecast.h"
-#include "pipeline/video_job.h"
+#include "offline/video_job.h"
 
 namespace mattecast {
 

@@ -4,7 +4,6 @@
 
 #include "commands.h"
 #include "mattecast/mattecast.h"
-#include "nn/threads.h"
 
 namespace mattecast::cli {
 

@@ -1,4 +1,4 @@
-#include "pipeline/live_job.h"
+#include "live/live_job.h"
 
 #include <unistd.h>
 
@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "camera/pixel_convert.h"
-#include "camera/v4l2_device.h"
+#include "live/pixel_convert.h"
+#include "live/v4l2_device.h"
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/matte_filter.h"

@@ -1,4 +1,4 @@
-#include "pipeline/video_job.h"
+#include "offline/video_job.h"
 
 #include <algorithm>
 #include <chrono>
@@ -15,8 +15,8 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
-#include "pipeline/bounded_queue.h"
-#include "pipeline/scene_cut.h"
+#include "offline/bounded_queue.h"
+#include "offline/scene_cut.h"
 #include "video/frame_sink.h"
 
 namespace mattecast {

@@ -1,4 +1,4 @@
-#include "pipeline/preview_sheet.h"
+#include "offline/preview_sheet.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "camera/live_source.h"
+#include "live/live_source.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <utility>
 
-#include "camera/v4l2_device.h"
+#include "live/v4l2_device.h"
 #include "video/video_reader.h"
 
 namespace mattecast {

@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "camera/v4l2_device.h"
+#include "live/v4l2_device.h"
 #include "compose/background.h"
 #include "commands.h"
 #include "mattecast/mattecast.h"
-#include "pipeline/live_job.h"
+#include "live/live_job.h"
 #include "stop_signals.h"
 
 namespace mattecast::cli {

@@ -3,9 +3,9 @@
 
 #include "commands.h"
 #include "mattecast/mattecast.h"
-#include "pipeline/preview_sheet.h"
-#include "pipeline/progress.h"
-#include "pipeline/video_job.h"
+#include "offline/preview_sheet.h"
+#include "offline/progress.h"
+#include "offline/video_job.h"
 #include "process_stats.h"
 #include "stop_signals.h"
 

@@ -28,7 +28,7 @@
 #include <memory>
 #include <string>
 
-#include "camera/latest_frame.h"
+#include "live/latest_frame.h"
 
 namespace mattecast {
 

@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "camera/latest_frame.h"
-#include "camera/live_source.h"
+#include "live/latest_frame.h"
+#include "live/live_source.h"
 #include "live/live_settings.h"
 #include "mattecast/mattecast.h"
 

@@ -1,4 +1,4 @@
-#include "pipeline/scene_cut.h"
+#include "offline/scene_cut.h"
 
 #include <cmath>
 #include <cstdlib>

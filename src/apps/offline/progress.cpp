@@ -1,4 +1,4 @@
-#include "pipeline/progress.h"
+#include "offline/progress.h"
 
 #include <unistd.h>
 

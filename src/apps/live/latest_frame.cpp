@@ -1,4 +1,4 @@
-#include "camera/latest_frame.h"
+#include "live/latest_frame.h"
 
 #include <utility>
 

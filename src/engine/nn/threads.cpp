@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 
+#include "mattecast/mattecast.h"
+
 namespace mattecast {
 
 int available_cores() {

@@ -1,4 +1,4 @@
-#include "camera/v4l2_device.h"
+#include "live/v4l2_device.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

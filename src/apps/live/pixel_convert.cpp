@@ -1,4 +1,4 @@
-#include "camera/pixel_convert.h"
+#include "live/pixel_convert.h"
 
 #include <algorithm>
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "camera/pixel_convert.h"
+#include "live/pixel_convert.h"
 #include "io/jpeg.h"
 #include "mattecast/mattecast.h"
 
