@@ -112,6 +112,19 @@ TEST(VideoReader, ReadsImageSequence) {
   EXPECT_TRUE(std::is_sorted(decoded.pts.begin(), decoded.pts.end()));
 }
 
+// Matroska states the video's own length only as a tag; a longer audio track must not stand in.
+TEST(VideoReader, MatroskaVideoDurationIsTheStreamsNotTheAudios) {
+  const std::string dir = scratch_dir("video_reader_mkv");
+  const std::string mkv = dir + "/short_video_long_audio.mkv";
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
+      "-f lavfi -i testsrc=size=64x36:rate=25:duration=2 -f lavfi -i sine=duration=3 "
+      "-c:v libx264 -c:a aac '{}'", mkv)));
+  VideoReader reader(mkv);
+  EXPECT_TRUE(reader.info().duration_is_the_streams);
+  EXPECT_NEAR(reader.info().duration_seconds, 2.0, 0.05);
+  EXPECT_EQ(reader.info().audio_stream_count, 1);
+}
+
 TEST(VideoWriter, Mp4RoundTripKeepsPtsPixelsAndAudio) {
   const std::string dir = scratch_dir("video");
   const std::string output = dir + "/first30.mp4";

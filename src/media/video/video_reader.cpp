@@ -8,6 +8,7 @@ extern "C" {
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -34,6 +35,17 @@ int rotation_from_matrix(const int32_t* matrix) {
   degrees %= 360;
   if (degrees < 0) degrees += 360;
   return degrees;
+}
+
+// Matroska and WebM state each stream's length only as a "DURATION" tag ("HH:MM:SS.fraction");
+// 0 when there is none or it does not parse.
+double tagged_duration_seconds(const AVDictionary* metadata) {
+  const AVDictionaryEntry* tag = av_dict_get(metadata, "DURATION", nullptr, 0);
+  int hours = 0, minutes = 0;
+  double seconds = 0;
+  if (!tag || std::sscanf(tag->value, "%d:%d:%lf", &hours, &minutes, &seconds) != 3) return 0;
+  if (hours < 0 || minutes < 0 || minutes >= 60 || !(seconds >= 0 && seconds < 60)) return 0;
+  return hours * 3600.0 + minutes * 60.0 + seconds;
 }
 
 bool is_yuv(AVPixelFormat format) {
@@ -179,8 +191,13 @@ struct VideoReader::Impl {
     info.time_base = to_rational(stream->time_base);
     info.frame_rate = to_rational(stream->avg_frame_rate);
     info.nominal_frame_rate = to_rational(stream->r_frame_rate);
+    const double tagged = tagged_duration_seconds(stream->metadata);
     if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0) {
       info.duration_seconds = double(stream->duration) * av_q2d(stream->time_base);
+      info.duration_is_the_streams = true;
+    } else if (tagged > 0) {
+      info.duration_seconds = tagged;
+      info.duration_is_the_streams = true;
     } else if (input->duration != AV_NOPTS_VALUE && input->duration > 0) {
       info.duration_seconds = double(input->duration) / AV_TIME_BASE;
     }

@@ -50,6 +50,8 @@ struct VideoInfo {
   Rational frame_rate;           // average frame rate ({0,1} if unknown)
   Rational nominal_frame_rate;   // FFmpeg's r_frame_rate: the lowest rate that fits every pts
   double duration_seconds = -1;  // -1 if unknown
+  // Whether duration_seconds is the video stream's own, else the file's (which can be the audio's).
+  bool duration_is_the_streams = false;
   int64_t frame_count = -1;      // from the container; -1 if it does not say
   int64_t start_pts = 0;         // the stream's start time in time_base (0 if unknown)
   // Clockwise rotation (0, 90, 180 or 270 degrees) a player applies to show the frames upright,
