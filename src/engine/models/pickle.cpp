@@ -333,6 +333,11 @@ class Parser {
   // --- opcodes ---
 
   void step(uint8_t opcode) {
+    if (!push_scalar(opcode) && !build_collection(opcode)) step_object(opcode);
+  }
+
+  // Protocol framing, marks and plain values; false for any other opcode.
+  bool push_scalar(uint8_t opcode) {
     switch (opcode) {
       case kProto: {
         const auto version = read_uint(1);
@@ -377,6 +382,14 @@ class Parser {
       case kShortBinString: push(make_text(Kind::string, read_text(size_t(read_uint(1))))); break;
       case kBinBytes: push(make_text(Kind::bytes, read_text(size_t(read_uint(4))))); break;
       case kShortBinBytes: push(make_text(Kind::bytes, read_text(size_t(read_uint(1))))); break;
+      default: return false;
+    }
+    return true;
+  }
+
+  // Tuples, lists and dicts and what fills them; false for any other opcode.
+  bool build_collection(uint8_t opcode) {
+    switch (opcode) {
       case kEmptyTuple: push(empty_tuple_); break;
       case kTuple: push(make_tuple(pop_to_mark())); break;
       case kTuple1: {
@@ -422,6 +435,14 @@ class Parser {
         dict.items.insert(dict.items.end(), items.begin(), items.end());
         break;
       }
+      default: return false;
+    }
+    return true;
+  }
+
+  // The memo, globals, persistent ids, REDUCE and BUILD; any other opcode is an error.
+  void step_object(uint8_t opcode) {
+    switch (opcode) {
       case kBinPut: memoize(uint32_t(read_uint(1))); break;
       case kLongBinPut: memoize(uint32_t(read_uint(4))); break;
       case kMemoize: memoize(uint32_t(memo_.size())); break;
