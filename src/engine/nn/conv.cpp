@@ -19,6 +19,43 @@ dnnl::memory::desc nhwc(int channels, int h, int w, DataType type) {
   return dnnl::memory::desc({1, channels, h, w}, to_dnnl(type), tag::nhwc);
 }
 
+dnnl::memory::desc any_layout(const dnnl::memory::desc& md) {
+  return dnnl::memory::desc(md.dims(), md.data_type(), tag::any);
+}
+
+dnnl::memory::dims weight_dims(const ConvSpec& s) {
+  return s.depthwise ? dnnl::memory::dims{s.out_channels, 1, 1, s.kernel, s.kernel}
+                     : dnnl::memory::dims{s.out_channels, s.in_channels, s.kernel, s.kernel};
+}
+
+dnnl::memory::desc bias_desc(const ConvSpec& s) {
+  return dnnl::memory::desc({s.out_channels}, dt::f32, tag::a);
+}
+
+// The layer's activation and residual addition as post-ops; the scratchpad is the session's.
+dnnl::primitive_attr attributes_for(const ConvSpec& s, const dnnl::memory::desc& dst_md) {
+  dnnl::post_ops post_ops;
+  if (s.activation == Activation::relu)
+    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  else if (s.activation == Activation::hardswish)
+    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
+  if (s.residual) post_ops.append_binary(dnnl::algorithm::binary_add, dst_md);
+  dnnl::primitive_attr attributes;
+  attributes.set_post_ops(post_ops);
+  attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attributes;
+}
+
+// Wide fp32 3x3 layers run faster on oneDNN 2.6's Winograd kernel, even with the reorders from
+// and to NHWC that it needs (in the network at 1080p/0.25: decode2.conv 107->40 3.0 -> 2.5 ms,
+// decode3.conv 171->80 1.9 -> 1.5 ms); with fewer channels (40->40, 59->32, ...) slower.
+// oneDNN 2.6 has it on AVX-512 only.
+bool prefers_winograd(CpuTier tier, const ConvSpec& s, DataType src_type, DataType dst_type) {
+  return tier >= CpuTier::avx512 && src_type == DataType::f32 && dst_type == DataType::f32 &&
+         s.kernel == 3 && s.stride == 1 && s.dilation == 1 && !s.depthwise && !s.residual &&
+         s.in_channels >= 64 && s.out_channels >= 40;
+}
+
 }  // namespace
 
 size_t element_size(DataType type) { return type == DataType::bf16 ? 2 : 4; }
@@ -52,74 +89,63 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
     return;
   }
 
-  const DataType weight_type = src_type;  // oneDNN wants weights in the source's precision
   const auto src_md = nhwc(s.in_channels, h, w, src_type);
   const auto dst_md = nhwc(s.out_channels, out_h_, out_w_, dst_type);
-  const dnnl::memory::dims user_weight_dims =
-      s.depthwise ? dnnl::memory::dims{s.out_channels, 1, 1, s.kernel, s.kernel}
-                  : dnnl::memory::dims{s.out_channels, s.in_channels, s.kernel, s.kernel};
-  const auto any_weights = dnnl::memory::desc(user_weight_dims, to_dnnl(weight_type), tag::any);
-  const auto bias_md = dnnl::memory::desc({s.out_channels}, dt::f32, tag::a);
-  const dnnl::memory::dims strides{s.stride, s.stride};
-  const dnnl::memory::dims dilates{s.dilation - 1, s.dilation - 1};  // oneDNN counts from 0
-  const dnnl::memory::dims padding{s.padding(), s.padding()};
-
-  dnnl::post_ops post_ops;
-  if (s.activation == Activation::relu)
-    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-  else if (s.activation == Activation::hardswish)
-    post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_hardswish, 0.0f, 0.0f);
-  if (s.residual) post_ops.append_binary(dnnl::algorithm::binary_add, dst_md);
-  dnnl::primitive_attr attributes;
-  attributes.set_post_ops(post_ops);
-  attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-
-  // Wide fp32 3x3 layers run faster on oneDNN 2.6's Winograd kernel, even with the reorders from
-  // and to NHWC that it needs (in the network at 1080p/0.25: decode2.conv 107->40 3.0 -> 2.5 ms,
-  // decode3.conv 171->80 1.9 -> 1.5 ms); with fewer channels (40->40, 59->32, ...) slower.
-  // oneDNN 2.6 has it on AVX-512 only; where it still declines a shape, direct it is.
-  const bool wants_winograd = context.tier >= CpuTier::avx512 && src_type == DataType::f32 &&
-                              dst_type == DataType::f32 && s.kernel == 3 && s.stride == 1 &&
-                              s.dilation == 1 && !s.depthwise && !s.residual &&
-                              s.in_channels >= 64 && s.out_channels >= 40;
-  const auto any_layout = [](const dnnl::memory::desc& md) {
-    return dnnl::memory::desc(md.dims(), md.data_type(), tag::any);
-  };
+  bool winograd = prefers_winograd(context.tier, s, src_type, dst_type);
   // Local: the primitive keeps its own copy, and oneDNN 2.6's AMX brgemm descriptors take
   // megabytes each (14 MB for the whole network in bf16).
-  const auto describe = [&](bool winograd) {
-    const dnnl::convolution_forward::desc descriptor(
-        dnnl::prop_kind::forward_inference,
-        winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
-        winograd ? any_layout(src_md) : src_md, any_weights, bias_md,
-        winograd ? any_layout(dst_md) : dst_md, strides, dilates, padding, padding);
-    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
-  };
-  dnnl::convolution_forward::primitive_desc primitive_desc;
-  bool winograd = wants_winograd;
-  try {
-    if (winograd) primitive_desc = describe(true);
-  } catch (const dnnl::error&) {
-    winograd = false;
-  }
-  try {
-    if (!winograd) primitive_desc = describe(false);
-  } catch (const dnnl::error& e) {
-    throw Error(fmt::format("{}: oneDNN has no convolution for this shape at the {} tier: {}",
-                            name_, to_string(context.tier), e.what()));
-  }
+  const auto primitive_desc = choose_primitive(context, src_md, dst_md, winograd);
   primitive_ = dnnl::convolution_forward(primitive_desc);
   scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
 
   // Weights: from the user layout (f32) into whatever the kernel wants, once.
-  const auto user_md = dnnl::memory::desc(user_weight_dims, dt::f32,
+  const auto user_md = dnnl::memory::desc(weight_dims(s), dt::f32,
                                           s.depthwise ? tag::goihw : tag::oihw);
   dnnl::memory user_weights(user_md, context.engine, const_cast<float*>(weights_->weight.data()));
   weights_memory_ = dnnl::memory(primitive_desc.weights_desc(), context.engine);
   dnnl::reorder(user_weights, weights_memory_).execute(context.stream, user_weights, weights_memory_);
-  bias_memory_ = dnnl::memory(bias_md, context.engine, const_cast<float*>(weights_->bias.data()));
+  bias_memory_ = dnnl::memory(bias_desc(s), context.engine, const_cast<float*>(weights_->bias.data()));
   context.stream.wait();
+  bind_memories(context, primitive_desc, src_md, dst_md, winograd);
+}
 
+dnnl::convolution_forward::primitive_desc Conv2d::choose_primitive(
+    DnnlContext& context, const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
+    bool& winograd) const {
+  const ConvSpec& s = spec_;
+  const dnnl::memory::dims strides{s.stride, s.stride};
+  const dnnl::memory::dims dilates{s.dilation - 1, s.dilation - 1};  // oneDNN counts from 0
+  const dnnl::memory::dims padding{s.padding(), s.padding()};
+  // oneDNN wants weights in the source's precision.
+  const auto any_weights = dnnl::memory::desc(weight_dims(s), src_md.data_type(), tag::any);
+  const auto attributes = attributes_for(s, dst_md);
+  const auto describe = [&](bool with_winograd) {
+    const dnnl::convolution_forward::desc descriptor(
+        dnnl::prop_kind::forward_inference,
+        with_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+        with_winograd ? any_layout(src_md) : src_md, any_weights, bias_desc(s),
+        with_winograd ? any_layout(dst_md) : dst_md, strides, dilates, padding, padding);
+    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, context.engine);
+  };
+  if (winograd) {
+    try {
+      return describe(true);
+    } catch (const dnnl::error&) {
+      winograd = false;  // declined for this shape: direct it is
+    }
+  }
+  try {
+    return describe(false);
+  } catch (const dnnl::error& e) {
+    throw Error(fmt::format("{}: oneDNN has no convolution for this shape at the {} tier: {}",
+                            name_, to_string(context.tier), e.what()));
+  }
+}
+
+void Conv2d::bind_memories(DnnlContext& context,
+                           const dnnl::convolution_forward::primitive_desc& primitive_desc,
+                           const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
+                           bool winograd) {
   src_ = dnnl::memory(src_md, context.engine, DNNL_MEMORY_NONE);
   dst_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
   scratchpad_ = dnnl::memory(primitive_desc.scratchpad_desc(), context.engine, DNNL_MEMORY_NONE);
@@ -139,9 +165,9 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
            {DNNL_ARG_BIAS, bias_memory_.get()},
            {DNNL_ARG_DST, kernel_dst_.get()},
            {DNNL_ARG_SCRATCHPAD, scratchpad_.get()}};
-  if (s.residual) {
+  if (spec_.residual) {  // the residual is the last post-op's second source
     residual_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
-    const int index = post_ops.len() - 1;
+    const int index = attributes_for(spec_, dst_md).get_post_ops().len() - 1;
     args_.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, residual_.get()});
   }
 }

@@ -65,6 +65,14 @@ class Conv2d {
   std::string implementation() const;  // oneDNN's kernel name, for diagnostics
 
  private:
+  dnnl::convolution_forward::primitive_desc choose_primitive(DnnlContext& context,
+                                                            const dnnl::memory::desc& src_md,
+                                                            const dnnl::memory::desc& dst_md,
+                                                            bool& winograd) const;
+  void bind_memories(DnnlContext& context,
+                     const dnnl::convolution_forward::primitive_desc& primitive_desc,
+                     const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
+                     bool winograd);
   void plan_own_depthwise();
   template <typename T, typename U>
   void run_own_depthwise(const void* src, void* dst) const;
