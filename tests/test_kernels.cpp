@@ -1,5 +1,6 @@
-// The fast kernels against the reference kernels on seeded random tensors (both ISAs, 1 and 2
-// threads, odd sizes, channel slices, bf16), and the reference kernels against hand-computed values.
+// The fast kernels against the reference kernels on seeded random tensors (every SIMD target of
+// the CPU tier, 1 and 2 threads, odd sizes, channel slices, bf16), and the reference kernels
+// against hand-computed values.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iostream>
 #include <iterator>
 #include <random>
 #include <string>
@@ -102,21 +104,20 @@ testing::AssertionResult arrays_match(const std::vector<float>& expected, const 
   return testing::AssertionSuccess();
 }
 
-// Runs `check` with the fast kernels on AVX-512 (when the CPU has it) and portable code, each with
-// 1 and 2 OpenMP threads.
+// Runs `check` with the fast kernels on every SIMD target they can use at this CPU tier (AVX-512,
+// AVX2, SSE4, the scalar fallback), each with 1 and 2 OpenMP threads.
 template <class Check>
 void for_each_config(const Check& check) {
   const int saved_threads = omp_get_max_threads();
-  for (const bool avx512 : {true, false}) {
-    const bool used = fast::enable_avx512(avx512);
-    if (avx512 && !used) continue;  // no AVX-512 here: the portable run covers it
+  for (const std::string& target : fast::kernel_targets()) {
+    fast::use_kernel_target(target);
     for (const int threads : {1, 2}) {
       omp_set_num_threads(threads);
-      SCOPED_TRACE(testing::Message() << "avx512=" << used << " threads=" << threads);
+      SCOPED_TRACE(testing::Message() << "target=" << target << " threads=" << threads);
       check();
     }
   }
-  fast::enable_avx512(true);
+  fast::use_kernel_target(fast::kernel_targets().front());
   omp_set_num_threads(saved_threads);
 }
 
@@ -140,6 +141,31 @@ std::string type_name(float) { return "float"; }
 std::string type_name(bf16) { return "bf16"; }
 
 #define TRACE_TYPES(...) SCOPED_TRACE(testing::Message() << "types " << __VA_ARGS__)
+
+// ---------------------------------------------------------------------------------------------
+// SIMD targets
+
+// The dispatch table: the Highway target each tier runs by default, and the ones tests step
+// through (printed, e.g. "tier avx2: kernels on AVX2; tested: AVX2 SSE4 SCALAR").
+TEST(KernelTargets, FollowTheCpuTier) {
+  const std::vector<std::string> targets = fast::kernel_targets();
+  ASSERT_FALSE(targets.empty());
+  std::string list;
+  for (const std::string& target : targets) list += " " + target;
+  std::cout << "tier " << to_string(cpu_tier()) << ": kernels on " << fast::kernel_target()
+            << "; tested:" << list << std::endl;
+  EXPECT_EQ(fast::kernel_target(), targets.front());
+  const char* best = cpu_tier() >= CpuTier::avx512 ? "AVX3" : cpu_tier() == CpuTier::avx2 ? "AVX2" : "SSE4";
+  EXPECT_EQ(targets.front(), best);
+  EXPECT_TRUE(targets.back() == "SCALAR" || targets.back() == "EMU128") << targets.back();
+
+  EXPECT_FALSE(fast::enable_avx512(false));
+  EXPECT_NE(fast::kernel_target(), "AVX3");
+  EXPECT_EQ(fast::enable_avx512(true), targets.front() == "AVX3");
+  EXPECT_EQ(fast::kernel_target(), targets.front());
+  EXPECT_FALSE(fast::use_kernel_target("NEON"));
+  EXPECT_EQ(fast::kernel_target(), targets.front());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fast versus reference
@@ -606,20 +632,25 @@ TEST(Kernels, FrameConversionIsExactForEveryColour) {
   const int width = 4096, height = 256;  // 16 frames of 2^20 colours
   std::vector<uint8_t> pixels(size_t(width) * height * 3);
   std::vector<float> alpha(size_t(width) * height), fgr(3 * alpha.size());
-  for (int frame = 0; frame < 16; ++frame) {
-    for (size_t i = 0; i < alpha.size(); ++i) {
-      const uint32_t colour = uint32_t(frame) << 20 | uint32_t(i);
-      for (int c = 0; c < 3; ++c) pixels[3 * i + c] = uint8_t(colour >> (16 - 8 * c));
+  for (const std::string& target : fast::kernel_targets()) {
+    fast::use_kernel_target(target);
+    for (int frame = 0; frame < 16; ++frame) {
+      for (size_t i = 0; i < alpha.size(); ++i) {
+        const uint32_t colour = uint32_t(frame) << 20 | uint32_t(i);
+        for (int c = 0; c < 3; ++c) pixels[3 * i + c] = uint8_t(colour >> (16 - 8 * c));
+      }
+      fast::guided_filter_apply(RgbImage{pixels.data(), width, height, 3 * width}, a, b, alpha.data(),
+                                fgr.data());
+      size_t mismatches = 0;
+      for (size_t i = 0; i < alpha.size(); ++i) {
+        const float rgb[3] = {pixels[3 * i] / 255.0f, pixels[3 * i + 1] / 255.0f, pixels[3 * i + 2] / 255.0f};
+        mismatches += alpha[i] != (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
+        for (int c = 0; c < 3; ++c) mismatches += fgr[3 * i + c] != rgb[c];
+      }
+      EXPECT_EQ(mismatches, 0u) << "target " << target << ", frame " << frame;
     }
-    fast::guided_filter_apply(RgbImage{pixels.data(), width, height, 3 * width}, a, b, alpha.data(), fgr.data());
-    size_t mismatches = 0;
-    for (size_t i = 0; i < alpha.size(); ++i) {
-      const float rgb[3] = {pixels[3 * i] / 255.0f, pixels[3 * i + 1] / 255.0f, pixels[3 * i + 2] / 255.0f};
-      mismatches += alpha[i] != (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
-      for (int c = 0; c < 3; ++c) mismatches += fgr[3 * i + c] != rgb[c];
-    }
-    EXPECT_EQ(mismatches, 0u) << "frame " << frame;
   }
+  fast::use_kernel_target(fast::kernel_targets().front());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#include <hwy/detect_targets.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -32,16 +33,12 @@
 #define MATTECAST_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace mattecast::kernels {
+
+int64_t active_target();  // nn/kernels_targets.cpp
+
 namespace {
 
-bool tier_has_avx512() { return cpu_tier() >= CpuTier::avx512; }
-
-std::atomic<bool>& avx512_switch() {
-  static std::atomic<bool> enabled{tier_has_avx512()};
-  return enabled;
-}
-
-bool use_avx512() { return avx512_switch().load(std::memory_order_relaxed); }
+bool use_avx512() { return active_target() == HWY_AVX3; }
 
 // ---------------------------------------------------------------------------------------------
 // Threading and ISA dispatch
@@ -269,45 +266,13 @@ constexpr Index16 rgb_merge_second(int o) {
   }
   return index;
 }
-// Values 16 o .. 16 o + 15 of the first three of every four values, from v[o] | v[o + 1].
-constexpr Index16 rgb_of_rgba(int o) {
-  Index16 index{};
-  for (int l = 0; l < 16; ++l) {
-    const int j = 16 * o + l;
-    index.lane[l] = 4 * (j / 3) + j % 3 - 16 * o;
-  }
-  return index;
-}
-
 constexpr Index16 kRgbSplitFirst[3] = {rgb_split_first(0), rgb_split_first(1), rgb_split_first(2)};
 constexpr Index16 kRgbSplitSecond[3] = {rgb_split_second(0), rgb_split_second(1), rgb_split_second(2)};
 constexpr Index16 kRgbMergeFirst[3] = {rgb_merge_first(0), rgb_merge_first(1), rgb_merge_first(2)};
 constexpr Index16 kRgbMergeSecond[3] = {rgb_merge_second(0), rgb_merge_second(1), rgb_merge_second(2)};
-constexpr Index16 kRgbOfRgba[3] = {rgb_of_rgba(0), rgb_of_rgba(1), rgb_of_rgba(2)};
-// Channel k of 16 pixels of 4 channels: lanes 0..7 from v0 | v1, lanes 8..15 from v2 | v3.
-constexpr Index16 channel_of_quads(int k) {
-  Index16 index{};
-  for (int l = 0; l < 16; ++l) index.lane[l] = 4 * (l % 8) + k;
-  return index;
-}
-constexpr Index16 kChannelOfQuads[4] = {channel_of_quads(0), channel_of_quads(1), channel_of_quads(2),
-                                        channel_of_quads(3)};
-
-// Up to 16 RGB pixels (n of them) as three planes of floats byte / 255, without reading past them.
 struct RgbPlanes {
   __m512 red, green, blue;
 };
-
-MATTECAST_AVX512 MATTECAST_INLINE RgbPlanes load_rgb(const uint8_t* pixels, int n) {
-  const __m512 v0 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n), pixels));
-  const __m512 v1 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 16), pixels + 16));
-  const __m512 v2 = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 32), pixels + 32));
-  __m512 planes[3];
-  for (int c = 0; c < 3; ++c)
-    planes[c] = _mm512_permutex2var_ps(_mm512_permutex2var_ps(v0, load(kRgbSplitFirst[c]), v1),
-                                       load(kRgbSplitSecond[c]), v2);
-  return {planes[0], planes[1], planes[2]};
-}
 
 // Writes n pixels (3n values) of three planes interleaved.
 template <typename T>
@@ -316,29 +281,6 @@ MATTECAST_AVX512 MATTECAST_INLINE void store_rgb(T* out, const RgbPlanes& planes
     const __m512 red_green = _mm512_permutex2var_ps(planes.red, load(kRgbMergeFirst[o]), planes.green);
     store(out + 16 * o, _mm512_permutex2var_ps(red_green, load(kRgbMergeSecond[o]), planes.blue), lanes(3 * n - 16 * o));
   }
-}
-
-// Channels [first, 4) of a row of pixels whose first 4 channels are read, into planes.
-MATTECAST_AVX512 MATTECAST_INLINE void split_channels(const float* in, ptrdiff_t stride, int width, int first,
-                                                      float* planes, size_t plane) {
-  int x = 0;
-  for (; x + 16 <= width; x += 16) {
-    __m512 quads[4];
-    for (int q = 0; q < 4; ++q) {
-      const float* pixel = in + (x + 4 * q) * stride;
-      quads[q] = _mm512_castps128_ps512(_mm_loadu_ps(pixel));
-      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + stride), 1);
-      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + 2 * stride), 2);
-      quads[q] = _mm512_insertf32x4(quads[q], _mm_loadu_ps(pixel + 3 * stride), 3);
-    }
-    for (int k = first; k < 4; ++k) {
-      const __m512 low = _mm512_permutex2var_ps(quads[0], load(kChannelOfQuads[k]), quads[1]);
-      const __m512 high = _mm512_permutex2var_ps(quads[2], load(kChannelOfQuads[k]), quads[3]);
-      _mm512_storeu_ps(planes + (k - first) * plane + x, _mm512_mask_blend_ps(0xff00, low, high));
-    }
-  }
-  for (; x < width; ++x)
-    for (int k = first; k < 4; ++k) planes[(k - first) * plane + x] = in[x * stride + k];
 }
 
 // Box statistics of 4 pixels: each vector holds one quantity, 4 channels per pixel.
@@ -883,233 +825,6 @@ GuidedScratch& guided_scratch() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// guided_filter_apply: per thread, a cache of two low-resolution rows of a and b interpolated
-// horizontally to the frame's width; each output row blends two cached rows vertically and applies
-// them to the guide read from the frame.
-
-struct ApplyJob {
-  RgbImage frame;
-  View<const float> a, b;
-  float* alpha;
-  float* foreground;
-  int channels;      // 8: a[0..3], b[0..3]; 2 (alpha only): a[3], b[3]
-  int padded_width;  // cache planes: the frame's width rounded up to 16
-  const AxisTaps* rows;
-  const AxisTaps* cols;  // padded_width entries
-  // AVX-512: each block of 16 columns reads the 32 low-resolution columns from window_base[block].
-  const int32_t* window_base;
-  const int32_t* window_index0;  // i0 - window_base, per column
-  const int32_t* window_index1;
-  bool windows_fit;  // every block's taps lie within its 32 columns (frame at least half as wide)
-
-  const float* channel_source(int channel, int row) const {
-    const bool of_a = channel < channels / 2;
-    return (of_a ? a.row(row) : b.row(row)) + (channels == 8 ? channel % 4 : 3);
-  }
-  ptrdiff_t channel_stride(int channel) const { return channel < channels / 2 ? a.pixel_stride : b.pixel_stride; }
-};
-
-struct ApplyTables {
-  AxisTaps rows, cols;
-  std::vector<int32_t> window_base, window_index0, window_index1;
-};
-ApplyTables& apply_tables() {
-  thread_local ApplyTables tables;
-  return tables;
-}
-
-struct ApplyScratch {
-  std::vector<float> slots;    // 2 cached rows x channels planes x padded_width
-  std::vector<float> lowres;   // AVX-512: one low-resolution row deinterleaved, channels x (a.w + 32)
-  std::vector<float> guide;    // portable: R, G, B, gray planes of one frame row
-};
-ApplyScratch& apply_scratch() {
-  thread_local ApplyScratch scratch;
-  return scratch;
-}
-
-// Horizontal interpolation of one low-resolution row into `out` (channels planes).
-MATTECAST_INLINE void interpolate_row(const ApplyJob& job, int row, float* out) {
-  const AxisTaps& cols = *job.cols;
-  for (int channel = 0; channel < job.channels; ++channel) {
-    const float* in = job.channel_source(channel, row);
-    const ptrdiff_t stride = job.channel_stride(channel);
-    float* plane = out + size_t(channel) * job.padded_width;
-#pragma omp simd
-    for (int x = 0; x < job.padded_width; ++x)
-      plane[x] = cols.w0[x] * in[cols.i0[x] * stride] + cols.w1[x] * in[cols.i1[x] * stride];
-  }
-}
-
-MATTECAST_AVX512 MATTECAST_NO_FMA void interpolate_row_avx512(const ApplyJob& job, int row, float* out) {
-  if (!job.windows_fit) {
-    interpolate_row(job, row, out);
-    return;
-  }
-  const int low_width = job.a.w, channels = job.channels, blocks = job.padded_width / 16;
-  const size_t low_plane = size_t(low_width) + 32, out_plane = size_t(job.padded_width);
-  float* lowres = scratch(apply_scratch().lowres, channels * low_plane);
-  // a's channels, then b's: all four, or the fourth alone.
-  const int first = channels == 8 ? 0 : 3;
-  avx512::split_channels(job.a.row(row), job.a.pixel_stride, low_width, first, lowres, low_plane);
-  avx512::split_channels(job.b.row(row), job.b.pixel_stride, low_width, first,
-                         lowres + (channels / 2) * low_plane, low_plane);
-  const float* w0 = job.cols->w0.data();
-  const float* w1 = job.cols->w1.data();
-  for (int block = 0; block < blocks; ++block) {
-    const int x = 16 * block;
-    const float* window = lowres + job.window_base[block];
-    const __m512i index0 = _mm512_loadu_si512(job.window_index0 + x);
-    const __m512i index1 = _mm512_loadu_si512(job.window_index1 + x);
-    const __m512 weight0 = _mm512_loadu_ps(w0 + x), weight1 = _mm512_loadu_ps(w1 + x);
-    for (int channel = 0; channel < channels; ++channel) {
-      const __m512 first = _mm512_loadu_ps(window + channel * low_plane);
-      const __m512 second = _mm512_loadu_ps(window + channel * low_plane + 16);
-      const __m512 left = _mm512_permutex2var_ps(first, index0, second);
-      const __m512 right = _mm512_permutex2var_ps(first, index1, second);
-      _mm512_storeu_ps(out + channel * out_plane + x,
-                       _mm512_add_ps(_mm512_mul_ps(weight0, left), _mm512_mul_ps(weight1, right)));
-    }
-  }
-}
-
-// One output row from the cached rows `top` and `bottom`.
-MATTECAST_INLINE void apply_row(const ApplyJob& job, int y, const float* top, const float* bottom) {
-  const int width = job.frame.width;
-  const size_t plane = size_t(job.padded_width);
-  const float wy0 = job.rows->w0[y], wy1 = job.rows->w1[y];
-  const uint8_t* pixels = job.frame.data + y * job.frame.stride;
-  float* guide = scratch(apply_scratch().guide, 4 * plane);
-  float* red = guide;
-  float* green = guide + plane;
-  float* blue = guide + 2 * plane;
-  float* gray = guide + 3 * plane;
-#pragma omp simd
-  for (int x = 0; x < width; ++x) {
-    red[x] = float(pixels[3 * x]) / 255.0f;
-    green[x] = float(pixels[3 * x + 1]) / 255.0f;
-    blue[x] = float(pixels[3 * x + 2]) / 255.0f;
-    gray[x] = (red[x] + green[x] + blue[x]) / 3.0f;
-  }
-  const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
-  float* alpha = job.alpha + size_t(y) * width;
-#pragma omp simd
-  for (int x = 0; x < width; ++x) {
-    const float coefficient = wy0 * top[a3 * plane + x] + wy1 * bottom[a3 * plane + x];
-    const float offset = wy0 * top[b3 * plane + x] + wy1 * bottom[b3 * plane + x];
-    alpha[x] = clamp01(coefficient * gray[x] + offset);
-  }
-  if (!job.foreground) return;
-  float* out = job.foreground + size_t(y) * width * 3;
-#pragma omp simd
-  for (int x = 0; x < width; ++x)
-    for (int c = 0; c < 3; ++c) {
-      const float g = guide[c * plane + x];
-      const float coefficient = wy0 * top[c * plane + x] + wy1 * bottom[c * plane + x];
-      const float offset = wy0 * top[(4 + c) * plane + x] + wy1 * bottom[(4 + c) * plane + x];
-      out[3 * x + c] = clamp01((coefficient * g + offset) + g);
-    }
-}
-
-MATTECAST_AVX512 MATTECAST_NO_FMA void apply_row_avx512(const ApplyJob& job, int y, const float* top,
-                                                        const float* bottom) {
-  using namespace avx512;
-  const int width = job.frame.width;
-  const size_t plane = size_t(job.padded_width);
-  const __m512 wy0 = _mm512_set1_ps(job.rows->w0[y]), wy1 = _mm512_set1_ps(job.rows->w1[y]);
-  const uint8_t* pixels = job.frame.data + y * job.frame.stride;
-  float* alpha = job.alpha + size_t(y) * width;
-  float* foreground = job.foreground ? job.foreground + size_t(y) * width * 3 : nullptr;
-  const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
-  for (int x = 0; x < width; x += 16) {
-    const int n = std::min(16, width - x);
-    // Vertical half of the bilinear interpolation of one cached channel. The lambda carries the
-    // target attribute itself: without it GCC 12 refuses to inline the intrinsics into it ("target
-    // specific option mismatch") as soon as the command line's -ffp-contract=off matches
-    // MATTECAST_NO_FMA; it only compiled while the two differed.
-    const auto upsampled = [&](size_t channel) MATTECAST_AVX512 MATTECAST_INLINE_LAMBDA {
-      return _mm512_add_ps(_mm512_mul_ps(wy0, _mm512_loadu_ps(top + channel * plane + x)),
-                           _mm512_mul_ps(wy1, _mm512_loadu_ps(bottom + channel * plane + x)));
-    };
-    const RgbPlanes rgb = load_rgb(pixels + 3 * x, n);
-    const __m512 gray = divide(_mm512_add_ps(_mm512_add_ps(rgb.red, rgb.green), rgb.blue), 3.0f);
-    const __m512 matte = _mm512_add_ps(_mm512_mul_ps(upsampled(a3), gray), upsampled(b3));
-    store(alpha + x, clamp01(matte), lanes(n));
-    if (!foreground) continue;
-    const __m512 guide[3] = {rgb.red, rgb.green, rgb.blue};
-    __m512 colour[3];
-    for (int c = 0; c < 3; ++c)
-      colour[c] = clamp01(_mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(upsampled(c), guide[c]), upsampled(4 + c)), guide[c]));
-    store_rgb(foreground + 3 * x, {colour[0], colour[1], colour[2]}, n);
-  }
-}
-
-// The rows [begin, end) of guided_filter_apply on one thread.
-template <bool kAvx512>
-MATTECAST_INLINE void apply_rows(const ApplyJob& job, int begin, int end) {
-  const size_t slot_size = size_t(job.channels) * job.padded_width;
-  float* slots = scratch(apply_scratch().slots, 2 * slot_size);
-  int cached[2] = {-1, -1};
-  // The slot holding low-resolution row `row`, filled if needed without evicting row `keep`.
-  const auto cached_row = [&](int row, int keep) MATTECAST_INLINE_LAMBDA {
-    for (int slot = 0; slot < 2; ++slot)
-      if (cached[slot] == row) return slots + slot * slot_size;
-    const int slot = cached[0] == keep ? 1 : 0;
-    cached[slot] = row;
-    if constexpr (kAvx512)
-      interpolate_row_avx512(job, row, slots + slot * slot_size);
-    else
-      interpolate_row(job, row, slots + slot * slot_size);
-    return slots + slot * slot_size;
-  };
-  for (int y = begin; y < end; ++y) {
-    const int top = job.rows->i0[y], bottom = job.rows->i1[y];
-    const float* top_row = cached_row(top, bottom);
-    const float* bottom_row = cached_row(bottom, top);
-    if constexpr (kAvx512)
-      apply_row_avx512(job, y, top_row, bottom_row);
-    else
-      apply_row(job, y, top_row, bottom_row);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// compose_unrefined
-
-// One row of y converted to dense float channels when it is not already.
-template <typename T>
-MATTECAST_INLINE const float* dense_float_row(View<const T> y, int row) {
-  if constexpr (std::is_same_v<T, float>)
-    if (y.pixel_stride == 4) return y.row(row);
-  thread_local std::vector<float> buffer;
-  float* dense = scratch(buffer, size_t(y.w) * 4);
-  const T* in = y.row(row);
-  for (int x = 0; x < y.w; ++x)
-    for (int c = 0; c < 4; ++c) dense[4 * x + c] = load(in + x * y.pixel_stride + c);
-  return dense;
-}
-
-MATTECAST_AVX512 MATTECAST_NO_FMA void compose_row_avx512(const uint8_t* pixels, const float* y, int width,
-                                                          float* alpha, float* foreground) {
-  using namespace avx512;
-  for (int x = 0; x < width; x += 16) {
-    const int n = std::min(16, width - x);
-    __m512 prediction[4];
-    for (int i = 0; i < 4; ++i) prediction[i] = _mm512_maskz_loadu_ps(lanes(4 * n - 16 * i), y + 4 * x + 16 * i);
-    const __m512 alpha_low = _mm512_permutex2var_ps(prediction[0], load(kChannelOfQuads[3]), prediction[1]);
-    const __m512 alpha_high = _mm512_permutex2var_ps(prediction[2], load(kChannelOfQuads[3]), prediction[3]);
-    store(alpha + x, clamp01(_mm512_mask_blend_ps(0xff00, alpha_low, alpha_high)), lanes(n));
-    if (!foreground) continue;
-    // The frame's bytes and the foreground are both interleaved RGB: no planes needed.
-    for (int o = 0; o < 3; ++o) {
-      const __m512 source = unit_from_bytes(_mm_maskz_loadu_epi8(lanes(3 * n - 16 * o), pixels + 3 * x + 16 * o));
-      const __m512 residual = _mm512_permutex2var_ps(prediction[o], load(kRgbOfRgba[o]), prediction[o + 1]);
-      store(foreground + 3 * x + 16 * o, clamp01(_mm512_add_ps(residual, source)), lanes(3 * n - 16 * o));
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // depthwise_conv
 
 MATTECAST_INLINE float activate(Activation activation, float x) {
@@ -1224,12 +939,6 @@ void depthwise_conv(View<const T> src, const float* taps, const float* bias, int
         for (int c = 0; c < dst.c; ++c) store(out + c, activate(activation, sum[c]));
       }
   });
-}
-
-bool enable_avx512(bool enable) {
-  const bool enabled = enable && tier_has_avx512();
-  avx512_switch().store(enabled);
-  return enabled;
 }
 
 template <typename T>
@@ -1618,74 +1327,6 @@ void guided_filter_offset(View<const float> a, View<const float> mean_x, View<co
   });
 }
 
-void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,
-                         float* alpha, float* foreground) {
-  const int width = frame.width;
-  const int padded_width = (width + 15) / 16 * 16;
-  ApplyTables& tables = apply_tables();
-  tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
-  tables.cols.compute(width, float(a.w) / float(width), a.w, padded_width);
-  const int blocks = padded_width / 16;
-  tables.window_base.resize(size_t(blocks));
-  tables.window_index0.resize(size_t(padded_width));
-  tables.window_index1.resize(size_t(padded_width));
-  bool windows_fit = true;
-  for (int block = 0; block < blocks; ++block) {
-    const int base = tables.cols.i0[16 * block];
-    tables.window_base[block] = base;
-    for (int x = 16 * block; x < 16 * block + 16; ++x) {
-      tables.window_index0[x] = tables.cols.i0[x] - base;
-      tables.window_index1[x] = tables.cols.i1[x] - base;
-      windows_fit = windows_fit && tables.window_index1[x] < 32;
-    }
-  }
-  const ApplyJob job{frame,
-                     a,
-                     b,
-                     alpha,
-                     foreground,
-                     foreground ? 8 : 2,
-                     padded_width,
-                     &tables.rows,
-                     &tables.cols,
-                     tables.window_base.data(),
-                     tables.window_index0.data(),
-                     tables.window_index1.data(),
-                     windows_fit};
-  const bool avx512 = use_avx512();
-  parallel_bands(frame.height, size_t(width) * (foreground ? 16 : 6), [&](int begin, int end) {
-    if (avx512)
-      apply_rows<true>(job, begin, end);
-    else
-      apply_rows<false>(job, begin, end);
-  });
-}
-
-template <typename T>
-void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground) {
-  const int width = frame.width;
-  const bool avx512 = use_avx512();
-  parallel_bands(frame.height, size_t(width) * 4, [&](int begin, int end) {
-    for (int row = begin; row < end; ++row) {
-      const uint8_t* pixels = frame.data + row * frame.stride;
-      float* alpha_row = alpha + size_t(row) * width;
-      float* foreground_row = foreground ? foreground + size_t(row) * width * 3 : nullptr;
-      if (avx512) {
-        compose_row_avx512(pixels, dense_float_row(y, row), width, alpha_row, foreground_row);
-        continue;
-      }
-      const T* in = y.row(row);
-#pragma omp simd
-      for (int x = 0; x < width; ++x) alpha_row[x] = clamp01(load(in + x * y.pixel_stride + 3));
-      if (!foreground_row) continue;
-#pragma omp simd
-      for (int x = 0; x < width; ++x)
-        for (int c = 0; c < 3; ++c)
-          foreground_row[3 * x + c] = clamp01(load(in + x * y.pixel_stride + c) + float(pixels[3 * x + c]) / 255.0f);
-    }
-  });
-}
-
 // Explicit instantiations for every combination of float and bf16.
 #define MATTECAST_INSTANTIATE_1(T)                                                                 \
   template void resize_rgb8<T>(const RgbImage&, View<T>, float, float);                            \
@@ -1697,8 +1338,7 @@ void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, flo
   template void fast_guided_filter_coefficients<T>(View<const float>, View<const T>, float,        \
                                                    View<float>, View<float>);                      \
   template void deep_guided_filter_statistics<T>(View<const float>, View<const T>, const float*,  \
-                                                 View<float>, View<float>, View<float>);           \
-  template void compose_unrefined<T>(const RgbImage&, View<const T>, float*, float*);
+                                                 View<float>, View<float>, View<float>);
 #define MATTECAST_INSTANTIATE_2(T, U)                                                              \
   template void normalize<T, U>(View<const T>, View<U>, const float[3], const float[3]);           \
   template void avg_pool_2x2<T, U>(View<const T>, View<U>);                                        \

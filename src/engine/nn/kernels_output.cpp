@@ -1,0 +1,252 @@
+// The full-resolution outputs: guided_filter_apply (the refiner's last step) and
+// compose_unrefined. Vectors run along the frame's columns; RGB bytes and the interleaved
+// foreground are split into and merged from planes in registers.
+#include "nn/kernels_common.h"  // first: it restricts the targets Highway compiles
+
+#include <cstring>
+
+#include "nn/kernels.h"
+
+#ifndef MATTECAST_NN_KERNELS_OUTPUT_SHARED
+#define MATTECAST_NN_KERNELS_OUTPUT_SHARED
+
+namespace mattecast::kernels {
+namespace {
+
+// guided_filter_apply's bilinear tables, filled by the calling thread and read by all threads.
+// Each block of Lanes columns reads its low-resolution taps from one vector of Lanes values
+// starting at window_base[block] (window_index0/1: tap - window_base, per column).
+struct ApplyTables {
+  AxisTaps rows, cols;
+  std::vector<int32_t> window_base, window_index0, window_index1;
+  std::vector<int32_t> index0, index1;  // cols.i0 / i1 for gathers
+};
+ApplyTables& apply_tables() {
+  thread_local ApplyTables tables;
+  return tables;
+}
+
+struct ApplyScratch {
+  std::vector<float> slots;   // 2 cached rows x channels planes x padded_width
+  std::vector<float> lowres;  // one low-resolution row as 8 planes of a.w + 16 values
+};
+ApplyScratch& apply_scratch() {
+  thread_local ApplyScratch scratch;
+  return scratch;
+}
+
+}  // namespace
+}  // namespace mattecast::kernels
+
+#endif  // MATTECAST_NN_KERNELS_OUTPUT_SHARED
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "nn/kernels_output.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "nn/kernels_simd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace mattecast::kernels::HWY_NAMESPACE {
+namespace {
+
+// guided_filter_apply, per thread: a cache of two low-resolution rows of a and b interpolated
+// horizontally to the frame's width; each output row blends two cached rows vertically and
+// applies them to the guide read from the frame.
+struct ApplyJob {
+  RgbImage frame;
+  View<const float> a, b;
+  float* alpha;
+  float* foreground;
+  int channels;      // 8: a[0..3], b[0..3]; 2 (alpha only): a[3], b[3]
+  int padded_width;  // cache planes: the frame's width rounded up to whole vectors
+  const ApplyTables* tables;
+  bool windows_fit;  // every block's taps lie within its window (low resolution narrow enough)
+};
+
+// Fills the column tables for blocks of Lanes(d) columns; returns whether the windows fit.
+bool PrepareColumns(DF d, ApplyTables& tables, int width, int low_width, int padded_width) {
+  const int lanes = int(hn::Lanes(d));
+  tables.cols.compute(width, float(low_width) / float(width), low_width, padded_width);
+  const size_t size = size_t(padded_width);
+  tables.window_base.resize(size / size_t(lanes));
+  for (auto* v : {&tables.window_index0, &tables.window_index1, &tables.index0, &tables.index1})
+    v->resize(size);
+  bool fit = true;
+  for (int block = 0; block < padded_width / lanes; ++block) {
+    const int base = tables.cols.i0[size_t(block * lanes)];
+    tables.window_base[size_t(block)] = base;
+    for (int x = block * lanes; x < (block + 1) * lanes; ++x) {
+      tables.index0[size_t(x)] = tables.cols.i0[size_t(x)];
+      tables.index1[size_t(x)] = tables.cols.i1[size_t(x)];
+      tables.window_index0[size_t(x)] = tables.cols.i0[size_t(x)] - base;
+      tables.window_index1[size_t(x)] = tables.cols.i1[size_t(x)] - base;
+      fit = fit && tables.window_index1[size_t(x)] < lanes;
+    }
+  }
+  return fit;
+}
+
+// Low-resolution row `row` of a and b as planes of `plane` values: a[0..3], b[0..3].
+void SplitLowRow(DF d, const ApplyJob& job, int row, float* planes, size_t plane) {
+  for (int part = 0; part < 2; ++part) {
+    const View<const float>& view = part == 0 ? job.a : job.b;
+    const float* in = view.row(row);
+    float* out = planes + size_t(4 * part) * plane;
+    ForEachVector(d, size_t(view.w), [&](size_t x, size_t n) HWY_ATTR {
+      VF quads[4];
+      LoadQuads(d, in + ptrdiff_t(x) * view.pixel_stride, view.pixel_stride, n, quads);
+      for (size_t k = 0; k < 4; ++k) hn::StoreU(quads[k], d, out + k * plane + x);
+    });
+  }
+}
+
+// Horizontal interpolation of one low-resolution row into `out` (job.channels planes).
+void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
+  const size_t lanes = hn::Lanes(d), plane = size_t(job.a.w) + 16;
+  float* lowres = scratch(apply_scratch().lowres, 8 * plane);
+  SplitLowRow(d, job, row, lowres, plane);
+  const ApplyTables& t = *job.tables;
+  const hn::RebindToSigned<DF> di;
+  for (int channel = 0; channel < job.channels; ++channel) {
+    const int source = job.channels == 8 ? channel : 4 * channel + 3;  // a3, b3 alone
+    const float* in = lowres + size_t(source) * plane;
+    float* result = out + size_t(channel) * size_t(job.padded_width);
+    for (size_t x = 0; x < size_t(job.padded_width); x += lanes) {
+      VF left, right;
+      if (job.windows_fit) {
+        const VF window = hn::LoadU(d, in + t.window_base[x / lanes]);
+        left = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, &t.window_index0[x])));
+        right = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, &t.window_index1[x])));
+      } else {
+        left = hn::GatherIndex(d, in, hn::LoadU(di, &t.index0[x]));
+        right = hn::GatherIndex(d, in, hn::LoadU(di, &t.index1[x]));
+      }
+      const VF w0 = hn::LoadU(d, &t.cols.w0[x]), w1 = hn::LoadU(d, &t.cols.w1[x]);
+      hn::StoreU(hn::Add(hn::Mul(w0, left), hn::Mul(w1, right)), d, result + x);
+    }
+  }
+}
+
+// Output row y from the cached rows `top` and `bottom`.
+void ApplyRow(DF d, const ApplyJob& job, int y, const float* top, const float* bottom) {
+  const int width = job.frame.width;
+  const size_t plane = size_t(job.padded_width);
+  const VF wy0 = hn::Set(d, job.tables->rows.w0[size_t(y)]);
+  const VF wy1 = hn::Set(d, job.tables->rows.w1[size_t(y)]);
+  const uint8_t* pixels = job.frame.data + y * job.frame.stride;
+  float* alpha = job.alpha + size_t(y) * size_t(width);
+  float* foreground = job.foreground ? job.foreground + size_t(y) * size_t(width) * 3 : nullptr;
+  const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
+  ForEachVector(d, size_t(width), [&](size_t x, size_t n) HWY_ATTR {
+    // The vertical half of the bilinear interpolation of one cached channel.
+    const auto upsampled = [&](size_t channel) HWY_ATTR {
+      return hn::Add(hn::Mul(wy0, hn::LoadU(d, top + channel * plane + x)),
+                     hn::Mul(wy1, hn::LoadU(d, bottom + channel * plane + x)));
+    };
+    const Rgb<DF> rgb = LoadRgbN(d, pixels + 3 * x, n);
+    const VF gray = Divide(d, hn::Add(hn::Add(rgb.red, rgb.green), rgb.blue), 3.0f);
+    StoreFN(d, Clamp01(d, hn::Add(hn::Mul(upsampled(a3), gray), upsampled(b3))), alpha + x, n);
+    if (!foreground) return;
+    const auto colour = [&](size_t c, VF guide) HWY_ATTR {
+      return Clamp01(d, hn::Add(hn::Add(hn::Mul(upsampled(c), guide), upsampled(4 + c)), guide));
+    };
+    StoreRgbN(d, {colour(0, rgb.red), colour(1, rgb.green), colour(2, rgb.blue)},
+              foreground + 3 * x, n);
+  });
+}
+
+// Rows [begin, end) of guided_filter_apply on one thread.
+void ApplyRows(DF d, const ApplyJob& job, int begin, int end) {
+  const size_t slot_size = size_t(job.channels) * size_t(job.padded_width);
+  float* slots = scratch(apply_scratch().slots, 2 * slot_size);
+  int cached[2] = {-1, -1};
+  // The slot holding low-resolution row `row`, filled if needed without evicting row `keep`.
+  const auto cached_row = [&](int row, int keep) HWY_ATTR {
+    for (int slot = 0; slot < 2; ++slot)
+      if (cached[slot] == row) return slots + size_t(slot) * slot_size;
+    const int slot = cached[0] == keep ? 1 : 0;
+    cached[slot] = row;
+    InterpolateRow(d, job, row, slots + size_t(slot) * slot_size);
+    return slots + size_t(slot) * slot_size;
+  };
+  for (int y = begin; y < end; ++y) {
+    const int top = job.tables->rows.i0[size_t(y)], bottom = job.tables->rows.i1[size_t(y)];
+    const float* top_row = cached_row(top, bottom);
+    const float* bottom_row = cached_row(bottom, top);
+    ApplyRow(d, job, y, top_row, bottom_row);
+  }
+}
+
+// One row of compose_unrefined.
+template <typename T>
+void ComposeRow(DF d, const uint8_t* pixels, View<const T> y, int row, float* alpha,
+                float* foreground) {
+  const T* in = y.row(row);
+  ForEachVector(d, size_t(y.w), [&](size_t x, size_t n) HWY_ATTR {
+    VF prediction[4];
+    LoadQuads(d, in + ptrdiff_t(x) * y.pixel_stride, y.pixel_stride, n, prediction);
+    StoreFN(d, Clamp01(d, prediction[3]), alpha + x, n);
+    if (!foreground) return;
+    const Rgb<DF> rgb = LoadRgbN(d, pixels + 3 * x, n);
+    StoreRgbN(d,
+              {Clamp01(d, hn::Add(prediction[0], rgb.red)),
+               Clamp01(d, hn::Add(prediction[1], rgb.green)),
+               Clamp01(d, hn::Add(prediction[2], rgb.blue))},
+              foreground + 3 * x, n);
+  });
+}
+
+}  // namespace
+
+void GuidedFilterApply(Target, const RgbImage& frame, View<const float> a, View<const float> b,
+                       float* alpha, float* foreground) {
+  const DF d;
+  const int lanes = int(hn::Lanes(d)), width = frame.width;
+  const int padded_width = (width + lanes - 1) / lanes * lanes;
+  ApplyTables& tables = apply_tables();
+  tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
+  const bool fit = PrepareColumns(d, tables, width, a.w, padded_width);
+  const ApplyJob job{frame, a, b, alpha, foreground, foreground ? 8 : 2, padded_width, &tables, fit};
+  parallel_rows(frame.height, size_t(width) * (foreground ? 16 : 6),
+                [&](int begin, int end) HWY_ATTR { ApplyRows(d, job, begin, end); });
+}
+
+template <typename T>
+void ComposeUnrefined(Target, const RgbImage& frame, View<const T> y, float* alpha,
+                      float* foreground) {
+  const DF d;
+  const size_t width = size_t(frame.width);
+  parallel_rows(frame.height, width * 4, [&](int begin, int end) HWY_ATTR {
+    for (int row = begin; row < end; ++row)
+      ComposeRow(d, frame.data + row * frame.stride, y, row, alpha + size_t(row) * width,
+                 foreground ? foreground + size_t(row) * width * 3 : nullptr);
+  });
+}
+
+}  // namespace mattecast::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+
+#include "nn/kernels_dispatch.h"
+
+namespace mattecast::kernels {
+
+void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,
+                         float* alpha, float* foreground) {
+  dispatch([&](auto target) { GuidedFilterApply(target, frame, a, b, alpha, foreground); });
+}
+
+template <typename T>
+void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground) {
+  dispatch([&](auto target) { ComposeUnrefined(target, frame, y, alpha, foreground); });
+}
+
+template void compose_unrefined(const RgbImage&, View<const float>, float*, float*);
+template void compose_unrefined(const RgbImage&, View<const bf16>, float*, float*);
+
+}  // namespace mattecast::kernels
+
+#endif  // HWY_ONCE
