@@ -11,6 +11,9 @@
 // The decisions (what a device is, which format to ask a camera for, how the listing reads) are
 // plain functions of plain structs, so they are tested without a device; only the classes and
 // list_devices() issue ioctls.
+//
+// v4l2_device.cpp: names, listing, format choice; v4l2_capture.cpp: the camera;
+// v4l2_loopback.cpp: the virtual webcam; v4l2_node.h: what the three share.
 #pragma once
 
 #include <chrono>
