@@ -2,10 +2,11 @@
 // foreground out, every frame with its input timestamp, the audio carried along.
 //
 // Three threads joined by bounded queues over a fixed pool of frame slots, so memory does not
-// depend on the video's length:
-//   decode   demux + decode + RGB conversion             (this file's decode thread)
-//   matting  scene-cut check + the network               (matting thread, OpenMP inside)
-//   output   background + compositing + encode + mux     (the calling thread)
+// depend on the video's length (pipeline.h):
+//   decode   demux + decode + RGB conversion             (decode_stage, its own thread)
+//   matting  scene-cut check + the network               (matting_stage, OpenMP inside)
+//   output   background + compositing + encode + mux     (compose_stage and output_stage, on the
+//                                                         calling thread)
 #pragma once
 
 #include <atomic>
