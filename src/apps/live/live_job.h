@@ -5,9 +5,11 @@
 // Two threads:
 //   capture     the LiveSource's thread: reads (and converts) frames, publishes the newest into a
 //               LatestFrame; frames the processing thread has not taken in time are dropped there
+//               (live_capture)
 //   processing  the calling thread: takes the newest frame, mirrors it if asked, mattes it (one
-//               alpha-only Session, recurrent state carried from frame to frame, OpenMP inside),
-//               filters the alpha, renders the background, composites, writes the outputs
+//               alpha-only Session, recurrent state carried from frame to frame, OpenMP inside;
+//               live_matting), filters the alpha, renders the background, composites
+//               (live_compose), writes the outputs (live_output) and offers the preview
 // Per frame nothing is allocated (buffers are sized on the first frame, kept for the run).
 //
 // Statistics (LiveStats, printed once a second, served to the preview page, written to
@@ -34,81 +36,12 @@
 #include <vector>
 
 #include "live/latest_frame.h"
-#include "live/live_source.h"
 #include "live/live_settings.h"
+#include "live/live_source.h"
+#include "live/ratio_controller.h"  // --target-fps follows a RatioController
 #include "mattecast/mattecast.h"
 
 namespace mattecast {
-
-// ---- --target-fps ----------------------------------------------------------------------------
-
-struct RatioControllerOptions {
-  double target_fps = 30;   // the output rate to hold
-  float max_ratio = 0.4f;   // the ratio to start at (the session's own); never raised above it
-  float min_ratio = 0.15f;  // never lowered below it
-  float step = 0.85f;       // each level's ratio is `step` times the one above
-  double window_s = 2.0;    // rates and processing time are measured over this long
-  double tolerance = 0.03;  // "below the target": output < (1 - tolerance) x min(target, input)
-  double headroom = 0.30;   // raise when processing takes < (1 - headroom) / target per frame ...
-  double raise_after_s = 4.0;  // ... for this long
-  // A level that proved too slow is not raised back to for this long; the wait doubles each time
-  // the same level fails again (up to max_backoff_s), so the ratio settles instead of oscillating.
-  double backoff_s = 10.0;
-  double max_backoff_s = 160.0;
-  int settle_frames = 2;  // frames not measured after a change (the network re-plans its kernels)
-};
-
-// Chooses the network's downsample ratio for --target-fps from what the processing loop reports,
-// one step at a time: down when the output rate over the last window stays below the target (or
-// below the input's rate, when that is lower: a slow camera is no reason to lose detail), up when
-// processing leaves enough headroom for a while. A pure function of the reported times, so it is
-// tested with a simulated clock.
-class RatioController {
- public:
-  explicit RatioController(const RatioControllerOptions& options);
-
-  // One output frame: the time it left (ns, any monotonic origin), how long processing it took
-  // (ms, from taking it to the end of the outputs) and how many input frames arrived since the
-  // previous output frame (1 + the frames dropped in between). True when ratio() changed.
-  bool frame(int64_t now_ns, double processing_ms, int arrived = 1);
-
-  float ratio() const { return ratio_for(level_); }
-  int level() const { return level_; }            // 0: max_ratio, 1: max_ratio x step, ...
-  int lowest_level() const { return max_level_; }  // the level of min_ratio (or just above it)
-  float ratio_for(int level) const;
-  // Why the last change was made, e.g. "output 24.1 fps < target 30 fps" (empty before any).
-  const std::string& last_reason() const { return reason_; }
-  int changes() const { return changes_; }
-
-  // The figures of the last evaluated window (0 before a full window was seen).
-  double output_fps() const { return output_fps_; }
-  double input_fps() const { return input_fps_; }
-  double processing_ms() const { return processing_ms_; }
-
- private:
-  struct Sample {
-    int64_t t = 0;
-    double processing_ms = 0;
-    int arrived = 0;
-  };
-  void change_level(int level, int64_t now_ns, std::string reason);
-
-  RatioControllerOptions options_;
-  int level_ = 0;
-  int max_level_ = 0;
-  std::vector<Sample> ring_;  // fixed capacity: no allocation per frame
-  size_t head_ = 0, size_ = 0;
-  int64_t window_start_ns_ = -1;  // measuring since (start, or the end of settling)
-  int settle_ = 0;
-  int64_t headroom_since_ns_ = -1;
-  std::vector<int64_t> blocked_until_ns_;  // per level: no raise back to it before
-  std::vector<double> backoff_s_;          // per level: the next block's length
-  std::string reason_;
-  int changes_ = 0;
-  double output_fps_ = 0, input_fps_ = 0, processing_ms_ = 0;
-};
-
-// ---- the job ---------------------------------------------------------------------------------
 
 struct LiveJobOptions {
   // Input: "/dev/videoN" (a V4L2 camera), or a video file / URL played at its own pace.
@@ -146,8 +79,7 @@ struct LiveJobOptions {
 
   // Tests: a source to use instead of open_live_source() (treated like a camera: opened first,
   // its info() gives the frame size).
-  std::function<std::unique_ptr<LiveSource>(const LiveSourceOptions&, LatestFrame&, Clock&)>
-      open_source;
+  LiveSourceOpener open_source;
 };
 
 struct LiveJobCallbacks {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -67,6 +68,10 @@ class LiveSource {
   // could not decode).
   virtual int64_t corrupt_frames() const = 0;
 };
+
+// open_live_source(), or a stand-in for it (tests).
+using LiveSourceOpener =
+    std::function<std::unique_ptr<LiveSource>(const LiveSourceOptions&, LatestFrame&, Clock&)>;
 
 // True for inputs opened as V4L2 cameras: paths under /dev/video, and character devices.
 bool is_camera_input(const std::string& input);

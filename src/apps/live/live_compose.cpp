@@ -1,0 +1,66 @@
+// Compose stage of the live job (see live_compose.h).
+#include "live/live_compose.h"
+
+#include <fmt/format.h>
+
+#include "compose/composite.h"
+
+namespace mattecast {
+
+namespace {
+
+void mirror_rows(const RgbImage& src, uint8_t* dst, ptrdiff_t dst_stride) {
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* in = src.data + src.stride * y;
+    uint8_t* out = dst + dst_stride * y + ptrdiff_t(src.width - 1) * 3;
+    for (int x = 0; x < src.width; ++x, in += 3, out -= 3) {
+      out[0] = in[0];
+      out[1] = in[1];
+      out[2] = in[2];
+    }
+  }
+}
+
+}  // namespace
+
+LiveCompose::LiveCompose(int width, int height, std::function<void(const std::string&)> warn)
+    : width_(width), height_(height), warn_(std::move(warn)),
+      mirrored_(size_t(width) * size_t(height) * 3),
+      composite_(size_t(width) * size_t(height) * 3) {}
+
+bool LiveCompose::apply(const LiveSettings& next, bool first) {
+  if (first || next.background_spec() != settings_.background_spec()) {
+    try {
+      background_ = std::make_unique<Background>(parse_background(next.background_spec()), width_,
+                                                 height_, /*threads=*/1);
+    } catch (const Error& e) {
+      if (first) throw;
+      warn_(fmt::format("background '{}': {}; keeping the previous one", next.background_spec(),
+                        e.what()));
+    }
+  }
+  const bool mirror_changed = !first && next.mirror != settings_.mirror;
+  if (mirror_changed) filter_.reset();
+  filter_params_ = next.matte_filter();
+  settings_ = next;
+  return mirror_changed;
+}
+
+RgbImage LiveCompose::orient(const RgbImage& frame) {
+  if (!settings_.mirror) return frame;
+  const ptrdiff_t stride = ptrdiff_t(width_) * 3;
+  mirror_rows(frame, mirrored_.data(), stride);
+  return {mirrored_.data(), width_, height_, stride};
+}
+
+RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double source_seconds) {
+  const ptrdiff_t stride = ptrdiff_t(width_) * 3;
+  if (filter_params_.active())
+    filter_.apply(filter_params_, matte.alpha.data(), width_, height_, /*threads=*/1);
+  const RgbImage behind = background_->render(source_seconds, source, matte.alpha.data());
+  composite_over(matte, source, behind, PixelBuffer{composite_.data(), width_, height_, 3, stride},
+                 /*threads=*/1);
+  return {composite_.data(), width_, height_, stride};
+}
+
+}  // namespace mattecast
