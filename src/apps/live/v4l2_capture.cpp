@@ -24,6 +24,50 @@ using v4l2_detail::kListHint;
 using v4l2_detail::open_node;
 using v4l2_detail::xioctl;
 
+namespace {
+
+// For a device that lists no formats: its current pixel format (unless another was asked for) at
+// the requested size and rate.
+CaptureFormat unlisted_format(int fd, const CaptureRequest& want) {
+  v4l2_format current{};
+  current.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  uint32_t fourcc = want.fourcc ? want.fourcc : kFourccMjpg;
+  if (xioctl(fd, VIDIOC_G_FMT, &current) == 0 &&
+      is_supported_capture_fourcc(current.fmt.pix.pixelformat) && !want.fourcc) {
+    fourcc = current.fmt.pix.pixelformat;
+  }
+  return CaptureFormat{
+      fourcc, want.width > 0 ? want.width : 1280, want.height > 0 ? want.height : 720,
+      want.fps > 0 ? FrameInterval{1000, uint32_t(std::lround(want.fps * 1000))}
+                   : FrameInterval{1, 30}};
+}
+
+// Asks for `wanted` where the driver lets us choose the frame rate; the period the camera runs at
+// (unknown when the driver does not say).
+FrameInterval set_frame_interval(int fd, FrameInterval wanted) {
+  v4l2_streamparm parm{};
+  parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+  if (xioctl(fd, VIDIOC_G_PARM, &parm) == 0 &&
+      (parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME)) {
+    if (wanted.known()) {
+      parm.parm.capture.timeperframe.numerator = wanted.numerator;
+      parm.parm.capture.timeperframe.denominator = wanted.denominator;
+      xioctl(fd, VIDIOC_S_PARM, &parm);  // best effort; what it chose is read back below
+    }
+    v4l2_streamparm actual{};
+    actual.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    if (xioctl(fd, VIDIOC_G_PARM, &actual) == 0) {
+      return {actual.parm.capture.timeperframe.numerator,
+              actual.parm.capture.timeperframe.denominator};
+    }
+  } else if (parm.parm.capture.timeperframe.numerator != 0) {
+    return {parm.parm.capture.timeperframe.numerator, parm.parm.capture.timeperframe.denominator};
+  }
+  return {};
+}
+
+}  // namespace
+
 V4l2Capture::V4l2Capture(const std::string& path, const CaptureRequest& want) : path_(path) {
   auto [fd, device] = open_node(path, Role::camera);
   fd_ = std::move(fd);
@@ -57,18 +101,7 @@ V4l2Capture::V4l2Capture(const std::string& path, const CaptureRequest& want) : 
           "MJPG, YUYV, NV12 and YU12)",
           path_, device_label(device_), offered));
     }
-    // Nothing enumerated: try the current format at the requested size.
-    v4l2_format current{};
-    current.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    uint32_t fourcc = want.fourcc ? want.fourcc : kFourccMjpg;
-    if (xioctl(fd_.get(), VIDIOC_G_FMT, &current) == 0 &&
-        is_supported_capture_fourcc(current.fmt.pix.pixelformat) && !want.fourcc) {
-      fourcc = current.fmt.pix.pixelformat;
-    }
-    choice = CaptureFormat{
-        fourcc, want.width > 0 ? want.width : 1280, want.height > 0 ? want.height : 720,
-        want.fps > 0 ? FrameInterval{1000, uint32_t(std::lround(want.fps * 1000))}
-                     : FrameInterval{1, 30}};
+    choice = unlisted_format(fd_.get(), want);  // nothing enumerated: the current format
   }
 
   v4l2_format format{};
@@ -108,27 +141,7 @@ V4l2Capture::V4l2Capture(const std::string& path, const CaptureRequest& want) : 
   matrix_ = (encoding == V4L2_YCBCR_ENC_709 || encoding == V4L2_YCBCR_ENC_XV709) ? YuvMatrix::bt709
                                                                                  : YuvMatrix::bt601;
 
-  // Frame rate, where the driver lets us choose it.
-  v4l2_streamparm parm{};
-  parm.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-  if (xioctl(fd_.get(), VIDIOC_G_PARM, &parm) == 0 &&
-      (parm.parm.capture.capability & V4L2_CAP_TIMEPERFRAME)) {
-    if (choice->interval.known()) {
-      parm.parm.capture.timeperframe.numerator = choice->interval.numerator;
-      parm.parm.capture.timeperframe.denominator = choice->interval.denominator;
-      xioctl(fd_.get(), VIDIOC_S_PARM, &parm);  // best effort; what it chose is read back below
-    }
-    v4l2_streamparm actual{};
-    actual.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-    if (xioctl(fd_.get(), VIDIOC_G_PARM, &actual) == 0) {
-      format_.interval = {actual.parm.capture.timeperframe.numerator,
-                          actual.parm.capture.timeperframe.denominator};
-    }
-  } else if (parm.parm.capture.timeperframe.numerator != 0) {
-    format_.interval = {parm.parm.capture.timeperframe.numerator,
-                        parm.parm.capture.timeperframe.denominator};
-  }
-
+  format_.interval = set_frame_interval(fd_.get(), choice->interval);
   start_streaming();
 }
 
