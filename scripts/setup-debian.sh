@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
   mmdebstrap                                    # scripts/fresh-machine-check.sh
+  python3-torch                                 # yardstick for the benchmarks
 )
 
 missing=()

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# mattecast against the yardstick: the official-equivalent PyTorch RVM (bench/pytorch_yardstick.py)
+# timed in the same run on the same synthetic frames, fp32 both, same thread count. The two
+# alternate round by round so that load changes on a shared machine hit both alike; each side's
+# number is the median over rounds of its per-round median ms per frame.
+#
+#   bench/yardstick.sh BUILD_DIR
+#
+# Environment: ROUNDS (3), FRAMES (10 timed frames per size and round), THREADS (2),
+# MODEL (../shared/models/rvm_mobilenetv3_from_tfjs.pth), PYTHON (/usr/bin/python3, Debian's,
+# which has python3-torch), MATTECAST_ISA (passed through to mattecast: caps its tier, e.g.
+# MATTECAST_ISA=avx2 times the AVX2 path; PyTorch keeps its own dispatch). Needs jq.
+set -euo pipefail
+export LC_ALL=C  # a decimal point in printf's numbers
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+fi
+cli="$(realpath "$1")/mattecast"
+[ -x "$cli" ] || { echo "$0: no mattecast executable in $1" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+command -v jq >/dev/null || { echo "$0: needs jq" >&2; exit 1; }
+rounds="${ROUNDS:-3}" frames="${FRAMES:-10}" threads="${THREADS:-2}"
+model="$(realpath "${MODEL:-../shared/models/rvm_mobilenetv3_from_tfjs.pth}")"
+python="${PYTHON:-/usr/bin/python3}"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/mattecast-yardstick.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+for round in $(seq "$rounds"); do
+  echo "round $round/$rounds: mattecast" >&2
+  "$cli" bench --json --frames "$frames" --threads "$threads" --precision fp32 \
+    --model "$model" >"$work/mattecast_$round.json"
+  echo "round $round/$rounds: PyTorch" >&2
+  "$python" bench/pytorch_yardstick.py --json --frames "$frames" --threads "$threads" \
+    --model "$model" >"$work/pytorch_$round.json"
+done
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Per size: the median over rounds of each side's median_ms (the upper middle for even counts).
+medians() {
+  jq -s -r '[.[].results[]] | group_by(.size)[] |
+    [.[0].size, .[0].ratio, ([.[].median_ms] | sort | .[length / 2 | floor])] | @tsv' "$@"
+}
+medians "$work"/mattecast_*.json | sort >"$work/mattecast.tsv"
+medians "$work"/pytorch_*.json | sort >"$work/pytorch.tsv"
+
+tier="$("$cli" info --cpu | sed -n 's/^tier: *//p')"
+torch_info="$(jq -r '.results[0] | "\(.torch), ATen \(.torch_cpu_capability)"' "$work/pytorch_1.json")"
+echo "CPU:       $(lscpu | sed -n 's/^Model name: *//p')"
+echo "mattecast: tier $tier, fp32, $threads threads"
+echo "PyTorch:   $torch_info, fp32, $threads threads"
+echo "rounds:    $rounds x $frames timed frames per size and side, alternating"
+echo "load avg:  $load_before before, $load_after after"
+echo
+echo "| size | ratio | mattecast fp32 ms | PyTorch ms | PyTorch / mattecast |"
+echo "|---|---|---|---|---|"
+join -t $'\t' "$work/mattecast.tsv" "$work/pytorch.tsv" |
+  awk -F '\t' '{ printf "| %s | %s | %.1f | %.1f | %.2fx |\n", $1, $2, $3, $5, $5 / $3 }'
