@@ -11,6 +11,7 @@ packages=(
   libhwy-dev                                    # Google Highway: portable SIMD for the kernels
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg  # all image/video I/O
   libzip-dev nlohmann-json3-dev libcli11-dev libfmt-dev libturbojpeg0-dev libswresample-dev
+  libcpp-httplib-dev                            # cpp-httplib: the webcam preview's HTTP server
   libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
   mmdebstrap                                    # scripts/fresh-machine-check.sh

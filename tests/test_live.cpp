@@ -655,12 +655,29 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find(R"(<img id="stream" src="/stream.mjpg")"), std::string::npos);
   EXPECT_NE(r.body.find("<form"), std::string::npos);
   EXPECT_NE(r.body.find("/control"), std::string::npos);
-  EXPECT_NE(r.body.find("/stats"), std::string::npos);
+  EXPECT_NE(r.body.find(R"(<script src="/app.js")"), std::string::npos);
+  EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
   for (const char* control : {"blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
-  EXPECT_EQ(r.body.find("http://"), std::string::npos);  // no external resources
-  EXPECT_EQ(r.body.find("https://"), std::string::npos);
   EXPECT_TRUE(r.eof);
+  EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);
+  // The script and the style sheet the page loads, served from the files embedded at build time.
+  const Response script = http(port, get(port, "/app.js"));
+  ASSERT_EQ(script.status, 200) << script.head;
+  EXPECT_EQ(script.header("Content-Type").rfind("text/javascript", 0), 0u);
+  EXPECT_EQ(std::to_string(script.body.size()), script.header("Content-Length"));
+  for (const char* endpoint : {"/settings", "/control", "/stats", "/stream.mjpg"})
+    EXPECT_NE(script.body.find(std::string("\"") + endpoint), std::string::npos) << endpoint;
+  const Response style = http(port, get(port, "/style.css"));
+  ASSERT_EQ(style.status, 200) << style.head;
+  EXPECT_EQ(style.header("Content-Type").rfind("text/css", 0), 0u);
+  EXPECT_NE(style.body.find("#stream"), std::string::npos);
+  for (const Response* file : {&r, &script, &style}) {
+    EXPECT_EQ(file->body.find("http://"), std::string::npos);  // no external resources
+    EXPECT_EQ(file->body.find("https://"), std::string::npos);
+    EXPECT_EQ(file->header("Cache-Control"), "no-store");
+    EXPECT_EQ(file->header("X-Content-Type-Options"), "nosniff");
+  }
   EXPECT_EQ(server->url(), "http://127.0.0.1:" + std::to_string(port) + "/");
   // HEAD: the headers only; a query string is ignored.
   const Response h = http(port, get(port, "/?reload=1", "HEAD"));
@@ -724,6 +741,9 @@ TEST_F(PreviewTest, ControlRejectsBadSettingsNamingTheField) {
 }
 
 TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
+  PreviewServerOptions options;
+  options.request_timeout_ms = 1000;  // what ends a request that never completes
+  start(options);
   const std::string host = "Host: 127.0.0.1:" + std::to_string(port) + "\r\n";
   struct Case {
     std::string request;
@@ -739,11 +759,10 @@ TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
       {"GET /  HTTP/1.1\r\n\r\n", 400},
       {"get / HTTP/1.1\r\n" + host + "\r\n", 400},
       {"GET nopath HTTP/1.1\r\n" + host + "\r\n", 400},
-      {"GET / HTTP/9.9\r\n" + host + "\r\n", 505},
+      {"GET / HTTP/9.9\r\n" + host + "\r\n", 400},
       {"GET / HTTQ/1.1\r\n" + host + "\r\n", 400},
-      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400},  // a TLS hello
-      {"GET / HTTP/1.1\r\n" + host + "Bad Header\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\n" + host + " folded\r\n\r\n", 400},
+      // A TLS hello: no request line ever ends, so the request timeout refuses it.
+      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 408},
       {"GET / HTTP/1.1\r\n\r\n", 400},  // HTTP/1.1 without Host
       {huge_header, 431},
       {many_headers, 431},
@@ -768,6 +787,16 @@ TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
     const Response r = http(port, c.request);
     EXPECT_EQ(r.status, c.status) << c.request.substr(0, 80);
     EXPECT_TRUE(r.eof) << c.request.substr(0, 80);
+    EXPECT_EQ(r.header("Content-Type"), "application/json") << c.request.substr(0, 80);
+  }
+  // Lines cpp-httplib parses leniently (RFC 9112 allows it: it skips a line without a colon):
+  // whatever it answers, a folded line never gets a foreign Host trusted, and the connection ends.
+  const std::string settings_get = "GET /settings HTTP/1.1\r\n" + host;
+  for (const std::string& odd : {settings_get + "Bad Header\r\n\r\n",
+                                 settings_get + " Host: evil.example\r\n\r\n"}) {
+    const Response r = http(port, odd);
+    EXPECT_TRUE(r.status == 200 || r.status == 400) << odd << r.status;
+    EXPECT_TRUE(r.eof) << odd;
   }
   // A body of exactly 64 KB is read (and rejected as JSON), a large body arriving is refused.
   const std::string big(64 * 1024, ' ');
@@ -793,13 +822,16 @@ TEST_F(PreviewTest, IdleAndSlowConnectionsTimeOut) {
   PreviewServerOptions options;
   options.request_timeout_ms = 200;
   start(options);
-  const auto t0 = Clock::now();
   Response r = http(port, "", 3000);  // connects, sends nothing
   EXPECT_EQ(r.status, 408);
   EXPECT_TRUE(r.eof);
   r = http(port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n", 3000);  // never finishes the headers
   EXPECT_EQ(r.status, 408);
-  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(2500));
+  EXPECT_TRUE(r.eof);
+  // A body that stops short of its Content-Length.
+  r = http(port, "POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 100\r\n\r\n{", 3000);
+  EXPECT_EQ(r.status, 408);
   EXPECT_EQ(http(port, get(port, "/")).status, 200);
 }
 
@@ -891,20 +923,27 @@ TEST_F(PreviewTest, SeveralViewersAndAStalledOneDoesNotBlockPublishing) {
   EXPECT_EQ(server->viewers(), 3);
 }
 
+// Timeouts far longer than ctest's limit for a test: a stop() that waited for its connections to
+// time out, instead of cutting them, would fail the test by hanging it.
+PreviewServerOptions with_hour_long_timeouts() {
+  PreviewServerOptions options;
+  options.request_timeout_ms = 3'600'000;
+  options.send_timeout_ms = 3'600'000;
+  return options;
+}
+
 TEST_F(PreviewTest, StopWithClientsConnectedIsPrompt) {
+  start(with_hour_long_timeouts());
   StreamClient watcher(port);
   ASSERT_TRUE(watcher.head());
   ASSERT_TRUE(wait_until([&] { return server->viewers() == 1; }));
   const int idle = connect_to(port);  // a request never sent
   ASSERT_GE(idle, 0);
-  const int partial = connect_to(port);
-  send_all(partial, "POST /control HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  const int partial = connect_to(port);  // a body that never completes
+  send_all(partial, post(port, "/control", std::string(100, ' ')).substr(0, 150));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
-  const auto t0 = Clock::now();
   server->stop();
-  const auto took = Clock::now() - t0;
-  EXPECT_LT(took, std::chrono::milliseconds(300));
   EXPECT_EQ(server->viewers(), 0);
   // The clients see the connection closed.
   for (int fd : {watcher.fd(), idle, partial}) {
@@ -923,19 +962,23 @@ TEST_F(PreviewTest, StopWithClientsConnectedIsPrompt) {
   server->publish_frame(grey.data(), 8, 8, 24);
   server->stop();
   EXPECT_LT(connect_to(port), 0);
-  // The destructor after stop.
-  const auto t1 = Clock::now();
-  server.reset();
-  EXPECT_LT(Clock::now() - t1, std::chrono::milliseconds(100));
+  server.reset();  // the destructor after stop
 }
 
 TEST_F(PreviewTest, DestructorWithAClientStreamingIsPrompt) {
+  start(with_hour_long_timeouts());
   StreamClient watcher(port);
   ASSERT_TRUE(watcher.head());
   ASSERT_TRUE(wait_until([&] { return server->viewers() == 1; }));
-  const auto t0 = Clock::now();
   server.reset();
-  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(300));
+  // The viewer sees the stream end.
+  std::string rest;
+  while (read_some(watcher.fd(), rest, 1000)) {
+  }
+  pollfd p{watcher.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 1000), 1);
+  char c;
+  EXPECT_LE(::recv(watcher.fd(), &c, 1, 0), 0);
 }
 
 TEST_F(PreviewTest, TooManyConnectionsGetA503) {
