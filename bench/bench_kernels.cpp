@@ -82,20 +82,50 @@ void BM_ComposeUnrefined1080p(benchmark::State& state) {
 }
 BENCHMARK(BM_ComposeUnrefined1080p)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Arguments: separate (0: a and b interleaved in one 8-channel buffer; 1: two 4-channel buffers,
+// as the network keeps them), threads.
 void BM_FastGuidedFilterCoefficients(benchmark::State& state) {
-  set_threads(state, 0);
-  const std::vector<float> src_sm = random_values<float>(size_t(kLowWidth) * kLowHeight * 3, 0, 1, 4);
-  const std::vector<float> y = random_values<float>(size_t(kLowWidth) * kLowHeight * 4, -0.5f, 1, 5);
-  std::vector<float> coefficients(size_t(kLowWidth) * kLowHeight * 8);
+  set_threads(state, 1);
+  const size_t pixels = size_t(kLowWidth) * kLowHeight;
+  const std::vector<float> src_sm = random_values<float>(pixels * 3, 0, 1, 4);
+  const std::vector<float> y = random_values<float>(pixels * 4, -0.5f, 1, 5);
+  std::vector<float> coefficients(pixels * 8);
   const View<float> both{coefficients.data(), kLowHeight, kLowWidth, 8, 8};
+  const bool separate = state.range(0) != 0;
+  const View<float> a = separate ? dense_view(coefficients.data(), kLowHeight, kLowWidth, 4) : both.channels(0, 4);
+  const View<float> b = separate ? dense_view(coefficients.data() + pixels * 4, kLowHeight, kLowWidth, 4)
+                                 : both.channels(4, 4);
   for (auto _ : state) {
     kernels::fast_guided_filter_coefficients(View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
-                                             View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, 1e-5f,
-                                             both.channels(0, 4), both.channels(4, 4));
+                                             View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, 1e-5f, a, b);
     benchmark::ClobberMemory();
   }
 }
 BENCHMARK(BM_FastGuidedFilterCoefficients)
+    ->ArgNames({"separate", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The deep guided filter's statistics, laid out as the network keeps them: [cov, var] in channels
+// 0..7 of the refiner's 24-channel input, mean_x and mean_y in 4-channel buffers.
+void BM_DeepGuidedFilterStatistics(benchmark::State& state) {
+  set_threads(state, 0);
+  const size_t pixels = size_t(kLowWidth) * kLowHeight;
+  const std::vector<float> src_sm = random_values<float>(pixels * 3, 0, 1, 4);
+  const std::vector<float> y = random_values<float>(pixels * 4, -0.5f, 1, 5);
+  const std::vector<float> box_weights = random_values<float>(36, -0.2f, 0.4f, 6);
+  std::vector<float> stats(pixels * 24), mean_x(pixels * 4), mean_y(pixels * 4);
+  for (auto _ : state) {
+    kernels::deep_guided_filter_statistics(
+        View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
+        View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, box_weights.data(),
+        View<float>{stats.data(), kLowHeight, kLowWidth, 8, 24}, dense_view(mean_x.data(), kLowHeight, kLowWidth, 4),
+        dense_view(mean_y.data(), kLowHeight, kLowWidth, 4));
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DeepGuidedFilterStatistics)
     ->ArgName("threads")
     ->Arg(1)
     ->Arg(2)

@@ -13,7 +13,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
+
+#include "core/aligned_buffer.h"
 
 namespace mattecast::kernels {
 
@@ -38,11 +41,22 @@ void parallel_rows(int rows, size_t work_per_row, const Body& body) {
   }
 }
 
-// Per-thread scratch that grows once and is then reused by every call.
+// Per-thread scratch (64-byte aligned, contents unspecified) that grows once and is then reused.
 template <typename T>
-T* scratch(std::vector<T>& buffer, size_t count) {
+T* scratch(AlignedBuffer<T>& buffer, size_t count) {
   if (buffer.size() < count) buffer.resize(count);
   return buffer.data();
+}
+
+// `count` pixels of `channels` elements, `stride` apart, as one dense array: `pixels` itself when
+// already dense, else copied to `buffer`. Row by row, ahead of the vector loads: loading right
+// after narrower stores of the same bytes would stall on store forwarding.
+template <typename T>
+const T* dense_pixels(const T* pixels, ptrdiff_t stride, int channels, size_t count, T* buffer) {
+  if (stride == channels) return pixels;
+  for (size_t i = 0; i < count; ++i)
+    std::memcpy(buffer + i * size_t(channels), pixels + ptrdiff_t(i) * stride, size_t(channels) * sizeof(T));
+  return buffer;
 }
 
 // One axis of the bilinear taps, with PyTorch's align_corners=False arithmetic (as the reference).

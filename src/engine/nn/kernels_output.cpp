@@ -27,9 +27,16 @@ ApplyTables& apply_tables() {
 }
 
 struct ApplyScratch {
-  std::vector<float> slots;   // 2 cached rows x channels planes x padded_width
-  std::vector<float> lowres;  // one low-resolution row as 8 planes of a.w + 16 values
+  AlignedBuffer<float> slots;   // 2 cached rows x channels planes x padded_width
+  AlignedBuffer<float> lowres;  // one low-resolution row as 8 planes
 };
+// compose_unrefined's rows of y as dense pixels, when they are not.
+template <typename T>
+AlignedBuffer<T>& compose_rows() {
+  thread_local AlignedBuffer<T> buffer;
+  return buffer;
+}
+
 ApplyScratch& apply_scratch() {
   thread_local ApplyScratch scratch;
   return scratch;
@@ -60,7 +67,7 @@ struct ApplyJob {
   float* alpha;
   float* foreground;
   int channels;      // 8: a[0..3], b[0..3]; 2 (alpha only): a[3], b[3]
-  int padded_width;  // cache planes: the frame's width rounded up to whole vectors
+  int padded_width;  // cache planes: the frame's width rounded up to a multiple of 16
   const ApplyTables* tables;
   bool windows_fit;  // every block's taps lie within its window (low resolution narrow enough)
 };
@@ -91,12 +98,12 @@ bool PrepareColumns(DF d, ApplyTables& tables, int width, int low_width, int pad
 // Low-resolution row `row` of a and b as planes of `plane` values: a[0..3], b[0..3].
 void SplitLowRow(DF d, const ApplyJob& job, int row, float* planes, size_t plane) {
   for (int part = 0; part < 2; ++part) {
-    const View<const float>& view = part == 0 ? job.a : job.b;
-    const float* in = view.row(row);
+    const float* in = (part == 0 ? job.a : job.b).row(row);
+    const ptrdiff_t stride = (part == 0 ? job.a : job.b).pixel_stride;
     float* out = planes + size_t(4 * part) * plane;
-    ForEachVector(d, size_t(view.w), [&](size_t x, size_t n) HWY_ATTR {
+    ForEachVector(d, size_t(job.a.w), [=](size_t x, size_t n) HWY_ATTR {
       VF quads[4];
-      LoadQuads(d, in + ptrdiff_t(x) * view.pixel_stride, view.pixel_stride, n, quads);
+      LoadQuads(d, in + ptrdiff_t(x) * stride, stride, n, quads);
       for (size_t k = 0; k < 4; ++k) hn::StoreU(quads[k], d, out + k * plane + x);
     });
   }
@@ -104,7 +111,7 @@ void SplitLowRow(DF d, const ApplyJob& job, int row, float* planes, size_t plane
 
 // Horizontal interpolation of one low-resolution row into `out` (job.channels planes).
 void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
-  const size_t lanes = hn::Lanes(d), plane = size_t(job.a.w) + 16;
+  const size_t lanes = hn::Lanes(d), plane = (size_t(job.a.w) + 31) / 16 * 16;
   float* lowres = scratch(apply_scratch().lowres, 8 * plane);
   SplitLowRow(d, job, row, lowres, plane);
   const ApplyTables& t = *job.tables;
@@ -139,9 +146,9 @@ void ApplyRow(DF d, const ApplyJob& job, int y, const float* top, const float* b
   float* alpha = job.alpha + size_t(y) * size_t(width);
   float* foreground = job.foreground ? job.foreground + size_t(y) * size_t(width) * 3 : nullptr;
   const size_t a3 = job.channels == 8 ? 3 : 0, b3 = job.channels == 8 ? 7 : 1;
-  ForEachVector(d, size_t(width), [&](size_t x, size_t n) HWY_ATTR {
+  ForEachVector(d, size_t(width), [=](size_t x, size_t n) HWY_ATTR {
     // The vertical half of the bilinear interpolation of one cached channel.
-    const auto upsampled = [&](size_t channel) HWY_ATTR {
+    const auto upsampled = [=](size_t channel) HWY_ATTR {
       return hn::Add(hn::Mul(wy0, hn::LoadU(d, top + channel * plane + x)),
                      hn::Mul(wy1, hn::LoadU(d, bottom + channel * plane + x)));
     };
@@ -149,7 +156,7 @@ void ApplyRow(DF d, const ApplyJob& job, int y, const float* top, const float* b
     const VF gray = Divide(d, hn::Add(hn::Add(rgb.red, rgb.green), rgb.blue), 3.0f);
     StoreFN(d, Clamp01(d, hn::Add(hn::Mul(upsampled(a3), gray), upsampled(b3))), alpha + x, n);
     if (!foreground) return;
-    const auto colour = [&](size_t c, VF guide) HWY_ATTR {
+    const auto colour = [=](size_t c, VF guide) HWY_ATTR {
       return Clamp01(d, hn::Add(hn::Add(hn::Mul(upsampled(c), guide), upsampled(4 + c)), guide));
     };
     StoreRgbN(d, {colour(0, rgb.red), colour(1, rgb.green), colour(2, rgb.blue)},
@@ -179,23 +186,80 @@ void ApplyRows(DF d, const ApplyJob& job, int begin, int end) {
   }
 }
 
-// One row of compose_unrefined.
+// compose_unrefined works on interleaved values: for each of the 3 vectors of RGB of a block of
+// Lanes pixels, where each lane's residual lies among y's vectors o and o + 1 (4 channels per
+// pixel); and where each pixel's alpha lies among y's vectors 0, 1 (first half) or 2, 3.
+struct ComposeTables {
+  int32_t rgb[3][hn::MaxLanes(DF())];
+  int32_t alpha[hn::MaxLanes(DF())];
+};
+
+constexpr ComposeTables MakeComposeTables() {
+  constexpr int lanes = int(hn::MaxLanes(DF()));
+  ComposeTables tables{};
+  for (int l = 0; l < lanes; ++l) {
+    for (int o = 0; o < 3; ++o) {
+      const int value = lanes * o + l;
+      tables.rgb[o][l] = 4 * (value / 3) + value % 3 - lanes * o;
+    }
+    tables.alpha[l] = 4 * l + 3 - (2 * l >= lanes ? 2 * lanes : 0);
+  }
+  return tables;
+}
+
+// Lanes of lo and hi (one table of 2 * Lanes values): index[i] < Lanes from lo, else from hi.
+struct TwoTables {
+  decltype(hn::IndicesFromVec(DF(), hn::Zero(hn::RebindToSigned<DF>()))) index;
+  hn::Mask<DF> from_lo;
+};
+
+TwoTables MakeTwoTables(DF d, const int32_t* index) {
+  const hn::RebindToSigned<DF> di;
+  const auto lanes = hn::Set(di, int32_t(hn::Lanes(d)));
+  const auto all = hn::LoadU(di, index);
+  return {hn::IndicesFromVec(d, hn::And(all, hn::Sub(lanes, hn::Set(di, 1)))),
+          hn::RebindMask(d, hn::Lt(all, lanes))};
+}
+
+HWY_INLINE VF Lookup(VF lo, VF hi, const TwoTables& t) {
+  return hn::IfThenElse(t.from_lo, hn::TableLookupLanes(lo, t.index), hn::TableLookupLanes(hi, t.index));
+}
+
+// One row of compose_unrefined from dense y (4 channels per pixel).
 template <typename T>
-void ComposeRow(DF d, const uint8_t* pixels, View<const T> y, int row, float* alpha,
+void ComposeRow(DF d, const uint8_t* pixels, const T* y, size_t width, float* alpha,
                 float* foreground) {
-  const T* in = y.row(row);
-  ForEachVector(d, size_t(y.w), [&](size_t x, size_t n) HWY_ATTR {
-    VF prediction[4];
-    LoadQuads(d, in + ptrdiff_t(x) * y.pixel_stride, y.pixel_stride, n, prediction);
-    StoreFN(d, Clamp01(d, prediction[3]), alpha + x, n);
-    if (!foreground) return;
-    const Rgb<DF> rgb = LoadRgbN(d, pixels + 3 * x, n);
-    StoreRgbN(d,
-              {Clamp01(d, hn::Add(prediction[0], rgb.red)),
-               Clamp01(d, hn::Add(prediction[1], rgb.green)),
-               Clamp01(d, hn::Add(prediction[2], rgb.blue))},
-              foreground + 3 * x, n);
-  });
+  static constexpr ComposeTables kTables = MakeComposeTables();
+  const size_t lanes = hn::Lanes(d);
+  const TwoTables rgb[3] = {MakeTwoTables(d, kTables.rgb[0]), MakeTwoTables(d, kTables.rgb[1]),
+                            MakeTwoTables(d, kTables.rgb[2])};
+  const TwoTables alpha_lanes = MakeTwoTables(d, kTables.alpha);
+  const hn::Rebind<uint8_t, DF> d8;
+  const auto block = [&](const T* in, const uint8_t* bytes, float* alpha_out, float* rgb_out) HWY_ATTR {
+    const VF v[4] = {LoadF(d, in), LoadF(d, in + lanes), LoadF(d, in + 2 * lanes), LoadF(d, in + 3 * lanes)};
+    const VF matte = hn::IfThenElse(hn::FirstN(d, lanes / 2), Lookup(v[0], v[1], alpha_lanes),
+                                    Lookup(v[2], v[3], alpha_lanes));
+    hn::StoreU(Clamp01(d, matte), d, alpha_out);
+    if (!rgb_out) return;
+    for (size_t o = 0; o < 3; ++o) {
+      const VF source = UnitFromBytes(d, hn::LoadU(d8, bytes + o * lanes));
+      hn::StoreU(Clamp01(d, hn::Add(Lookup(v[o], v[o + 1], rgb[o]), source)), d, rgb_out + o * lanes);
+    }
+  };
+  size_t x = 0;
+  for (; x + lanes <= width; x += lanes)
+    block(y + 4 * x, pixels + 3 * x, alpha + x, foreground ? foreground + 3 * x : nullptr);
+  if (x == width) return;
+  // The last pixels through buffers, without touching memory past them.
+  const size_t n = width - x;
+  T in[4 * hn::MaxLanes(DF())] = {};
+  uint8_t bytes[3 * hn::MaxLanes(DF())] = {};
+  float matte[hn::MaxLanes(DF())], colours[3 * hn::MaxLanes(DF())];
+  std::memcpy(in, y + 4 * x, 4 * n * sizeof(T));
+  std::memcpy(bytes, pixels + 3 * x, 3 * n);
+  block(in, bytes, matte, colours);
+  std::memcpy(alpha + x, matte, n * sizeof(float));
+  if (foreground) std::memcpy(foreground + 3 * x, colours, 3 * n * sizeof(float));
 }
 
 }  // namespace
@@ -203,8 +267,7 @@ void ComposeRow(DF d, const uint8_t* pixels, View<const T> y, int row, float* al
 void GuidedFilterApply(Target, const RgbImage& frame, View<const float> a, View<const float> b,
                        float* alpha, float* foreground) {
   const DF d;
-  const int lanes = int(hn::Lanes(d)), width = frame.width;
-  const int padded_width = (width + lanes - 1) / lanes * lanes;
+  const int width = frame.width, padded_width = (width + 15) / 16 * 16;  // whole 64-byte lines
   ApplyTables& tables = apply_tables();
   tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
   const bool fit = PrepareColumns(d, tables, width, a.w, padded_width);
@@ -219,9 +282,10 @@ void ComposeUnrefined(Target, const RgbImage& frame, View<const T> y, float* alp
   const DF d;
   const size_t width = size_t(frame.width);
   parallel_rows(frame.height, width * 4, [&](int begin, int end) HWY_ATTR {
+    T* buffer = scratch(compose_rows<T>(), 4 * width);
     for (int row = begin; row < end; ++row)
-      ComposeRow(d, frame.data + row * frame.stride, y, row, alpha + size_t(row) * width,
-                 foreground ? foreground + size_t(row) * width * 3 : nullptr);
+      ComposeRow(d, frame.data + row * frame.stride, dense_pixels(y.row(row), y.pixel_stride, 4, width, buffer),
+                 width, alpha + size_t(row) * width, foreground ? foreground + size_t(row) * width * 3 : nullptr);
   });
 }
 

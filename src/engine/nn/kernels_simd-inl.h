@@ -115,9 +115,11 @@ HWY_INLINE void StoreFN(D d, hn::Vec<D> v, T* p, size_t n) {
   }
 }
 
-// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), then one shorter step.
+// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), then one shorter step. The
+// op is taken by value: capturing by value too lets its state live in registers (intrinsic stores
+// may alias anything in memory, which would force reloads after each of them).
 template <class D, class Op>
-HWY_INLINE void ForEachVector(D d, size_t count, const Op& op) {
+HWY_INLINE void ForEachVector(D d, size_t count, Op op) {
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= count; i += lanes) op(i, lanes);
@@ -127,7 +129,7 @@ HWY_INLINE void ForEachVector(D d, size_t count, const Op& op) {
 // dst[i] = src[i] converted, for n elements.
 template <class D, typename T, typename U>
 HWY_INLINE void ConvertN(D d, const T* src, U* dst, size_t n) {
-  ForEachVector(d, n, [&](size_t i, size_t count) HWY_ATTR {
+  ForEachVector(d, n, [=](size_t i, size_t count) HWY_ATTR {
     StoreFN(d, LoadFN(d, src + i, count), dst + i, count);
   });
 }
@@ -191,9 +193,68 @@ HWY_INLINE void StoreRgbN(D d, const Rgb<D>& rgb, float* out, size_t n) {
   std::memcpy(out, buffer, 3 * n * sizeof(float));
 }
 
-// n <= Lanes(d) pixels of 4 channels, `stride` elements apart, as 4 planes (zero past n).
+// n <= Lanes(d) dense pixels of 3 floats as 3 planes (zero past n).
+template <class D>
+HWY_INLINE void LoadTriples(D d, const float* pixels, size_t n, hn::Vec<D> (&planes)[3]) {
+  if (n < hn::Lanes(d)) {
+    float buffer[3 * hn::MaxLanes(D())] = {};
+    std::memcpy(buffer, pixels, 3 * n * sizeof(float));
+    return LoadTriples(d, buffer, hn::Lanes(d), planes);
+  }
+  hn::LoadInterleaved3(d, pixels, planes[0], planes[1], planes[2]);
+}
+
+#if HWY_TARGET != HWY_SCALAR  // vectors of one lane have no blocks: see LoadQuads and StoreQuads
+
+// 4x4 transposes within each 128-bit block, between 4 planes (one channel of Lanes(d) pixels
+// each) and pixel quads: block b of quads[m] holds the 4 channels of pixel 4b + m. Its own inverse.
+template <class D>
+HWY_INLINE void Transpose4(D d, const hn::Vec<D> (&in)[4], hn::Vec<D> (&out)[4]) {
+  const hn::Repartition<uint64_t, D> d64;
+  const auto pairs = [&](hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D>& lower, hn::Vec<D>& upper) HWY_ATTR {
+    lower = hn::BitCast(d, hn::InterleaveLower(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
+    upper = hn::BitCast(d, hn::InterleaveUpper(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
+  };
+  pairs(hn::InterleaveLower(d, in[0], in[1]), hn::InterleaveLower(d, in[2], in[3]), out[0], out[1]);
+  pairs(hn::InterleaveUpper(d, in[0], in[1]), hn::InterleaveUpper(d, in[2], in[3]), out[2], out[3]);
+}
+
+// Blocks [0, count) of v (4 lanes each) to out + b * step.
+template <class D>
+HWY_INLINE void StoreBlocks(D d, hn::Vec<D> v, float* out, ptrdiff_t step, size_t count) {
+  if constexpr (hn::MaxLanes(D()) == 4) {
+    if (count > 0) hn::StoreU(v, d, out);
+  } else {
+    const hn::Half<D> dh;
+    constexpr size_t kHalf = hn::MaxLanes(D()) / 8;  // blocks in a half
+    StoreBlocks(dh, hn::LowerHalf(dh, v), out, step, count);
+    if (count > kHalf) StoreBlocks(dh, hn::UpperHalf(dh, v), out + ptrdiff_t(kHalf) * step, step, count - kHalf);
+  }
+}
+
+// Blocks [0, count) of a vector from in + b * step (4 elements each, as floats), zero past count.
+template <class D, typename T>
+HWY_INLINE hn::Vec<D> LoadBlocks(D d, const T* in, ptrdiff_t step, size_t count) {
+  if constexpr (hn::MaxLanes(D()) == 4) {
+    return count > 0 ? LoadF(d, in) : hn::Zero(d);
+  } else {
+    const hn::Half<D> dh;
+    constexpr size_t kHalf = hn::MaxLanes(D()) / 8;
+    const auto lower = LoadBlocks(dh, in, step, count);
+    if (count <= kHalf) return hn::ZeroExtendVector(d, lower);
+    return hn::Combine(d, LoadBlocks(dh, in + ptrdiff_t(kHalf) * step, step, count - kHalf), lower);
+  }
+}
+
+#endif  // HWY_TARGET != HWY_SCALAR
+
+// n <= Lanes(d) pixels of 4 channels (float or bf16), `stride` elements apart, as 4 planes (zero
+// past n).
 template <class D, typename T>
 HWY_INLINE void LoadQuads(D d, const T* pixels, ptrdiff_t stride, size_t n, hn::Vec<D> (&planes)[4]) {
+#if HWY_TARGET == HWY_SCALAR  // one pixel, channel by channel
+  for (size_t k = 0; k < 4; ++k) planes[k] = n > 0 ? LoadF(d, pixels + k) : hn::Zero(d);
+#else
   if (stride == 4 && n == hn::Lanes(d)) {
     if constexpr (std::is_same_v<T, float>) {
       hn::LoadInterleaved4(d, pixels, planes[0], planes[1], planes[2], planes[3]);
@@ -203,22 +264,32 @@ HWY_INLINE void LoadQuads(D d, const T* pixels, ptrdiff_t stride, size_t n, hn::
       hn::LoadInterleaved4(d16, bits_of(pixels), bits[0], bits[1], bits[2], bits[3]);
       for (int k = 0; k < 4; ++k) planes[k] = Widen(d, bits[k]);
     }
-    return;
+  } else {
+    hn::Vec<D> quads[4];
+    for (size_t m = 0; m < 4; ++m)
+      quads[m] = LoadBlocks(d, pixels + ptrdiff_t(m) * stride, 4 * stride, (n + 3 - m) / 4);
+    Transpose4(d, quads, planes);
   }
-  float dense[4 * hn::MaxLanes(D())] = {};
-  for (size_t i = 0; i < n; ++i) ConvertN(D4(), pixels + ptrdiff_t(i) * stride, dense + 4 * i, 4);
-  hn::LoadInterleaved4(d, dense, planes[0], planes[1], planes[2], planes[3]);
+#endif
 }
 
 // Writes n <= Lanes(d) pixels of 4 channels, `stride` elements apart, from 4 planes.
 template <class D>
 HWY_INLINE void StoreQuads(D d, const hn::Vec<D> (&planes)[4], float* pixels, ptrdiff_t stride,
                            size_t n) {
-  if (stride == 4 && n == hn::Lanes(d))
-    return hn::StoreInterleaved4(planes[0], planes[1], planes[2], planes[3], d, pixels);
-  float dense[4 * hn::MaxLanes(D())];
-  hn::StoreInterleaved4(planes[0], planes[1], planes[2], planes[3], d, dense);
-  for (size_t i = 0; i < n; ++i) ConvertN(D4(), dense + 4 * i, pixels + ptrdiff_t(i) * stride, 4);
+#if HWY_TARGET == HWY_SCALAR
+  if (n > 0)
+    for (size_t k = 0; k < 4; ++k) hn::StoreU(planes[k], d, pixels + k);
+#else
+  if (stride == 4 && n == hn::Lanes(d)) {
+    hn::StoreInterleaved4(planes[0], planes[1], planes[2], planes[3], d, pixels);
+  } else {
+    hn::Vec<D> quads[4];
+    Transpose4(d, planes, quads);
+    for (size_t m = 0; m < 4; ++m)
+      StoreBlocks(d, quads[m], pixels + ptrdiff_t(m) * stride, 4 * stride, (n + 3 - m) / 4);
+  }
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------
