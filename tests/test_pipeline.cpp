@@ -417,6 +417,26 @@ TEST_F(VideoCommand, TruncatedInputIsReportedAsShort) {
       << cut.output;
 }
 
+// Matroska gives no frame count, and its file duration can be the audio's: the video stream's own
+// duration tag decides, so a cut file with audio is reported too, and a whole one is not.
+TEST_F(VideoCommand, TruncatedMatroskaWithAudioIsReportedAsShort) {
+  const std::string out = scratch_dir("pipeline");
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
+      "-f lavfi -i testsrc=size=160x90:rate=25:duration=3 -f lavfi -i sine=duration=3 "
+      "-c:v libx264 -preset ultrafast -c:a aac {}/whole.mkv",
+      out)));
+  fs::copy_file(out + "/whole.mkv", out + "/cut.mkv");
+  fs::resize_file(out + "/cut.mkv", fs::file_size(out + "/whole.mkv") / 2);
+  const CliResult whole = video(fmt::format("{0}/whole.mkv -o {0}/whole_out.mp4", out));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  EXPECT_FALSE(contains(whole.output, "ends early")) << whole.output;
+  const CliResult cut = video(fmt::format("{0}/cut.mkv -o {0}/cut_out.mp4", out));
+  ASSERT_EQ(cut.status, 0) << cut.output;
+  EXPECT_TRUE(contains(cut.output, fmt::format("warning: {}/cut.mkv: the video ends early", out)))
+      << cut.output;
+  EXPECT_TRUE(contains(cut.output, "the outputs are short")) << cut.output;
+}
+
 TEST_F(VideoCommand, InterruptStopsAndLeavesNothing) {
   const std::string out = scratch_dir("pipeline");
   // A long input: the clip looped, so the job is still running when the signal comes.

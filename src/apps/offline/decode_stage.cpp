@@ -82,11 +82,11 @@ std::optional<ShortInput> find_short_input(const VideoInfo& info, int64_t frames
   const double interval = info.frame_rate.known() ? 1.0 / info.frame_rate.value() : 0.0;
   const double last_good = double(last_pts - info.start_pts) * info.time_base.value();
   const double shortfall = info.duration_seconds - (last_good + interval);
-  // Beyond rounding and VFR gaps, and backed by the frame count; without one (Matroska) the
-  // duration can be the audio's, so time alone decides only when there is no audio.
+  // Beyond rounding and VFR gaps, and backed by the frame count; without one, time alone
+  // decides when the duration is the video's own or there is no audio it could belong to.
   if (shortfall <= std::max(2 * interval, 0.5)) return std::nullopt;
-  if (info.frame_count > 0 ? frames >= info.frame_count : info.audio_stream_count > 0)
-    return std::nullopt;
+  const bool duration_is_video = info.duration_is_the_streams || info.audio_stream_count == 0;
+  if (info.frame_count > 0 ? frames >= info.frame_count : !duration_is_video) return std::nullopt;
   return ShortInput{last_good, info.duration_seconds, expected_frames(info)};
 }
 
