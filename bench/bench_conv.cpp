@@ -20,12 +20,12 @@ struct DecoderConv {
 
 // Input channels, output channels and size of every 3x3 convolution of the decoder.
 constexpr DecoderConv kDecoderConvs[] = {
-    {"decode4.ih", 128, 128, 17, 30}, {"decode4.hh", 128, 64, 17, 30},
-    {"decode3.conv", 171, 80, 34, 60}, {"decode3.ih", 80, 80, 34, 60},
-    {"decode3.hh", 80, 40, 34, 60},   {"decode2.conv", 107, 40, 68, 120},
-    {"decode2.ih", 40, 40, 68, 120},  {"decode2.hh", 40, 20, 68, 120},
-    {"decode1.conv", 59, 32, 135, 240}, {"decode1.ih", 32, 32, 135, 240},
-    {"decode1.hh", 32, 16, 135, 240}, {"decode0.conv1", 35, 16, 270, 480},
+    {"decode4.ih", 128, 128, 17, 30},    {"decode4.hh", 128, 64, 17, 30},
+    {"decode3.conv", 171, 80, 34, 60},   {"decode3.ih", 80, 80, 34, 60},
+    {"decode3.hh", 80, 40, 34, 60},      {"decode2.conv", 107, 40, 68, 120},
+    {"decode2.ih", 40, 40, 68, 120},     {"decode2.hh", 40, 20, 68, 120},
+    {"decode1.conv", 59, 32, 135, 240},  {"decode1.ih", 32, 32, 135, 240},
+    {"decode1.hh", 32, 16, 135, 240},    {"decode0.conv1", 35, 16, 270, 480},
     {"decode0.conv2", 16, 16, 270, 480},
 };
 
@@ -60,7 +60,8 @@ void BM_DecoderConv(benchmark::State& state) {
 
 void decoder_args(benchmark::internal::Benchmark* b) {
   for (int i = 0; i < int(std::size(kDecoderConvs)); ++i)
-    for (auto [bf16_in, bf16_out] : std::initializer_list<std::pair<int, int>>{{0, 0}, {1, 0}, {1, 1}})
+    for (auto [bf16_in, bf16_out] :
+         std::initializer_list<std::pair<int, int>>{{0, 0}, {1, 0}, {1, 1}})
       b->Args({i, bf16_in, bf16_out});
 }
 

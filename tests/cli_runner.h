@@ -17,8 +17,7 @@ struct CliResult {
 
 // `environment`: shell words put before the command, e.g. "MATTECAST_ISA=avx2" or "cd / &&".
 inline CliResult run_cli(const std::string& arguments, const std::string& environment = "") {
-  const std::string command =
-      fmt::format("{} '{}' {} 2>&1", environment, MATTECAST_CLI, arguments);
+  const std::string command = fmt::format("{} '{}' {} 2>&1", environment, MATTECAST_CLI, arguments);
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
   char buffer[4096];

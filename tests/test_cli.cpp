@@ -41,7 +41,8 @@ TEST(Cli, InfoDescribesTheModel) {
   EXPECT_NE(r.output.find("pth"), std::string::npos);
   EXPECT_NE(r.output.find("3772832"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fast_guided_filter"), std::string::npos);
-  const Result tfjs = run(fmt::format("info {}/models/rvm_mobilenetv3_tfjs_int8/model.json", kShared));
+  const Result tfjs =
+      run(fmt::format("info {}/models/rvm_mobilenetv3_tfjs_int8/model.json", kShared));
   EXPECT_EQ(tfjs.status, 0) << tfjs.output;
   EXPECT_NE(tfjs.output.find("tfjs"), std::string::npos);
 }
@@ -67,21 +68,23 @@ TEST(Cli, InferWritesRawOutputsThatMatchTheReference) {
             (std::vector<int64_t>{360, 640, 3}));
 
   // Existing outputs are kept unless --force.
-  const Result again = run(fmt::format("infer --model {} --frames {} --out {} --ratio 0.5",
-                                       kModel, frames, out.string()));
+  const Result again = run(fmt::format("infer --model {} --frames {} --out {} --ratio 0.5", kModel,
+                                       frames, out.string()));
   EXPECT_NE(again.status, 0);
   EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
 }
 
 TEST(Cli, BenchPrintsJson) {
-  const Result r = run(fmt::format("bench --model {} --size 320x180 --frames 2 --warmup 1 --json "
-                                   "--threads 1", kModel));
+  const Result r =
+      run(fmt::format("bench --model {} --size 320x180 --frames 2 --warmup 1 --json "
+                      "--threads 1",
+                      kModel));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto json = nlohmann::json::parse(r.output);
   ASSERT_EQ(json["results"].size(), 1u);
   const auto& result = json["results"][0];
-  for (const char* key : {"size", "ratio", "precision", "threads", "median_ms", "min_ms", "fps",
-                          "peak_rss_mb"})
+  for (const char* key :
+       {"size", "ratio", "precision", "threads", "median_ms", "min_ms", "fps", "peak_rss_mb"})
     EXPECT_TRUE(result.contains(key)) << key;
   EXPECT_EQ(result["size"], "320x180");
   EXPECT_EQ(result["threads"], 1);
@@ -102,8 +105,9 @@ TEST(Cli, VersionNamesOneDnnAndTheTier) {
 TEST(Cli, InfoCpuNamesTheTierAndFollowsTheCap) {
   const Result r = run("info --cpu");
   EXPECT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(fmt::format("tier:        {}", mattecast::to_string(mattecast::cpu_tier()))),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find(fmt::format("tier:        {}", mattecast::to_string(mattecast::cpu_tier()))),
+      std::string::npos)
       << r.output;
   const Result capped = run("info --cpu", "MATTECAST_ISA=baseline");
   EXPECT_EQ(capped.status, 0) << capped.output;
@@ -116,9 +120,9 @@ TEST(Cli, TierCapsAndPrecisionsTheCpuLacksExitWithStatus2) {
   const Result unknown = run("info --cpu", "MATTECAST_ISA=sse9");
   EXPECT_EQ(unknown.status, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("MATTECAST_ISA=sse9 is not a tier"), std::string::npos);
-  const Result bf16 = run(fmt::format("bench --model {} --size 64x64 --frames 1 --precision bf16",
-                                      kModel),
-                          "MATTECAST_ISA=avx2");
+  const Result bf16 =
+      run(fmt::format("bench --model {} --size 64x64 --frames 1 --precision bf16", kModel),
+          "MATTECAST_ISA=avx2");
   EXPECT_EQ(bf16.status, 2) << bf16.output;
   EXPECT_NE(bf16.output.find("this CPU (avx2) has no bf16 support; use --precision fp32 or auto"),
             std::string::npos)
@@ -126,8 +130,8 @@ TEST(Cli, TierCapsAndPrecisionsTheCpuLacksExitWithStatus2) {
   if (mattecast::detected_cpu_tier() < mattecast::CpuTier::amx) {
     const Result above = run("info --cpu", "MATTECAST_ISA=amx");
     EXPECT_EQ(above.status, 2) << above.output;
-    EXPECT_NE(above.output.find(fmt::format(
-                  "above this CPU's tier ({})", mattecast::to_string(mattecast::detected_cpu_tier()))),
+    EXPECT_NE(above.output.find(fmt::format("above this CPU's tier ({})",
+                                            mattecast::to_string(mattecast::detected_cpu_tier()))),
               std::string::npos)
         << above.output;
   }
@@ -199,8 +203,8 @@ void expect_cutout(const fs::path& png, const fs::path& original) {
 TEST(CliImages, CutsOutEveryStillOfAFolder) {
   const fs::path out = fresh_dir("images_stills");
   const fs::path stills = kShared + "/media/stills";
-  const Result r = run(fmt::format("images --model {} --threads 2 -o {} {}", kModel, out.string(),
-                                   stills.string()));
+  const Result r = run(
+      fmt::format("images --model {} --threads 2 -o {} {}", kModel, out.string(), stills.string()));
   ASSERT_EQ(r.status, 0) << r.output;
   int count = 0;
   for (const auto& entry : fs::directory_iterator(stills)) {
@@ -227,8 +231,8 @@ TEST(CliImages, FolderWithOtherFilesBrokenImagesAndSubfolders) {
   // Without --recursive: the subfolder, the text file and the broken image are reported, the
   // good image is written, and the exit status says something failed.
   const fs::path flat = fresh_dir("images_mixed_flat");
-  const Result r = run(fmt::format("images --model {} --threads 2 -o {} {}", kModel, flat.string(),
-                                   in.string()));
+  const Result r = run(
+      fmt::format("images --model {} --threads 2 -o {} {}", kModel, flat.string(), in.string()));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "warning: skipping '" + (in / "notes.txt").string() + "'"))
       << r.output;
@@ -266,8 +270,8 @@ TEST(CliImages, ExistingOutputsAreKeptWithoutForce) {
   EXPECT_TRUE(contains(refused.output, png.string())) << refused.output;
   EXPECT_EQ(read_bytes(png), "precious");
 
-  const Result forced = run(fmt::format("images --model {} --threads 2 --force -o {} {}", kModel,
-                                        out.string(), still));
+  const Result forced = run(
+      fmt::format("images --model {} --threads 2 --force -o {} {}", kModel, out.string(), still));
   EXPECT_EQ(forced.status, 0) << forced.output;
   expect_cutout(png, still);
   for (const auto& entry : fs::directory_iterator(out))  // no temporaries left behind
@@ -291,7 +295,7 @@ TEST(CliImages, ColourBackgroundGivesAnOpaqueComposite) {
     const uint8_t* p = picture.pixels.data() + 3 * i;
     blue += p[0] <= 5 && p[1] <= 5 && p[2] >= 250;
   }
-  EXPECT_GT(blue, pixels / 4);      // the background replaced...
+  EXPECT_GT(blue, pixels / 4);       // the background replaced...
   EXPECT_LT(blue, pixels * 9 / 10);  // ...the person kept
 }
 
@@ -303,12 +307,12 @@ TEST(CliImages, RefusesVideoBackgroundsAndBadSpecs) {
                                    out.string(), still));
   EXPECT_NE(r.status, 0);
   EXPECT_TRUE(contains(r.output, "is a video")) << r.output;
-  const Result blur = run(fmt::format("images --model {} --background blur:-1 -o {} {}", kModel,
-                                      out.string(), still));
+  const Result blur = run(
+      fmt::format("images --model {} --background blur:-1 -o {} {}", kModel, out.string(), still));
   EXPECT_NE(blur.status, 0);
   EXPECT_TRUE(contains(blur.output, "blur strength")) << blur.output;
-  const Result missing = run(fmt::format("images --model {} -o {} {}", kModel, out.string(),
-                                         (out / "nope.jpg").string()));
+  const Result missing = run(
+      fmt::format("images --model {} -o {} {}", kModel, out.string(), (out / "nope.jpg").string()));
   EXPECT_EQ(missing.status, 1);
   EXPECT_TRUE(contains(missing.output, "nope.jpg")) << missing.output;
   EXPECT_TRUE(fs::is_empty(out));

@@ -47,7 +47,9 @@ struct Picture {
   ptrdiff_t stride = 0;
   std::vector<uint8_t> pixels;
   Picture(int w, int h, int channels = 3)
-      : width(w), height(h), stride(ptrdiff_t(w) * channels + 5),
+      : width(w),
+        height(h),
+        stride(ptrdiff_t(w) * channels + 5),
         pixels(size_t(stride) * h, 0xEE) {}
   uint8_t* row(int y) { return pixels.data() + stride * y; }
   const uint8_t* row(int y) const { return pixels.data() + stride * y; }
@@ -100,9 +102,8 @@ TEST(Composite, MatchesTheDoublePrecisionFormula) {
       for (int x = 0; x < w; ++x) {
         const double a = matte.alpha[size_t(y) * w + x];
         for (int c = 0; c < 3; ++c) {
-          const double fg = with_foreground
-                                ? 255.0 * matte.foreground[(size_t(y) * w + x) * 3 + c]
-                                : double(source.row(y)[3 * x + c]);
+          const double fg = with_foreground ? 255.0 * matte.foreground[(size_t(y) * w + x) * 3 + c]
+                                            : double(source.row(y)[3 * x + c]);
           const double expected = fg * a + background.row(y)[3 * x + c] * (1 - a);
           worst = std::max(worst, std::abs(round_half_up(expected) - out.row(y)[3 * x + c]));
         }
@@ -161,8 +162,9 @@ TEST(Composite, RgbaOutputIsOpaqueWithTheSameColours) {
 
 TEST(Composite, ForegroundRgbaAndGrayHaveExactValues) {
   Matte matte;
-  const std::vector<float> alphas = {0.0f,   1.0f,     0.5f,  0.25f,   -0.5f, 1.5f,
-                                     0.002f, 0.00196f, 0.998f, std::numeric_limits<float>::quiet_NaN()};
+  const std::vector<float> alphas = {
+      0.0f, 1.0f,   0.5f,     0.25f,  -0.5f,
+      1.5f, 0.002f, 0.00196f, 0.998f, std::numeric_limits<float>::quiet_NaN()};
   matte.width = int(alphas.size());
   matte.height = 1;
   matte.alpha = alphas;
@@ -318,8 +320,8 @@ TEST(ParseBackground, RejectsBadTextWithTheReason) {
   expect_error("#12345", {"#RRGGBB"});
   expect_error("#ggg", {"#RGB"});
   expect_error("#", {"not a colour"});
-  for (const char* bad : {"blur:-1", "blur:abc", "blur:0", "blur:", "blur:3x", "blur:nan",
-                          "blur:1e9"}) {
+  for (const char* bad :
+       {"blur:-1", "blur:abc", "blur:0", "blur:", "blur:3x", "blur:nan", "blur:1e9"}) {
     expect_error(bad, {"blur strength"});
   }
   expect_error("foo", {"not a colour", "'blur[:STRENGTH]'", "'transparent'",
@@ -532,7 +534,7 @@ TEST(Background, RealVideoRepeatsAfterItsDuration) {
                    image.data + image.stride * y + image.width * 3);
     return bytes;
   };
-  const auto a = snapshot(1.0);   // the first call sets the clock: frame 0
+  const auto a = snapshot(1.0);  // the first call sets the clock: frame 0
   const auto b = snapshot(1.0 + 1.23);
   const auto c = snapshot(1.0 + 1.23 + duration);
   const auto d = snapshot(1.0 + 2 * duration);
@@ -655,11 +657,12 @@ TEST(BlurBackground, IsSmoothAndCloseToAGaussian) {
   for (int y : {0, 100, 359, 719}) {
     for (int x = 1; x + 1 < w; ++x) {
       const int v = pixel(out, x, y).g;
-      const double expected = 255 * 0.5 * std::erfc(-((x + 0.5) - w / 2.0) / (sigma * std::sqrt(2)));
+      const double expected =
+          255 * 0.5 * std::erfc(-((x + 0.5) - w / 2.0) / (sigma * std::sqrt(2)));
       worst = std::max(worst, std::abs(v - expected));
       largest_step = std::max(largest_step, std::abs(pixel(out, x + 1, y).g - v));
-      largest_bend = std::max(largest_bend, std::abs(pixel(out, x + 1, y).g - 2 * v +
-                                                     pixel(out, x - 1, y).g));
+      largest_bend =
+          std::max(largest_bend, std::abs(pixel(out, x + 1, y).g - 2 * v + pixel(out, x - 1, y).g));
       ASSERT_LE(std::abs(pixel(out, x, y).g - pixel(out, x, (y + 1) % h).g), 1) << "rows differ";
     }
   }
@@ -734,7 +737,7 @@ TEST(MatteFilter, FeatherBlursEdgesAndKeepsConstantsConstant) {
   filter.apply({.feather_px = 6}, step.data(), w, h);
   const float* row = step.data() + size_t(h / 2) * w;
   EXPECT_NEAR(row[w / 2 - 1] + row[w / 2], 1.0f, 1e-5f);  // symmetric about the edge
-  EXPECT_GT(row[w / 2 - 3], 0.05f);                        // spread about 6 px each side
+  EXPECT_GT(row[w / 2 - 3], 0.05f);                       // spread about 6 px each side
   EXPECT_LT(row[w / 2 - 12], 0.01f);
   for (int x = 1; x < w; ++x) ASSERT_GE(row[x], row[x - 1] - 1e-6f);  // still monotonic
 

@@ -73,8 +73,7 @@ void check(const ConvCase& c, DataType type, double tolerance) {
   const std::vector<float> input = random_values(size_t(c.h) * c.w * c.spec.in_channels, 11);
   const int oh = conv.out_h(), ow = conv.out_w();
   ASSERT_EQ(oh, c.spec.out_size(c.h));
-  const std::vector<float> residual =
-      random_values(size_t(oh) * ow * c.spec.out_channels, 13);
+  const std::vector<float> residual = random_values(size_t(oh) * ow * c.spec.out_channels, 13);
 
   // The reference sees exactly what the convolution sees (bf16-rounded input and weights).
   std::vector<float> ref_input = input;

@@ -40,10 +40,17 @@ Matte random_matte(int width, int height, std::mt19937& rng) {
   Matte matte{width, height, std::vector<float>(size_t(width) * height)};
   for (float& value : matte.values) {
     switch (kind(rng)) {
-      case 0: value = 0.0f; break;
-      case 1: value = 1.0f; break;
-      case 2: value = float(level(rng)) / 10.0f; break;
-      default: value = any(rng);
+      case 0:
+        value = 0.0f;
+        break;
+      case 1:
+        value = 1.0f;
+        break;
+      case 2:
+        value = float(level(rng)) / 10.0f;
+        break;
+      default:
+        value = any(rng);
     }
   }
   return matte;
@@ -395,8 +402,8 @@ TEST(EvalCommand, VideosAreReadFrameByFrame) {
   const std::string video =
       std::string(MATTECAST_SHARED_DIR) + "/media/synthetic/girl1_over_cars/alpha.mkv";
   const fs::path all = fresh_dir("truth_video");
-  const std::string command = fmt::format(
-      "ffmpeg -nostdin -v error -i '{}' '{}/alpha_%04d.png'", video, all.string());
+  const std::string command =
+      fmt::format("ffmpeg -nostdin -v error -i '{}' '{}/alpha_%04d.png'", video, all.string());
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   const Result r = run(fmt::format("eval --pred '{}' --gt '{}' --json", video, all.string()));
   ASSERT_EQ(r.status, 0) << r.errors;

@@ -30,8 +30,8 @@ struct GoldenCase {
 };
 
 std::string case_name(const testing::TestParamInfo<GoldenCase>& info) {
-  std::string name = info.param.setting + "_" +
-                     (info.param.weights.ends_with(".pth") ? "pth" : "tfjs");
+  std::string name =
+      info.param.setting + "_" + (info.param.weights.ends_with(".pth") ? "pth" : "tfjs");
   for (char& c : name)
     if (!std::isalnum(uint8_t(c))) c = '_';
   return name;
@@ -93,8 +93,10 @@ TEST_P(Golden, MatchesOfficialImplementationFrameByFrame) {
       const auto& entry = frame[output];
       const NpyArray reference = read_npy(kGolden + "/" + entry["file"].get<std::string>());
       const bool half = entry["dtype"] == "float16";
-      const float* ours = std::string(output) == "pha" ? matte.alpha.data() : matte.foreground.data();
-      const size_t ours_size = std::string(output) == "pha" ? matte.alpha.size() : matte.foreground.size();
+      const float* ours =
+          std::string(output) == "pha" ? matte.alpha.data() : matte.foreground.data();
+      const size_t ours_size =
+          std::string(output) == "pha" ? matte.alpha.size() : matte.foreground.size();
       ASSERT_EQ(ours_size, reference.values.size()) << output;
       const Difference d = compare(ours, reference.values);
       EXPECT_LE(d.max, kMaxAbs + (half ? kFloat16MaxExtra : 0)) << output;
@@ -106,7 +108,8 @@ TEST_P(Golden, MatchesOfficialImplementationFrameByFrame) {
       const auto& entry = frame["rec_after_frame"][fmt::format("r{}", level)];
       const NpyArray reference = read_npy(kGolden + "/" + entry["file"].get<std::string>());
       const StateView state = session.recurrent_state(level);
-      ASSERT_EQ(reference.shape, (std::vector<int64_t>{1, state.channels, state.height, state.width}))
+      ASSERT_EQ(reference.shape,
+                (std::vector<int64_t>{1, state.channels, state.height, state.width}))
           << "r" << level;
       double max_error = 0;  // reference NCHW, ours NHWC
       for (int ch = 0; ch < state.channels; ++ch)

@@ -112,7 +112,8 @@ Response http(int port, std::string_view raw, int timeout_ms = 5000) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   bool eof = false;
   while (Clock::now() < deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 1))) <= 0) break;
     char chunk[65536];
@@ -132,10 +133,11 @@ std::string get(int port, const std::string& path, const std::string& method = "
 }
 
 std::string post(int port, const std::string& path, const std::string& body,
-                 const std::string& content_type = "application/json", const std::string& extra = "") {
+                 const std::string& content_type = "application/json",
+                 const std::string& extra = "") {
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-         "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-         extra + "\r\n" + body;
+         "\r\nContent-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
 }
 
 // A /stream.mjpg reader. next_part() calls `between` (to publish frames) while it waits.
@@ -169,12 +171,14 @@ class StreamClient {
   }
 
   // The next JPEG part's bytes.
-  std::optional<std::string> next_part(const std::function<void()>& between, int timeout_ms = 5000) {
+  std::optional<std::string> next_part(const std::function<void()>& between,
+                                       int timeout_ms = 5000) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       // A part: [boundary CRLF] headers CRLF CRLF body (CRLF boundary CRLF follows).
       size_t pos = 0;
-      if (buffer_.compare(0, boundary_.size() + 2, boundary_ + "\r\n") == 0) pos = boundary_.size() + 2;
+      if (buffer_.compare(0, boundary_.size() + 2, boundary_ + "\r\n") == 0)
+        pos = boundary_.size() + 2;
       const size_t end = buffer_.find("\r\n\r\n", pos);
       if (end != std::string::npos && pos > 0) {
         const std::string headers = buffer_.substr(pos, end - pos);
@@ -184,7 +188,8 @@ class StreamClient {
         const size_t need = end + 4 + length + 2 + boundary_.size() + 2;
         if (buffer_.size() >= need) {
           std::string part = buffer_.substr(end + 4, length);
-          if (buffer_.compare(end + 4 + length, 2 + boundary_.size(), "\r\n" + boundary_) != 0) return std::nullopt;
+          if (buffer_.compare(end + 4 + length, 2 + boundary_.size(), "\r\n" + boundary_) != 0)
+            return std::nullopt;
           buffer_.erase(0, end + 4 + length + 2);  // keep "boundary CRLF" for the next part
           return part;
         }
@@ -242,7 +247,8 @@ Decoded decode(const std::string& jpeg) {
   JpegDecoder decoder;
   std::vector<uint8_t> rgb;
   Decoded d;
-  decoder.decode(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size(), rgb, d.width, d.height, "stream part");
+  decoder.decode(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size(), rgb, d.width, d.height,
+                 "stream part");
   const double n = static_cast<double>(d.width) * d.height;
   for (size_t i = 0; i < rgb.size(); i += 3) {
     d.r += rgb[i];
@@ -256,12 +262,14 @@ Decoded decode(const std::string& jpeg) {
 }
 
 bool near(const Decoded& d, Colour c, double tolerance = 10) {
-  return std::abs(d.r - c.r) <= tolerance && std::abs(d.g - c.g) <= tolerance && std::abs(d.b - c.b) <= tolerance;
+  return std::abs(d.r - c.r) <= tolerance && std::abs(d.g - c.g) <= tolerance &&
+         std::abs(d.b - c.b) <= tolerance;
 }
 
 // A validator standing in for parse_background(): colours, "blur", and paths under /media/.
 void fake_validator(const std::string& text) {
-  if (text == "blur" || text == "green" || text == "white" || text == "black" || text == "blue") return;
+  if (text == "blur" || text == "green" || text == "white" || text == "black" || text == "blue")
+    return;
   if (text.size() == 7 && text[0] == '#') return;
   if (text.rfind("/media/", 0) == 0) return;
   throw Error("'" + text + "' is neither a colour nor a readable picture or video");
@@ -273,7 +281,8 @@ class PreviewTest : public ::testing::Test {
   void start(PreviewServerOptions options) {
     server.reset();
     options.max_fps = 1000;  // no throttle in the tests
-    server = std::make_unique<PreviewServer>(store, [this] { return stats_text; }, options);
+    server = std::make_unique<PreviewServer>(
+        store, [this] { return stats_text; }, options);
     port = server->port();
   }
 
@@ -290,7 +299,8 @@ TEST(LiveSettings, DefaultsAreValidAndSerialise) {
   LiveSettings s;
   EXPECT_NO_THROW(validate_live_settings(s, fake_validator));
   const json j = json::parse(s.to_json());
-  for (const char* key : {"background", "blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "temporal"})
+  for (const char* key :
+       {"background", "blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "temporal"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(s.background_spec(), "blur:12");
   s.background = "#00ff00";
@@ -312,7 +322,8 @@ TEST(LiveSettings, StoreAppliesPartialUpdatesAndBumpsTheVersion) {
   EXPECT_EQ(seen, 1u);
   EXPECT_FALSE(store.get_if_changed(seen, current));
 
-  SettingsUpdate u = store.apply_json(R"({"mirror": true, "feather_px": 4.5, "edge_low": 0.1, "edge_high": 0.9})");
+  SettingsUpdate u =
+      store.apply_json(R"({"mirror": true, "feather_px": 4.5, "edge_low": 0.1, "edge_high": 0.9})");
   ASSERT_TRUE(u.ok) << u.error;
   EXPECT_TRUE(u.changed);
   EXPECT_EQ(u.version, 2u);
@@ -571,8 +582,9 @@ TEST(LiveStats, JsonSummaryAndRunMarkers) {
   }
   stats.mark_warm();
   const json j = json::parse(stats.to_json());
-  for (const char* key : {"input_fps", "output_fps", "dropped", "latency_ms_p50", "latency_ms_p95", "latency_ms_max",
-                          "rss_mb_start", "rss_mb_end", "frames", "duration_s", "stages", "cpu_percent", "last_second"})
+  for (const char* key : {"input_fps", "output_fps", "dropped", "latency_ms_p50", "latency_ms_p95",
+                          "latency_ms_max", "rss_mb_start", "rss_mb_end", "frames", "duration_s",
+                          "stages", "cpu_percent", "last_second"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["frames"], 30);
   EXPECT_EQ(j["latency_ms_max"], 40.0);
@@ -582,7 +594,8 @@ TEST(LiveStats, JsonSummaryAndRunMarkers) {
   EXPECT_TRUE(j["last_second"].contains("input_fps"));
 
   const std::string line = stats.summary_line();
-  for (const char* part : {"in ", "fps", "out ", "dropped 0", "latency p50 40.0", "matting 25.0", "cpu "})
+  for (const char* part :
+       {"in ", "fps", "out ", "dropped 0", "latency p50 40.0", "matting 25.0", "cpu "})
     EXPECT_NE(line.find(part), std::string::npos) << part << " in: " << line;
 
   // finish() freezes the run: later reports and time are ignored.
@@ -657,7 +670,8 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find("/control"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<script src="/app.js")"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
-  for (const char* control : {"blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "background"})
+  for (const char* control :
+       {"blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);
@@ -708,7 +722,8 @@ TEST_F(PreviewTest, ControlAppliesValidChanges) {
   EXPECT_TRUE(now.settings.mirror);
   // Same-origin posts from the page carry an Origin header.
   const std::string origin = "Origin: http://127.0.0.1:" + std::to_string(port) + "\r\n";
-  const Response r2 = http(port, post(port, "/control", R"({"background": "green"})", "application/json; charset=utf-8", origin));
+  const Response r2 = http(port, post(port, "/control", R"({"background": "green"})",
+                                      "application/json; charset=utf-8", origin));
   ASSERT_EQ(r2.status, 200) << r2.body;
   EXPECT_EQ(store.get().settings.background, "green");
   EXPECT_EQ(store.version(), before + 2);
@@ -735,7 +750,8 @@ TEST_F(PreviewTest, ControlRejectsBadSettingsNamingTheField) {
     EXPECT_EQ(r.header("Content-Type"), "application/json");
     const json j = r.body_json();
     ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
-    EXPECT_NE(j["error"].get<std::string>().find(c.field), std::string::npos) << c.body << " → " << r.body;
+    EXPECT_NE(j["error"].get<std::string>().find(c.field), std::string::npos)
+        << c.body << " → " << r.body;
   }
   EXPECT_EQ(store.version(), before);
 }
@@ -749,7 +765,8 @@ TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
     std::string request;
     int status;
   };
-  std::string huge_header = "GET / HTTP/1.1\r\n" + host + "X-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  std::string huge_header =
+      "GET / HTTP/1.1\r\n" + host + "X-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   std::string many_headers = "GET / HTTP/1.1\r\n" + host;
   for (int i = 0; i < 2000; ++i) many_headers += "X-H" + std::to_string(i) + ": v\r\n";
   many_headers += "\r\n";
@@ -773,14 +790,28 @@ TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
       {"GET /nothing/here HTTP/1.1\r\n" + host + "\r\n", 404},
       {"GET /../../etc/passwd HTTP/1.1\r\n" + host + "\r\n", 404},
       {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\n\r\n", 411},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: abc\r\n\r\n", 400},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: -5\r\n\r\n", 400},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", 413},
-      {"POST /control HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       411},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nContent-Length: abc\r\n\r\n",
+       400},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nContent-Length: -5\r\n\r\n",
+       400},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+       400},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+       413},
+      {"POST /control HTTP/1.1\r\n" + host +
+           "Content-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n",
+       400},
       {post(port, "/control", R"({"mirror": true})", "text/plain"), 415},
-      {post(port, "/control", R"({"mirror": true})", "application/json", "Origin: http://evil.example\r\n"), 403},
+      {post(port, "/control", R"({"mirror": true})", "application/json",
+            "Origin: http://evil.example\r\n"),
+       403},
       {"GET /settings HTTP/1.1\r\nHost: evil.example:" + std::to_string(port) + "\r\n\r\n", 403},
   };
   for (const Case& c : cases) {
@@ -792,8 +823,8 @@ TEST_F(PreviewTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
   // Lines cpp-httplib parses leniently (RFC 9112 allows it: it skips a line without a colon):
   // whatever it answers, a folded line never gets a foreign Host trusted, and the connection ends.
   const std::string settings_get = "GET /settings HTTP/1.1\r\n" + host;
-  for (const std::string& odd : {settings_get + "Bad Header\r\n\r\n",
-                                 settings_get + " Host: evil.example\r\n\r\n"}) {
+  for (const std::string& odd :
+       {settings_get + "Bad Header\r\n\r\n", settings_get + " Host: evil.example\r\n\r\n"}) {
     const Response r = http(port, odd);
     EXPECT_TRUE(r.status == 200 || r.status == 400) << odd << r.status;
     EXPECT_TRUE(r.eof) << odd;
@@ -829,8 +860,10 @@ TEST_F(PreviewTest, IdleAndSlowConnectionsTimeOut) {
   EXPECT_EQ(r.status, 408);
   EXPECT_TRUE(r.eof);
   // A body that stops short of its Content-Length.
-  r = http(port, "POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 "Content-Length: 100\r\n\r\n{", 3000);
+  r = http(port,
+           "POST /control HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+           "Content-Length: 100\r\n\r\n{",
+           3000);
   EXPECT_EQ(r.status, 408);
   EXPECT_EQ(http(port, get(port, "/")).status, 200);
 }
@@ -913,7 +946,10 @@ TEST_F(PreviewTest, SeveralViewersAndAStalledOneDoesNotBlockPublishing) {
   auto publish = [&] {
     const auto t = Clock::now();
     server->publish_frame(frame.data(), w, h, w * 3);
-    max_publish_us = std::max<int>(max_publish_us, static_cast<int>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count()));
+    max_publish_us = std::max<int>(
+        max_publish_us,
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count()));
   };
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(a.next_part(publish)) << i;
@@ -1004,7 +1040,9 @@ TEST(PreviewServer, BindFailuresNameTheAddress) {
     PreviewServer second(store, {}, same);
     FAIL() << "a second server on port " << same.port;
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(same.port)), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(same.port)),
+              std::string::npos)
+        << e.what();
   }
   PreviewServerOptions foreign;
   foreign.bind_address = "192.0.2.1";  // TEST-NET-1: not an address of this machine
@@ -1032,7 +1070,9 @@ TEST(PreviewServer, CurlAgreesWhenInstalled) {
     return out;
   };
   EXPECT_EQ(run(base + url + "/stats"), R"({"ok":true})");
-  const std::string posted = run(base + "-w '%{http_code}' -H 'Content-Type: application/json' -d '{\"feather_px\": 2}' " + url + "/control");
+  const std::string posted =
+      run(base + "-w '%{http_code}' -H 'Content-Type: application/json' -d '{\"feather_px\": 2}' " +
+          url + "/control");
   EXPECT_NE(posted.find("\"feather_px\":2"), std::string::npos) << posted;
   EXPECT_NE(posted.find("200"), std::string::npos) << posted;
   EXPECT_FLOAT_EQ(store.get().settings.feather_px, 2.0f);

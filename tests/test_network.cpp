@@ -33,7 +33,8 @@ RgbFrame frame(int index) { return read_image(fmt::format("{}/frame_{:03d}.png",
 double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   double d = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d = std::max(d, double(std::abs(a[i] - b[i])));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    d = std::max(d, double(std::abs(a[i] - b[i])));
   return d;
 }
 
@@ -108,7 +109,10 @@ TEST(Network, ThreadCountDoesNotChangeTheResult) {
 
 TEST(Network, OddSizesAndFullResolution) {
   const RgbFrame source = frame(0);
-  struct Case { int w, h; float ratio; };
+  struct Case {
+    int w, h;
+    float ratio;
+  };
   for (const Case c : {Case{333, 187, 0.5f}, Case{641, 359, 0.37f}, Case{97, 53, 1.0f},
                        Case{40, 23, 1.0f}, Case{1, 1, 1.0f}}) {
     SCOPED_TRACE(fmt::format("{}x{} at {}", c.w, c.h, c.ratio));
@@ -164,16 +168,17 @@ TEST(Network, PrecisionNames) {
 
 // bf16 is offered exactly where the tier computes it natively, and refused with the tier named.
 TEST(Network, BFloat16OnlyWhereTheTierHasIt) {
-  const bool native = cpu_tier() == CpuTier::amx || (cpu_tier() == CpuTier::avx512 &&
-                                                     !requested_cpu_tier() &&
-                                                     cpu_features().avx512_bf16);
+  const bool native =
+      cpu_tier() == CpuTier::amx ||
+      (cpu_tier() == CpuTier::avx512 && !requested_cpu_tier() && cpu_features().avx512_bf16);
   EXPECT_EQ(precision_supported(Precision::bf16), native);
   EXPECT_EQ(default_precision(), native ? Precision::bf16 : Precision::fp32);
   if (native) {
     EXPECT_EQ(parse_precision("bf16"), Precision::bf16);
     return;
   }
-  const std::string expected = fmt::format("this CPU ({}) has no bf16 support", to_string(cpu_tier()));
+  const std::string expected =
+      fmt::format("this CPU ({}) has no bf16 support", to_string(cpu_tier()));
   try {
     parse_precision("bf16");
     ADD_FAILURE() << "bf16 accepted at tier " << to_string(cpu_tier());
@@ -191,7 +196,8 @@ TEST(Network, EveryConvolutionPlansAtThisTier) {
   if (precision_supported(Precision::bf16)) precisions.push_back(Precision::bf16);
   const RgbFrame source = frame(0);
   for (const Precision precision : precisions)
-    for (const auto& [width, height, ratio] : {std::tuple{1920, 1080, 0.25f}, {1280, 720, 0.375f}}) {
+    for (const auto& [width, height, ratio] :
+         {std::tuple{1920, 1080, 0.25f}, {1280, 720, 0.375f}}) {
       SCOPED_TRACE(fmt::format("{} {}x{} at {}, tier {}", to_string(precision), width, height,
                                ratio, to_string(cpu_tier())));
       RvmNetwork network(model()->impl().weights, {precision, false});
@@ -235,7 +241,8 @@ TEST(Network, RejectsBadFramesAndParameters) {
 // by the bench tooling; this guards against a broken bf16 path).
 TEST(Network, BFloat16StaysCloseToFloat32) {
   if (!precision_supported(Precision::bf16))
-    GTEST_SKIP() << "bf16 needs the amx tier (or AVX512-BF16); running at " << to_string(cpu_tier());
+    GTEST_SKIP() << "bf16 needs the amx tier (or AVX512-BF16); running at "
+                 << to_string(cpu_tier());
   Session fp32(model(), {.threads = 2, .precision = Precision::fp32, .downsample_ratio = 0.5f});
   Session bf16(model(), {.threads = 2, .precision = Precision::bf16, .downsample_ratio = 0.5f});
   Matte a, b;

@@ -31,12 +31,13 @@ namespace fs = std::filesystem;
 
 const std::string kShared = MATTECAST_SHARED_DIR;
 const std::string kModel = kShared + "/models/rvm_mobilenetv3_from_tfjs.pth";
-const std::string kCupsClip = kShared + "/media/video/sam2_02_cups.mp4";    // with AAC audio
+const std::string kCupsClip = kShared + "/media/video/sam2_02_cups.mp4";         // with AAC audio
 const std::string kPortraitClip = kShared + "/media/video/liveportrait_d0.mp4";  // no audio
 
 // `mattecast video` with the test model and a quiet, deterministic setup.
 CliResult video(const std::string& arguments) {
-  return run_cli(fmt::format("video --model {} --threads 2 --progress plain {}", kModel, arguments));
+  return run_cli(
+      fmt::format("video --model {} --threads 2 --progress plain {}", kModel, arguments));
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -65,10 +66,10 @@ class VideoCommand : public ::testing::Test {
         "-i {} -t 1 -vf scale=320:180 -c:v libx264 -preset ultrafast -c:a copy {}/audio.mp4",
         kCupsClip, dir_)));
     // Variable frame rate: 3 of every 5 frames kept, with their original timestamps.
-    ASSERT_TRUE(run_ffmpeg(fmt::format(
-        "-i {} -t 1.6 -vf \"select='lt(mod(n\\,5)\\,3)',scale=160:160\" -fps_mode vfr "
-        "-c:v libx264 -preset ultrafast {}/vfr.mp4",
-        kPortraitClip, dir_)));
+    ASSERT_TRUE(run_ffmpeg(
+        fmt::format("-i {} -t 1.6 -vf \"select='lt(mod(n\\,5)\\,3)',scale=160:160\" -fps_mode vfr "
+                    "-c:v libx264 -preset ultrafast {}/vfr.mp4",
+                    kPortraitClip, dir_)));
     // Odd size, rotated by the container.
     ASSERT_TRUE(run_ffmpeg(fmt::format(
         "-i {} -frames:v 6 -vf scale=161:91 -c:v libx264 -pix_fmt yuv444p -preset ultrafast "
@@ -91,8 +92,8 @@ void expect_same_timing(const std::string& input, const std::string& output) {
 TEST_F(VideoCommand, EveryVideoKindKeepsFrameCountAndTimestamps) {
   const std::string out = scratch_dir("pipeline");
   for (const std::string name : {"c.mp4", "c.mkv", "c.mov", "c.webm"}) {
-    const CliResult r = video(fmt::format("{} -o {}/{} --alpha {}/a_{}", input("vfr.mp4"), out, name,
-                                       out, name));
+    const CliResult r =
+        video(fmt::format("{} -o {}/{} --alpha {}/a_{}", input("vfr.mp4"), out, name, out, name));
     ASSERT_EQ(r.status, 0) << r.output;
     expect_same_timing(input("vfr.mp4"), out + "/" + name);
     expect_same_timing(input("vfr.mp4"), out + "/a_" + name);
@@ -107,7 +108,7 @@ TEST_F(VideoCommand, EveryVideoKindKeepsFrameCountAndTimestamps) {
 TEST_F(VideoCommand, PngSequencesHaveOneFilePerFrame) {
   const std::string out = scratch_dir("pipeline");
   const CliResult r = video(fmt::format("{} -o {}/comp/ --alpha {}/alpha_%04d.png --alpha-depth 16",
-                                     input("vfr.mp4"), out, out));
+                                        input("vfr.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const size_t frames = decode_all(input("vfr.mp4")).pts.size();
   EXPECT_EQ(folder_entries(out + "/comp").size(), frames);
@@ -118,7 +119,8 @@ TEST_F(VideoCommand, PngSequencesHaveOneFilePerFrame) {
 
 TEST_F(VideoCommand, AudioPacketsAreCopiedUnchanged) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("audio.mp4"), out, out));
+  const CliResult r =
+      video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("audio.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const AudioPackets source = audio_packets(input("audio.mp4"));
   ASSERT_FALSE(source.data.empty());
@@ -135,7 +137,8 @@ TEST_F(VideoCommand, AudioPacketsAreCopiedUnchanged) {
   EXPECT_EQ(audio_packets(out + "/c.webm").codec, "opus");
   EXPECT_TRUE(contains(webm.output, "opus")) << webm.output;
   // --no-audio leaves it out.
-  ASSERT_EQ(video(fmt::format("{} -o {}/silent.mp4 --no-audio", input("audio.mp4"), out)).status, 0);
+  ASSERT_EQ(video(fmt::format("{} -o {}/silent.mp4 --no-audio", input("audio.mp4"), out)).status,
+            0);
   EXPECT_TRUE(audio_packets(out + "/silent.mp4").data.empty());
 }
 
@@ -148,7 +151,8 @@ TEST_F(VideoCommand, TransparentOutputsCarryTheAlpha) {
       input("odd_plain.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
   std::vector<std::string> alpha_files;
-  for (const auto& name : folder_entries(out + "/alpha")) alpha_files.push_back(out + "/alpha/" + name);
+  for (const auto& name : folder_entries(out + "/alpha"))
+    alpha_files.push_back(out + "/alpha/" + name);
   for (const auto& [name, tolerance] : {std::pair{"t.mov", 1.0}, std::pair{"f.webm", 12.0}}) {
     const Decoded decoded = decode_all(out + "/" + name, true, true);
     ASSERT_EQ(decoded.channels, 4) << name;
@@ -169,12 +173,12 @@ TEST_F(VideoCommand, TransparentOutputsCarryTheAlpha) {
 // composite = fgr * alpha + bg * (1 - alpha), checked on lossless PNG outputs.
 TEST_F(VideoCommand, CompositeIsForegroundOverBackground) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r = video(fmt::format(
-      "{0} --background '#204060' -o {1}/comp/ --alpha {1}/alpha/ --precision fp32",
-      input("odd_plain.mp4"), out));
+  const CliResult r = video(
+      fmt::format("{0} --background '#204060' -o {1}/comp/ --alpha {1}/alpha/ --precision fp32",
+                  input("odd_plain.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
-  const CliResult fg = video(fmt::format("{0} --foreground {1}/fg/ --precision fp32",
-                                      input("odd_plain.mp4"), out));
+  const CliResult fg =
+      video(fmt::format("{0} --foreground {1}/fg/ --precision fp32", input("odd_plain.mp4"), out));
   ASSERT_EQ(fg.status, 0) << fg.output;
   const auto names = folder_entries(out + "/comp");
   ASSERT_EQ(names.size(), 6u);
@@ -203,7 +207,7 @@ TEST_F(VideoCommand, ImageAndVideoBackgrounds) {
     fs::remove_all(out + "/comp");
     fs::remove_all(out + "/alpha");
     const CliResult r = video(fmt::format("{0} --background {2} -o {1}/comp/ --alpha {1}/alpha/",
-                                       input("odd_plain.mp4"), out, spec));
+                                          input("odd_plain.mp4"), out, spec));
     ASSERT_EQ(r.status, 0) << r.output;
     // Where the alpha is 0 the composite shows the background exactly as Background renders it.
     Background background(parse_background(spec), 161, 91);
@@ -220,7 +224,8 @@ TEST_F(VideoCommand, ImageAndVideoBackgrounds) {
         for (int x = 0; x < 161; ++x) {
           if (alpha.values[size_t(y) * 161 + x] != 0) continue;
           for (int c = 0; c < 3; ++c)
-            ASSERT_EQ(comp.pixels[(size_t(y) * 161 + x) * 3 + c], behind.data[y * behind.stride + x * 3 + c]);
+            ASSERT_EQ(comp.pixels[(size_t(y) * 161 + x) * 3 + c],
+                      behind.data[y * behind.stride + x * 3 + c]);
           ++checked;
         }
     }
@@ -230,7 +235,8 @@ TEST_F(VideoCommand, ImageAndVideoBackgrounds) {
 
 TEST_F(VideoCommand, RotationAndOddSizesAreKept) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r = video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("odd_rotated.mp4"), out, out));
+  const CliResult r =
+      video(fmt::format("{} -o {}/c.mp4 --alpha {}/a.mov", input("odd_rotated.mp4"), out, out));
   ASSERT_EQ(r.status, 0) << r.output;
   const Decoded in = decode_all(input("odd_rotated.mp4"));
   for (const std::string name : {"c.mp4", "a.mov"}) {
@@ -247,7 +253,8 @@ TEST_F(VideoCommand, ImageFolderInput) {
   fs::create_directories(out + "/frames");
   const Decoded in = decode_all(input("odd_plain.mp4"), true);
   for (size_t i = 0; i < in.pixels.size(); ++i)
-    write_png_rgb(fmt::format("{}/frames/frame{}.png", out, i * 4), in.pixels[i].data(), 161, 91, 161 * 3);
+    write_png_rgb(fmt::format("{}/frames/frame{}.png", out, i * 4), in.pixels[i].data(), 161, 91,
+                  161 * 3);
   const CliResult r = video(fmt::format("{0}/frames -o {0}/c.mp4 --fps 10", out));
   ASSERT_EQ(r.status, 0) << r.output;
   const Decoded decoded = decode_all(out + "/c.mp4");
@@ -270,8 +277,8 @@ TEST_F(VideoCommand, SceneCutsAreFoundAndReported) {
 
 TEST_F(VideoCommand, PreviewSheet) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r = video(fmt::format("{0} --preview {1}/sheet.png --preview-only -o {1}/never.mp4",
-                                     input("audio.mp4"), out));
+  const CliResult r = video(fmt::format(
+      "{0} --preview {1}/sheet.png --preview-only -o {1}/never.mp4", input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
   const RgbFrame sheet = read_image(out + "/sheet.png");
   EXPECT_EQ(sheet.width, 3 * 320);
@@ -281,7 +288,8 @@ TEST_F(VideoCommand, PreviewSheet) {
 
 TEST_F(VideoCommand, SummaryNamesStagesAndMemory) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r = video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
+  const CliResult r =
+      video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* part : {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote "})
     EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;
@@ -354,7 +362,8 @@ TEST_F(VideoCommand, ExistingOutputNeedsForce) {
   EXPECT_TRUE(contains(r.output, "--force")) << r.output;
   EXPECT_EQ(file_bytes(out + "/c.mp4"), "precious");
   EXPECT_EQ(folder_entries(out), std::vector<std::string>{"c.mp4"});
-  const CliResult forced = video(fmt::format("{} -o {}/c.mp4 --force", input("odd_plain.mp4"), out));
+  const CliResult forced =
+      video(fmt::format("{} -o {}/c.mp4 --force", input("odd_plain.mp4"), out));
   ASSERT_EQ(forced.status, 0) << forced.output;
   EXPECT_EQ(decode_all(out + "/c.mp4").pts.size(), 6u);
 }
@@ -421,10 +430,10 @@ TEST_F(VideoCommand, TruncatedInputIsReportedAsShort) {
 // duration tag decides, so a cut file with audio is reported too, and a whole one is not.
 TEST_F(VideoCommand, TruncatedMatroskaWithAudioIsReportedAsShort) {
   const std::string out = scratch_dir("pipeline");
-  ASSERT_TRUE(run_ffmpeg(fmt::format(
-      "-f lavfi -i testsrc=size=160x90:rate=25:duration=3 -f lavfi -i sine=duration=3 "
-      "-c:v libx264 -preset ultrafast -c:a aac {}/whole.mkv",
-      out)));
+  ASSERT_TRUE(run_ffmpeg(
+      fmt::format("-f lavfi -i testsrc=size=160x90:rate=25:duration=3 -f lavfi -i sine=duration=3 "
+                  "-c:v libx264 -preset ultrafast -c:a aac {}/whole.mkv",
+                  out)));
   fs::copy_file(out + "/whole.mkv", out + "/cut.mkv");
   fs::resize_file(out + "/cut.mkv", fs::file_size(out + "/whole.mkv") / 2);
   const CliResult whole = video(fmt::format("{0}/whole.mkv -o {0}/whole_out.mp4", out));
@@ -497,7 +506,8 @@ TEST(SceneCutDetector, FindsCutsButNotMotion) {
 }
 
 TEST(ProgressDisplay, FormatsBarFpsAndEta) {
-  EXPECT_EQ(ProgressDisplay::format_line(50, 100, 5.0, 10), "[#####-----] 50/100 frames  10.0 fps  ETA 0:05");
+  EXPECT_EQ(ProgressDisplay::format_line(50, 100, 5.0, 10),
+            "[#####-----] 50/100 frames  10.0 fps  ETA 0:05");
   EXPECT_EQ(ProgressDisplay::format_line(7, -1, 1.0, 10), "7 frames  7.0 fps  0:01");
   EXPECT_EQ(format_duration(3723), "1:02:03");
 }

@@ -212,8 +212,7 @@ TEST(PthReader, ReadsDeepGuidedFilterRefiner) {
   EXPECT_NEAR(sum("refiner.conv.0.weight", {16, 24, 1, 1}), 0.6137463, 1e-5);
   EXPECT_NEAR(sum("refiner.conv.3.weight", {16, 16, 1, 1}), -0.8128123, 1e-5);
   EXPECT_NEAR(sum("refiner.conv.6.weight", {4, 16, 1, 1}), 0.1070715, 1e-5);
-  for (float value : weights.get("refiner.conv.4.running_var", {16}).values)
-    EXPECT_EQ(value, 1.0f);
+  for (float value : weights.get("refiner.conv.4.running_var", {16}).values) EXPECT_EQ(value, 1.0f);
 
   // The file is the base state dict plus the refiner, all shared tensors unchanged.
   const WeightMap base = read_pth(kBasePth);
@@ -262,9 +261,9 @@ TEST(PthReader, ConvertsHalfBfloat16AndDouble) {
                    {"odd-name/data/1", raw_bytes(bfloat)},
                    {"odd-name/data/2", raw_bytes(wide)}});
   const WeightMap weights = read_pth(path);
-  EXPECT_EQ(weights.get("half", {2, 3}).values,
-            (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24), 0.33325195f,
-                                -INFINITY}));
+  EXPECT_EQ(
+      weights.get("half", {2, 3}).values,
+      (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24), 0.33325195f, -INFINITY}));
   EXPECT_EQ(weights.get("bfloat", {3}).values, (std::vector<float>{1.0f, -2.5f, 3.140625f}));
   EXPECT_EQ(weights.get("double", {3}).values, (std::vector<float>{0.1f, -INFINITY, 3.0f}));
 }
@@ -406,7 +405,9 @@ TEST(PthReader, RejectsHugeExpandedTensor) {
 
 TEST(PthReader, ReportsPickleErrorsWithThePath) {
   const std::string path = temp_path("evil.pth");
-  write_zip(path, {{"a/data.pkl", "\x80\x02" "cos\nsystem\n(X\x02\x00\x00\x00lstR."s}});
+  write_zip(path, {{"a/data.pkl",
+                    "\x80\x02"
+                    "cos\nsystem\n(X\x02\x00\x00\x00lstR."s}});
   expect_error([&] { read_pth(path); }, {path, "disallowed global 'os.system'", "byte 2"});
 }
 
@@ -443,7 +444,7 @@ TEST(PickleParser, RejectsDisallowedGlobals) {
 
 TEST(PickleParser, RejectsUnsupportedOpcodes) {
   // INST, OBJ, NEWOBJ, EXT1, PERSID, STRING, INT, DUP, POP, LONG4, BINUNICODE8, NEXT_BUFFER.
-  const std::initializer_list<int> opcodes = {'i', 'o', 0x81, 0x82, 'P', 'S',
+  const std::initializer_list<int> opcodes = {'i', 'o', 0x81, 0x82, 'P',  'S',
                                               'I', '2', '0',  0x8b, 0x8d, 0x97};
   for (const int opcode : opcodes) {
     const std::string pickle = "\x80\x02"s + char(opcode) + std::string(16, '\0');
@@ -462,7 +463,10 @@ TEST(PickleParser, RejectsMemoAndStackAbuse) {
   expect_pickle_error("\x80\x02t.", "needs a MARK");
   expect_pickle_error("\x80\x02}(a.", "stack underflow");  // APPEND cannot reach below a MARK
   expect_pickle_error("\x80\x02](q\x00."s, "stack underflow");
-  expect_pickle_error("\x80\x02}K\x01" "a.", "APPEND applied to a dict");
+  expect_pickle_error(
+      "\x80\x02}K\x01"
+      "a.",
+      "APPEND applied to a dict");
   expect_pickle_error("\x80\x02}(K\x01u.", "key without a value");
   expect_pickle_error("\x80\x02}}.", "2 objects on the stack");
   expect_pickle_error("\x80\x02}(.", "unclosed MARK");
@@ -484,8 +488,14 @@ TEST(PickleParser, SurvivesDeepNestingAndCycles) {
   expect_pickle_error(marks + ".", "unclosed MARK");
 
   // A list that contains itself, and a dict that is its own key and value.
-  expect_pickle_error("\x80\x02]q\x00h\x00h\x00" "ae."s, "needs a MARK");
-  expect_pickle_error("\x80\x02]q\x00h\x00" "a."s, "is a list");
+  expect_pickle_error(
+      "\x80\x02]q\x00h\x00h\x00"
+      "ae."s,
+      "needs a MARK");
+  expect_pickle_error(
+      "\x80\x02]q\x00h\x00"
+      "a."s,
+      "is a list");
   expect_pickle_error("\x80\x02}q\x00h\x00h\x00s."s, "key #0 is a dict");
 
   // Each EMPTY_LIST allocates; the object budget stops unbounded growth.
@@ -499,12 +509,28 @@ TEST(PickleParser, SurvivesDeepNestingAndCycles) {
 }
 
 TEST(PickleParser, RejectsHugeDeclaredLengths) {
-  expect_pickle_error("\x80\x02X\xff\xff\xff\xff" "abc", "needs 4294967295 bytes but only 3");
-  expect_pickle_error("\x80\x02\x8c\xff" "abc", "needs 255 bytes");
-  expect_pickle_error("\x80\x02" "C\x10" "abc", "needs 16 bytes");
-  expect_pickle_error("\x80\x02\x8a\x09" "123456789.", "wider than 64 bits");
+  expect_pickle_error(
+      "\x80\x02X\xff\xff\xff\xff"
+      "abc",
+      "needs 4294967295 bytes but only 3");
+  expect_pickle_error(
+      "\x80\x02\x8c\xff"
+      "abc",
+      "needs 255 bytes");
+  expect_pickle_error(
+      "\x80\x02"
+      "C\x10"
+      "abc",
+      "needs 16 bytes");
+  expect_pickle_error(
+      "\x80\x02\x8a\x09"
+      "123456789.",
+      "wider than 64 bits");
   expect_pickle_error("\x80\x02J\x01\x02", "truncated");
-  expect_pickle_error("\x80\x02" "ctorch\nFloatSt", "not terminated");
+  expect_pickle_error(
+      "\x80\x02"
+      "ctorch\nFloatSt",
+      "not terminated");
   expect_pickle_error("\x80\x02\x95\x01\x00"s, "truncated");
 }
 
@@ -536,17 +562,23 @@ TEST(PickleParser, RejectsBadTensorViews) {
 TEST(PickleParser, RejectsNonStateDicts) {
   expect_pickle_error("\x80\x02].", "is a list, expected a state dict");
   expect_pickle_error("\x80\x02}K\x01K\x02s.", "key #0 is a int");
-  expect_pickle_error("\x80\x02}X\x01\x00\x00\x00" "aK\x02s."s,
-                      "entry 'a' is a int, expected a tensor");
-  expect_pickle_error("\x80\x02}X\x01\x00\x00\x00" "a(X\x03\x00\x00\x00" "abcK\x01t" "Qs."s,
-                      "persistent id has 2 elements");
+  expect_pickle_error(
+      "\x80\x02}X\x01\x00\x00\x00"
+      "aK\x02s."s,
+      "entry 'a' is a int, expected a tensor");
+  expect_pickle_error(
+      "\x80\x02}X\x01\x00\x00\x00"
+      "a(X\x03\x00\x00\x00"
+      "abcK\x01t"
+      "Qs."s,
+      "persistent id has 2 elements");
   // _rebuild_tensor_v2 with the wrong arity, and OrderedDict called with arguments.
-  expect_pickle_error(PickleWriter().proto().global("torch._utils", "_rebuild_tensor_v2")
-                          .op(')').op('R').bytes(),
-                      "takes 6 or 7 arguments, got 0");
-  expect_pickle_error(PickleWriter().proto().global("collections", "OrderedDict")
-                          .op(']').op(0x85).op('R').bytes(),
-                      "OrderedDict called with arguments");
+  expect_pickle_error(
+      PickleWriter().proto().global("torch._utils", "_rebuild_tensor_v2").op(')').op('R').bytes(),
+      "takes 6 or 7 arguments, got 0");
+  expect_pickle_error(
+      PickleWriter().proto().global("collections", "OrderedDict").op(']').op(0x85).op('R').bytes(),
+      "OrderedDict called with arguments");
 }
 
 TEST(PickleParser, RejectsEveryTruncationOfRealPickle) {

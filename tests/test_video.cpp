@@ -116,9 +116,10 @@ TEST(VideoReader, ReadsImageSequence) {
 TEST(VideoReader, MatroskaVideoDurationIsTheStreamsNotTheAudios) {
   const std::string dir = scratch_dir("video_reader_mkv");
   const std::string mkv = dir + "/short_video_long_audio.mkv";
-  ASSERT_TRUE(run_ffmpeg(fmt::format(
-      "-f lavfi -i testsrc=size=64x36:rate=25:duration=2 -f lavfi -i sine=duration=3 "
-      "-c:v libx264 -c:a aac '{}'", mkv)));
+  ASSERT_TRUE(run_ffmpeg(
+      fmt::format("-f lavfi -i testsrc=size=64x36:rate=25:duration=2 -f lavfi -i sine=duration=3 "
+                  "-c:v libx264 -c:a aac '{}'",
+                  mkv)));
   VideoReader reader(mkv);
   EXPECT_TRUE(reader.info().duration_is_the_streams);
   EXPECT_NEAR(reader.info().duration_seconds, 2.0, 0.05);
@@ -154,10 +155,10 @@ TEST(VideoWriter, Mp4RoundTripKeepsPtsPixelsAndAudio) {
   ASSERT_LE(copied_audio.data.size(), source_audio.data.size());
   for (size_t i = 0; i < copied_audio.data.size(); ++i) {
     EXPECT_EQ(copied_audio.data[i], source_audio.data[i]) << "audio packet " << i;
-    EXPECT_EQ(av_rescale_q(copied_audio.pts[i],
-                           {copied_audio.time_base.num, copied_audio.time_base.den},
-                           {source_audio.time_base.num, source_audio.time_base.den}),
-              source_audio.pts[i])
+    EXPECT_EQ(
+        av_rescale_q(copied_audio.pts[i], {copied_audio.time_base.num, copied_audio.time_base.den},
+                     {source_audio.time_base.num, source_audio.time_base.den}),
+        source_audio.pts[i])
         << "audio packet " << i;
   }
   // Nothing but the final file is left in the folder.
@@ -168,10 +169,11 @@ TEST(VideoWriter, VariableFrameRateKeepsExactPts) {
   const std::string dir = scratch_dir("video");
   const std::string vfr = dir + "/vfr.mp4";
   // Drop an irregular set of frames and keep the timestamps of the rest.
-  ASSERT_TRUE(run_ffmpeg(fmt::format(
-      "-i '{}' -t 2 -an -vf \"scale=320:180,select='not(eq(mod(n\\,5)\\,2))*not(eq(mod(n\\,7)\\,3))'\" "
-      "-fps_mode vfr -c:v libx264 -preset ultrafast '{}'",
-      clip, vfr)));
+  ASSERT_TRUE(run_ffmpeg(
+      fmt::format("-i '{}' -t 2 -an -vf "
+                  "\"scale=320:180,select='not(eq(mod(n\\,5)\\,2))*not(eq(mod(n\\,7)\\,3))'\" "
+                  "-fps_mode vfr -c:v libx264 -preset ultrafast '{}'",
+                  clip, vfr)));
   const Decoded input = decode_all(vfr);
   ASSERT_GT(input.pts.size(), 30u);
   std::set<int64_t> gaps;
@@ -182,8 +184,7 @@ TEST(VideoWriter, VariableFrameRateKeepsExactPts) {
     const std::string output = dir + "/copy" + extension;
     copy_frames(vfr, output, INT64_MAX, false);
     const Decoded copy = decode_all(output);
-    EXPECT_EQ(rescale(copy.pts, copy.info.time_base, input.info.time_base), input.pts)
-        << extension;
+    EXPECT_EQ(rescale(copy.pts, copy.info.time_base, input.info.time_base), input.pts) << extension;
   }
 }
 
@@ -439,14 +440,16 @@ std::string error_of(const std::function<void()>& action) {
   return "";
 }
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "'" << (text) << "' lacks '" << (part) << "'"
+#define EXPECT_CONTAINS(text, part)                          \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
+      << "'" << (text) << "' lacks '" << (part) << "'"
 
 // Irregular (variable-rate) timestamps in 1/1000 s.
 const std::vector<int64_t> irregular_pts = {0, 40, 73, 120, 200, 210, 250, 333, 400, 401, 480, 600};
 
 void write_frames(FrameSink& sink, int width, int height, int channels,
-                  const std::vector<int64_t>& pts, std::vector<std::vector<uint8_t>>* written = nullptr) {
+                  const std::vector<int64_t>& pts,
+                  std::vector<std::vector<uint8_t>>* written = nullptr) {
   for (size_t i = 0; i < pts.size(); ++i) {
     // Smooth content (a lossy codec keeps it), moving from frame to frame.
     std::vector<uint8_t> pixels(size_t(width) * height * channels);
@@ -488,27 +491,30 @@ TEST(FrameSink, VideoFilesKeepIrregularPts) {
 
 TEST(FrameSink, DescriptionsNameCodecAndAudio) {
   const std::string dir = scratch_dir("video");
-  const auto mp4 = open_frame_sink(dir + "/a.mp4", {.width = 64, .height = 48, .time_base = {1, 25},
-                                                    .audio_source = clip});
+  const auto mp4 = open_frame_sink(
+      dir + "/a.mp4", {.width = 64, .height = 48, .time_base = {1, 25}, .audio_source = clip});
   EXPECT_EQ(mp4->description(), "H.264 (libx264) yuv420p, audio: aac copied");
-  const auto mov = open_frame_sink(dir + "/a.mov", {.width = 64, .height = 48,
-                                                    .layout = PixelLayout::rgba,
-                                                    .time_base = {1, 25}});
+  const auto mov = open_frame_sink(
+      dir + "/a.mov",
+      {.width = 64, .height = 48, .layout = PixelLayout::rgba, .time_base = {1, 25}});
   EXPECT_EQ(mov->description(), "ProRes 4444 (prores_ks) yuva444p10le");
-  const auto matte = open_frame_sink(dir + "/m.mov", {.width = 64, .height = 48,
-                                                      .layout = PixelLayout::gray8,
-                                                      .time_base = {1, 25}});
+  const auto matte = open_frame_sink(
+      dir + "/m.mov",
+      {.width = 64, .height = 48, .layout = PixelLayout::gray8, .time_base = {1, 25}});
   EXPECT_EQ(matte->description(), "ProRes 422 HQ (prores_ks) yuv422p10le, gray as luma");
   std::vector<std::string> warnings;
   const auto webm = open_frame_sink(dir + "/a.webm",
-                                    {.width = 64, .height = 48, .layout = PixelLayout::rgba,
-                                     .time_base = {1, 25}, .audio_source = clip,
+                                    {.width = 64,
+                                     .height = 48,
+                                     .layout = PixelLayout::rgba,
+                                     .time_base = {1, 25},
+                                     .audio_source = clip,
                                      .warn = [&](const std::string& w) { warnings.push_back(w); }});
   EXPECT_EQ(webm->description(), "VP9 (libvpx-vp9) yuva420p, audio: aac re-encoded to opus");
   EXPECT_EQ(warnings.size(), 1u);
-  const auto png = open_frame_sink(dir + "/png/", {.width = 64, .height = 48,
-                                                   .layout = PixelLayout::gray16,
-                                                   .time_base = {1, 25}});
+  const auto png = open_frame_sink(
+      dir + "/png/",
+      {.width = 64, .height = 48, .layout = PixelLayout::gray16, .time_base = {1, 25}});
   EXPECT_EQ(png->description(), "PNG sequence, 16-bit gray");
   // Unfinished: nothing of them stays.
 }
@@ -521,7 +527,8 @@ TEST(FrameSink, Gray8VideoDecodesToEqualRgb) {
   const int levels[] = {0, 1, 37, 128, 200, 254, 255, 90};
   std::vector<uint8_t> gray(size_t(width) * height);
   for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) gray[size_t(y) * width + x] = uint8_t(levels[(y / 16) * 4 + x / 24]);
+    for (int x = 0; x < width; ++x)
+      gray[size_t(y) * width + x] = uint8_t(levels[(y / 16) * 4 + x / 24]);
   }
   for (const char* extension : {".mp4", ".mov", ".webm", ".mkv"}) {
     const std::string output = dir + "/matte" + extension;
@@ -542,7 +549,8 @@ TEST(FrameSink, Gray8VideoDecodesToEqualRgb) {
           if (y % 16 < 3 || y % 16 > 12 || x % 24 < 3 || x % 24 > 20) continue;
           const int expected = gray[size_t(y) * width + x];
           for (int c = 0; c < 3; ++c) {
-            worst = std::max(worst, std::abs(int(frame[(size_t(y) * width + x) * 3 + c]) - expected));
+            worst =
+                std::max(worst, std::abs(int(frame[(size_t(y) * width + x) * 3 + c]) - expected));
           }
         }
       }
@@ -555,8 +563,8 @@ TEST(FrameSink, Gray16VideoIsRefused) {
   const std::string dir = scratch_dir("video");
   const std::string output = dir + "/matte.mp4";
   const std::string error = error_of([&] {
-    open_frame_sink(output, {.width = 64, .height = 48, .layout = PixelLayout::gray16,
-                             .time_base = {1, 30}});
+    open_frame_sink(
+        output, {.width = 64, .height = 48, .layout = PixelLayout::gray16, .time_base = {1, 30}});
   });
   EXPECT_CONTAINS(error, output);
   EXPECT_CONTAINS(error, "PNG");
@@ -566,8 +574,9 @@ TEST(FrameSink, Gray16VideoIsRefused) {
 TEST(FrameSink, UnknownExtensionIsRefused) {
   const std::string dir = scratch_dir("video");
   const std::string output = dir + "/frame.png";  // one PNG is not a sequence
-  const std::string error = error_of(
-      [&] { open_frame_sink(output, {.width = 64, .height = 48, .time_base = {1, 30}}); });
+  const std::string error = error_of([&] {
+    open_frame_sink(output, {.width = 64, .height = 48, .time_base = {1, 30}});
+  });
   EXPECT_CONTAINS(error, output);
   EXPECT_CONTAINS(error, "%05d");
   EXPECT_TRUE(fs::is_empty(dir));
@@ -578,8 +587,8 @@ TEST(FrameSink, UnknownExtensionIsRefused) {
 
 TEST(ImageSequence, PathsAndNaming) {
   const std::string dir = scratch_dir("video");
-  EXPECT_TRUE(is_image_sequence_path(dir));        // an existing folder
-  EXPECT_TRUE(is_image_sequence_path("new/"));     // a folder to be
+  EXPECT_TRUE(is_image_sequence_path(dir));     // an existing folder
+  EXPECT_TRUE(is_image_sequence_path("new/"));  // a folder to be
   EXPECT_TRUE(is_image_sequence_path("out/%05d.png"));
   EXPECT_TRUE(is_image_sequence_path("f_%d.png"));
   EXPECT_FALSE(is_image_sequence_path("out.mp4"));
@@ -629,8 +638,8 @@ TEST(ImageSequence, PngValuesAreExact) {
     const int bytes = bytes_per_pixel(layout);
     const ptrdiff_t stride = ptrdiff_t(width) * bytes + 5;  // padded (and odd) rows
     const std::string output = dir + fmt::format("/{}/", int(layout));
-    const auto sink = open_frame_sink(output, {.width = width, .height = height, .layout = layout,
-                                               .time_base = {1, 30}});
+    const auto sink = open_frame_sink(
+        output, {.width = width, .height = height, .layout = layout, .time_base = {1, 30}});
     EXPECT_EQ(sink->description(), std::string("PNG sequence, ") + to_string(layout));
     std::vector<std::vector<uint8_t>> written;
     for (int i = 0; i < frames; ++i) {
@@ -682,9 +691,8 @@ TEST(ImageSequence, PngValuesAreExact) {
 TEST(ImageSequence, PatternNumbersFromZeroAndReadsBack) {
   const std::string dir = scratch_dir("video");
   const std::string pattern = dir + "/frames/alpha_%04d.png";
-  const auto sink = open_frame_sink(pattern, {.width = 40, .height = 30,
-                                              .layout = PixelLayout::gray8,
-                                              .time_base = {1, 1000}});
+  const auto sink = open_frame_sink(
+      pattern, {.width = 40, .height = 30, .layout = PixelLayout::gray8, .time_base = {1, 1000}});
   write_frames(*sink, 40, 30, 1, irregular_pts);
   sink->finish();
   std::set<std::string> expected;
@@ -702,9 +710,9 @@ TEST(ImageSequence, PatternNumbersFromZeroAndReadsBack) {
   ASSERT_EQ(pts.size(), irregular_pts.size());
   for (size_t i = 0; i < pts.size(); ++i) EXPECT_EQ(pts[i], int64_t(i));
   // Pts must increase, as for a video.
-  const auto again = open_frame_sink(dir + "/more/", {.width = 4, .height = 4,
-                                                      .layout = PixelLayout::gray8,
-                                                      .time_base = {1, 30}});
+  const auto again = open_frame_sink(
+      dir + "/more/",
+      {.width = 4, .height = 4, .layout = PixelLayout::gray8, .time_base = {1, 30}});
   std::vector<uint8_t> pixels(16, 7);
   again->write(pixels.data(), 4, 3);
   EXPECT_THROW(again->write(pixels.data(), 4, 3), Error);
@@ -717,15 +725,16 @@ TEST(FrameSink, ExistingVideoNeedsForce) {
   const std::string dir = scratch_dir("video");
   const std::string output = dir + "/out.mp4";
   std::ofstream(output) << "an earlier result";
-  const std::string error = error_of(
-      [&] { open_frame_sink(output, {.width = 64, .height = 48, .time_base = {1, 30}}); });
+  const std::string error = error_of([&] {
+    open_frame_sink(output, {.width = 64, .height = 48, .time_base = {1, 30}});
+  });
   EXPECT_CONTAINS(error, output);
   EXPECT_CONTAINS(error, "--force");
   EXPECT_EQ(tree(dir), (std::set<std::string>{"out.mp4"}));
 
   const auto sink = open_frame_sink(
-      output, {.width = 64, .height = 48, .time_base = {1, 30}, .preset = "ultrafast",
-               .overwrite = true});
+      output,
+      {.width = 64, .height = 48, .time_base = {1, 30}, .preset = "ultrafast", .overwrite = true});
   write_frames(*sink, 64, 48, 3, {0, 1, 2});
   sink->finish();
   EXPECT_EQ(decode_all(output).pts.size(), 3u);
@@ -739,9 +748,8 @@ TEST(FrameSink, ExistingFramesNeedForce) {
   std::ofstream(folder + "/notes.txt") << "keep me";
   // A folder without frames of our naming is fine without --force, and other files stay.
   {
-    const auto sink = open_frame_sink(folder, {.width = 8, .height = 8,
-                                               .layout = PixelLayout::gray8,
-                                               .time_base = {1, 30}});
+    const auto sink = open_frame_sink(
+        folder, {.width = 8, .height = 8, .layout = PixelLayout::gray8, .time_base = {1, 30}});
     write_frames(*sink, 8, 8, 1, {0, 1, 2, 3});
     sink->finish();
   }
@@ -749,16 +757,18 @@ TEST(FrameSink, ExistingFramesNeedForce) {
                                                  "000002.png", "000003.png"}));
   // Now it holds frames: refused without --force, before anything is written.
   const std::string error = error_of([&] {
-    open_frame_sink(folder + "/", {.width = 8, .height = 8, .layout = PixelLayout::gray8,
-                                   .time_base = {1, 30}});
+    open_frame_sink(folder + "/",
+                    {.width = 8, .height = 8, .layout = PixelLayout::gray8, .time_base = {1, 30}});
   });
   EXPECT_CONTAINS(error, folder);
   EXPECT_CONTAINS(error, "--force");
   // With --force a shorter sequence replaces the frames and leaves no stale ones.
   {
-    const auto sink = open_frame_sink(folder, {.width = 8, .height = 8,
+    const auto sink = open_frame_sink(folder, {.width = 8,
+                                               .height = 8,
                                                .layout = PixelLayout::gray8,
-                                               .time_base = {1, 30}, .overwrite = true});
+                                               .time_base = {1, 30},
+                                               .overwrite = true});
     write_frames(*sink, 8, 8, 1, {0, 1});
     sink->finish();
   }
@@ -770,18 +780,18 @@ TEST(FrameSink, ExistingFramesNeedForce) {
   // A pattern looks for its own names only.
   const std::string pattern = folder + "/m_%03d.png";
   {
-    const auto sink = open_frame_sink(pattern, {.width = 8, .height = 8,
-                                                .layout = PixelLayout::gray8,
-                                                .time_base = {1, 30}});
+    const auto sink = open_frame_sink(
+        pattern, {.width = 8, .height = 8, .layout = PixelLayout::gray8, .time_base = {1, 30}});
     write_frames(*sink, 8, 8, 1, {0});
     sink->finish();
   }
   EXPECT_TRUE(fs::exists(folder + "/m_000.png"));
-  EXPECT_CONTAINS(error_of([&] {
-                    open_frame_sink(pattern, {.width = 8, .height = 8,
-                                              .layout = PixelLayout::gray8, .time_base = {1, 30}});
-                  }),
-                  "--force");
+  EXPECT_CONTAINS(
+      error_of([&] {
+        open_frame_sink(
+            pattern, {.width = 8, .height = 8, .layout = PixelLayout::gray8, .time_base = {1, 30}});
+      }),
+      "--force");
 }
 
 TEST(FrameSink, UnwritableFolderIsNamed) {
@@ -854,7 +864,8 @@ TEST(VideoWriter, AudioIsCopiedUnchangedIntoMp4MovAndMkv) {
     const double shift = double(video.pts[0]) * video.info.time_base.value() -
                          double(source_video.pts[0]) * source_video.info.time_base.value();
     const double source_first = double(source_audio.pts[0]) * source_audio.time_base.value();
-    const double expected_shift = extension == std::string(".mkv") ? std::max(0.0, -source_first) : 0;
+    const double expected_shift =
+        extension == std::string(".mkv") ? std::max(0.0, -source_first) : 0;
     EXPECT_NEAR(shift, expected_shift, 0.0011) << extension;
     for (size_t i = 0; i < copied.data.size(); ++i) {
       EXPECT_EQ(copied.data[i], source_audio.data[i]) << extension << " audio packet " << i;
@@ -907,22 +918,24 @@ AudioStreamInfo audio_stream_info(const std::string& path) {
 // CLI (codec delays and edit lists applied) to mono 48 kHz on the file's own timeline (-copyts;
 // silence before the first sample), then cut to start at the first video frame.
 std::vector<int16_t> audio_from_first_frame(const std::string& path, const std::string& raw) {
-  EXPECT_TRUE(run_ffmpeg(fmt::format(
-      "-copyts -i '{}' -map 0:a:0 -af aresample=48000:first_pts=0 -ac 1 -f s16le '{}'", path, raw)));
+  EXPECT_TRUE(run_ffmpeg(
+      fmt::format("-copyts -i '{}' -map 0:a:0 -af aresample=48000:first_pts=0 -ac 1 -f s16le '{}'",
+                  path, raw)));
   std::ifstream in(raw, std::ios::binary);
   const std::vector<char> bytes{std::istreambuf_iterator<char>(in), {}};
   std::vector<int16_t> samples(bytes.size() / 2);
   std::memcpy(samples.data(), bytes.data(), samples.size() * 2);
   const Decoded video = decode_all(path);
-  const auto first_frame = size_t(std::lround(double(video.pts.at(0)) *
-                                              video.info.time_base.value() * 48000));
+  const auto first_frame =
+      size_t(std::lround(double(video.pts.at(0)) * video.info.time_base.value() * 48000));
   samples.erase(samples.begin(), samples.begin() + std::min(first_frame, samples.size()));
   return samples;
 }
 
 // The shift (in samples) that best aligns `copy` with `source`, and how well (correlation).
-std::pair<int, double> best_lag(const std::vector<int16_t>& source, const std::vector<int16_t>& copy,
-                                size_t begin, size_t length, int max_lag) {
+std::pair<int, double> best_lag(const std::vector<int16_t>& source,
+                                const std::vector<int16_t>& copy, size_t begin, size_t length,
+                                int max_lag) {
   int best = 0;
   double best_correlation = -2;
   for (int lag = -max_lag; lag <= max_lag; ++lag) {
@@ -980,7 +993,7 @@ TEST(VideoWriter, AacIsReencodedToOpusForWebm) {
   const auto [lag, correlation] = best_lag(source, copy, 9600, 24000, 2400);
   std::printf("opus vs source: lag %d samples, correlation %.4f\n", lag, correlation);
   EXPECT_LE(std::abs(lag + 312), 48);  // the 6.5 ms, within 1 ms
-  EXPECT_GT(correlation, 0.8);  // Opus does not keep the waveform of the crowd noise exactly
+  EXPECT_GT(correlation, 0.8);         // Opus does not keep the waveform of the crowd noise exactly
 }
 
 TEST(VideoWriter, PcmIsReencodedToAacForMp4) {
@@ -988,10 +1001,10 @@ TEST(VideoWriter, PcmIsReencodedToAacForMp4) {
   const std::string pcm = dir + "/pcm.mkv";
   // 2 s of video; PCM audio at 48 kHz from 0.25 s to 3.25 s (its start offset must survive, and it
   // must be cut where the video ends).
-  ASSERT_TRUE(run_ffmpeg(fmt::format(
-      "-t 2 -i '{0}' -itsoffset 0.25 -t 3 -i '{0}' -map 0:v -map 1:a -vf scale=160:90 "
-      "-c:v libx264 -preset ultrafast -af aresample=48000 -c:a pcm_s16le '{1}'",
-      talking_clip, pcm)));
+  ASSERT_TRUE(run_ffmpeg(
+      fmt::format("-t 2 -i '{0}' -itsoffset 0.25 -t 3 -i '{0}' -map 0:v -map 1:a -vf scale=160:90 "
+                  "-c:v libx264 -preset ultrafast -af aresample=48000 -c:a pcm_s16le '{1}'",
+                  talking_clip, pcm)));
   ASSERT_EQ(audio_stream_info(pcm).codec, "pcm_s16le");
   const std::string output = dir + "/out.mp4";
   std::vector<std::string> warnings;
@@ -1067,9 +1080,12 @@ TEST(VideoWriter, UndecodableAudioIsSkippedWithWarning) {
 
   const std::string output = dir + "/out.mkv";  // Matroska cannot hold it
   std::vector<std::string> warnings;
-  const auto sink = open_frame_sink(
-      output, {.width = 32, .height = 16, .time_base = {1, 25}, .audio_source = source,
-               .warn = [&](const std::string& w) { warnings.push_back(w); }});
+  const auto sink =
+      open_frame_sink(output, {.width = 32,
+                               .height = 16,
+                               .time_base = {1, 25},
+                               .audio_source = source,
+                               .warn = [&](const std::string& w) { warnings.push_back(w); }});
   ASSERT_EQ(warnings.size(), 1u);
   std::printf("%s\n", warnings[0].c_str());
   EXPECT_CONTAINS(warnings[0], "mpegh_3d_audio");
@@ -1093,9 +1109,11 @@ void write_gray_png(const std::string& path, int width, int height, uint8_t valu
 TEST(VideoReader, ReadsImageFolderInNaturalOrder) {
   const std::string dir = scratch_dir("video");
   // Names whose natural order (1, 2, 9, 10, 11) differs from the plain one.
-  const std::vector<std::pair<std::string, uint8_t>> images = {
-      {"frame10.png", 40}, {"frame2.png", 20}, {"frame1.png", 10}, {"frame9.png", 30},
-      {"frame11.png", 50}};
+  const std::vector<std::pair<std::string, uint8_t>> images = {{"frame10.png", 40},
+                                                               {"frame2.png", 20},
+                                                               {"frame1.png", 10},
+                                                               {"frame9.png", 30},
+                                                               {"frame11.png", 50}};
   for (const auto& [name, value] : images) write_gray_png(dir + "/" + name, 24, 16, value);
   std::ofstream(dir + "/readme.txt") << "not an image";
 

@@ -192,7 +192,8 @@ Mean average(const std::vector<Mean>& means) {
 std::vector<Mean> raw_corner_means(const std::string& raw) {
   std::vector<Mean> means;
   for (size_t at = 0; at + kFrameBytes <= raw.size(); at += kFrameBytes)
-    means.push_back(corner_mean(reinterpret_cast<const uint8_t*>(raw.data()) + at, kWidth, kHeight));
+    means.push_back(
+        corner_mean(reinterpret_cast<const uint8_t*>(raw.data()) + at, kWidth, kHeight));
   return means;
 }
 
@@ -296,7 +297,8 @@ class MjpegReader {
         }
       } else {
         const size_t start = buffer_.find(boundary_);
-        const size_t head_end = start == std::string::npos ? start : buffer_.find("\r\n\r\n", start);
+        const size_t head_end =
+            start == std::string::npos ? start : buffer_.find("\r\n\r\n", start);
         if (head_end != std::string::npos) {
           const std::string head = buffer_.substr(start, head_end - start);
           const size_t cl = head.find("Content-Length: ");
@@ -353,7 +355,8 @@ TEST_F(WebcamCommand, FileInputIsPacedAsLiveIntoARecordingAndStdout) {
                                       clip(), out),
                           out + "/raw.rgb");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(contains(r.err, "ffplay -f rawvideo -pixel_format rgb24 -video_size 320x180 -framerate 30 -i -"))
+  EXPECT_TRUE(contains(
+      r.err, "ffplay -f rawvideo -pixel_format rgb24 -video_size 320x180 -framerate 30 -i -"))
       << r.err;
 
   const json stats = json::parse(file_text(out + "/stats.json"));
@@ -389,7 +392,8 @@ TEST_F(WebcamCommand, FileInputIsPacedAsLiveIntoARecordingAndStdout) {
     EXPECT_GT(periods, 0.5) << "frame " << i;
     off_period.push_back(std::abs(periods - std::round(periods)));
   }
-  std::nth_element(off_period.begin(), off_period.begin() + off_period.size() / 2, off_period.end());
+  std::nth_element(off_period.begin(), off_period.begin() + off_period.size() / 2,
+                   off_period.end());
   EXPECT_LT(off_period[off_period.size() / 2], 0.15);
   EXPECT_GE(totals["seconds"].get<double>(), 1.3);
 
@@ -406,13 +410,15 @@ TEST_F(WebcamCommand, CompositesFollowTheBackgroundSetting) {
   std::vector<Mean> source_corners;
   {
     const Decoded source = decode_all(clip(), /*keep_pixels=*/true);
-    for (const auto& pixels : source.pixels) source_corners.push_back(corner_mean(pixels.data(), kWidth, kHeight));
+    for (const auto& pixels : source.pixels)
+      source_corners.push_back(corner_mean(pixels.data(), kWidth, kHeight));
   }
   const Mean source = average(source_corners);
 
   auto run = [&](const std::string& background, const std::string& name) {
-    const Result r = webcam(fmt::format("--input {} --output - --background '{}' --quiet", clip(), background),
-                            out + "/" + name);
+    const Result r =
+        webcam(fmt::format("--input {} --output - --background '{}' --quiet", clip(), background),
+               out + "/" + name);
     EXPECT_EQ(r.status, 0) << r.err;
     return raw_corner_means(file_text(out + "/" + name));
   };
@@ -434,9 +440,10 @@ TEST_F(WebcamCommand, CompositesFollowTheBackgroundSetting) {
 
 TEST_F(WebcamCommand, StatsJsonAndDuration) {
   const std::string out = scratch_dir("webcam");
-  const Result r = webcam(fmt::format("--input {} --loop --duration 2.5 --output null --stats-json "
-                                      "{}/stats.json --warmup-frames 10 --quiet",
-                                      clip(), out));
+  const Result r =
+      webcam(fmt::format("--input {} --loop --duration 2.5 --output null --stats-json "
+                         "{}/stats.json --warmup-frames 10 --quiet",
+                         clip(), out));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_FALSE(contains(r.err, " fps | out ")) << r.err;  // --quiet: no stats lines
 
@@ -560,7 +567,8 @@ TEST_F(WebcamCommand, PreviewServerStreamsAndTakesSettings) {
   EXPECT_TRUE(is_red(m)) << m.r << " " << m.g << " " << m.b;
 
   // A change of setting is applied live: /settings says so, and the stream turns blue.
-  const Response changed = http(port, post(port, "/control", R"({"background": "#0000ff", "mirror": true})"));
+  const Response changed =
+      http(port, post(port, "/control", R"({"background": "#0000ff", "mirror": true})"));
   ASSERT_EQ(changed.status, 200) << changed.body;
   const json settings = json::parse(http(port, get(port, "/settings")).body);
   EXPECT_EQ(settings["background"], "#0000ff");
@@ -577,7 +585,8 @@ TEST_F(WebcamCommand, PreviewServerStreamsAndTakesSettings) {
   // Malformed or invalid requests are refused and change nothing.
   EXPECT_EQ(http(port, post(port, "/control", R"({"background": )")).status, 400);
   EXPECT_EQ(http(port, post(port, "/control", R"({"blur_strength": "strong"})")).status, 400);
-  EXPECT_EQ(http(port, post(port, "/control", R"({"background": "/no/such/picture.png"})")).status, 400);
+  EXPECT_EQ(http(port, post(port, "/control", R"({"background": "/no/such/picture.png"})")).status,
+            400);
   EXPECT_EQ(http(port, post(port, "/control", R"({"mirror": false})", "text/plain")).status, 415);
   EXPECT_EQ(json::parse(http(port, get(port, "/settings")).body), settings);
 
@@ -807,7 +816,8 @@ TEST(RatioController, LevelsGoDownInStepsToTheFloor) {
   sim.run_until(60);
   EXPECT_EQ(c.level(), c.lowest_level());
   EXPECT_EQ(int(sim.changes.size()), c.lowest_level());
-  for (size_t i = 1; i < sim.changes.size(); ++i) EXPECT_GE(sim.changes[i].t - sim.changes[i - 1].t, 2.0);
+  for (size_t i = 1; i < sim.changes.size(); ++i)
+    EXPECT_GE(sim.changes[i].t - sim.changes[i - 1].t, 2.0);
   EXPECT_TRUE(contains(c.last_reason(), "< target 30 fps")) << c.last_reason();
 }
 

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
         p[0] = disc ? 220 : uint8_t(x / 2), p[1] = disc ? 180 : uint8_t(y), p[2] = 90;
       }
     mattecast::Matte matte;
-    for (int frame = 0; frame < 3; ++frame) session.process({rgb.data(), width, height, width * 3}, matte);
+    for (int frame = 0; frame < 3; ++frame)
+      session.process({rgb.data(), width, height, width * 3}, matte);
     double sum = 0;
     for (const float a : matte.alpha) sum += a;
     std::printf("%s\nmatte %dx%d, mean alpha %.4f, precision %s\n",

@@ -44,7 +44,7 @@ std::string version_string();
 
 // What `mattecast info --cpu` shows.
 struct CpuInfo {
-  std::string model_name;          // from /proc/cpuinfo ("" if unknown)
+  std::string model_name;  // from /proc/cpuinfo ("" if unknown)
   CpuTier detected = CpuTier::baseline;
   CpuTier active = CpuTier::baseline;  // after $MATTECAST_ISA
   std::vector<std::string> flags;  // the tier-deciding features the CPU has ("avx2", "amx_bf16")
@@ -113,10 +113,10 @@ void prefer_short_openmp_spins(char** argv);
 float auto_downsample_ratio(int width, int height);
 
 struct SessionParams {
-  int threads = 0;                        // 0: one per available core
+  int threads = 0;  // 0: one per available core
   Precision precision = default_precision();
-  float downsample_ratio = 0.0f;          // 0: auto_downsample_ratio(); 1: no refiner
-  bool alpha_only = false;                // skip the foreground colour (faster)
+  float downsample_ratio = 0.0f;  // 0: auto_downsample_ratio(); 1: no refiner
+  bool alpha_only = false;        // skip the foreground colour (faster)
 };
 
 // A read-only view of 8-bit interleaved RGB pixels; rows are `stride` bytes apart.

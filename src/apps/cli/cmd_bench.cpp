@@ -101,22 +101,30 @@ void run_bench(const BenchOptions& o) {
     const std::string name = fmt::format("{}x{}", size.width, size.height);
     const int threads = session.params().threads;
     if (o.json) {
-      results.push_back({{"size", name}, {"ratio", size.ratio}, {"precision", to_string(precision)},
-                         {"isa", to_string(cpu_tier())}, {"threads", threads}, {"median_ms", median}, {"min_ms", minimum},
-                         {"fps", 1000.0 / median}, {"peak_rss_mb", peak_rss_mb()},
-                         {"alpha_only", o.alpha_only}, {"frames", o.frames},
+      results.push_back({{"size", name},
+                         {"ratio", size.ratio},
+                         {"precision", to_string(precision)},
+                         {"isa", to_string(cpu_tier())},
+                         {"threads", threads},
+                         {"median_ms", median},
+                         {"min_ms", minimum},
+                         {"fps", 1000.0 / median},
+                         {"peak_rss_mb", peak_rss_mb()},
+                         {"alpha_only", o.alpha_only},
+                         {"frames", o.frames},
                          {"model", model->info().path},
-                         {"stages_mean_ms", {{"input", stages.input_ms},
-                                             {"encoder", stages.encoder_ms},
-                                             {"decoder", stages.decoder_ms},
-                                             {"refiner", stages.refiner_ms}}}});
+                         {"stages_mean_ms",
+                          {{"input", stages.input_ms},
+                           {"encoder", stages.encoder_ms},
+                           {"decoder", stages.decoder_ms},
+                           {"refiner", stages.refiner_ms}}}});
     } else {
-      fmt::print("{:>10} {:>6.3f} {:>5} {:>8} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
-                 "(mean: input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f} ms)\n",
-                 name, size.ratio, to_string(precision), to_string(cpu_tier()), threads, median,
-                 minimum,
-                 1000.0 / median, peak_rss_mb(), stages.input_ms, stages.encoder_ms,
-                 stages.decoder_ms, stages.refiner_ms);
+      fmt::print(
+          "{:>10} {:>6.3f} {:>5} {:>8} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
+          "(mean: input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f} ms)\n",
+          name, size.ratio, to_string(precision), to_string(cpu_tier()), threads, median, minimum,
+          1000.0 / median, peak_rss_mb(), stages.input_ms, stages.encoder_ms, stages.decoder_ms,
+          stages.refiner_ms);
     }
   }
   if (o.json) fmt::print("{}\n", nlohmann::json{{"results", results}}.dump(2));
@@ -126,8 +134,9 @@ void run_bench(const BenchOptions& o) {
 
 void add_bench_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "bench", "Time the network on synthetic frames (default 1920x1080 at ratio 0.25 and "
-               "1280x720 at 0.375)");
+      "bench",
+      "Time the network on synthetic frames (default 1920x1080 at ratio 0.25 and "
+      "1280x720 at 0.375)");
   auto options = std::make_shared<BenchOptions>();
   add_engine_options(*command, options->engine);
   command->add_option("--size", options->sizes, "Frame size WIDTHxHEIGHT (repeatable)");

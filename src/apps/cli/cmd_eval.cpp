@@ -52,9 +52,10 @@ std::vector<std::string> list_alpha_frames(const std::string& folder) {
     throw Error(fmt::format("{}: no alpha frames (pha_NNN.npy or images) in this folder", folder));
   if (npy_names.empty()) return list_images(folder);
   if (has_images)
-    throw Error(fmt::format("{}: holds both pha_*.npy files and images; which are the alpha "
-                            "frames is unclear",
-                            folder));
+    throw Error(
+        fmt::format("{}: holds both pha_*.npy files and images; which are the alpha "
+                    "frames is unclear",
+                    folder));
   std::sort(npy_names.begin(), npy_names.end(), natural_less);
   std::vector<std::string> paths;
   for (const auto& name : npy_names) paths.push_back((fs::path(folder) / name).string());
@@ -68,8 +69,8 @@ AlphaImage read_alpha_frame(const std::string& path) {
   NpyArray array = read_npy(path);
   // `mattecast infer` writes (height, width); a trailing channel of one is the same matte.
   const auto& shape = array.shape;
-  const bool matte_shape = (shape.size() == 2 || (shape.size() == 3 && shape[2] == 1)) &&
-                           shape[0] > 0 && shape[1] > 0;
+  const bool matte_shape =
+      (shape.size() == 2 || (shape.size() == 3 && shape[2] == 1)) && shape[0] > 0 && shape[1] > 0;
   if (!matte_shape)
     throw Error(fmt::format("{}: shape ({}) is not an alpha matte (height, width)", path,
                             fmt::join(shape, ", ")));
@@ -221,8 +222,7 @@ void add_eval_command(CLI::App& app) {
                    "(gray, or the alpha channel of RGBA), or a video (its alpha channel, else "
                    "its luma)")
       ->required();
-  command->add_option("--gt", options->truth, "Ground-truth alpha, same kinds")
-      ->required();
+  command->add_option("--gt", options->truth, "Ground-truth alpha, same kinds")->required();
   command->add_flag("--json", options->json,
                     "Print one JSON object with the averages and a per_frame list");
   command->add_flag("--per-frame", options->per_frame, "Also print each frame's scores");

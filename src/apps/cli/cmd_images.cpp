@@ -109,8 +109,8 @@ class Plan {
         if (options_.recursive) {
           add_folder(path, output_folder / path.filename());
         } else {
-          warn(fmt::format("skipping folder '{}' (--recursive includes subfolders)",
-                           path.string()));
+          warn(
+              fmt::format("skipping folder '{}' (--recursive includes subfolders)", path.string()));
           ++skipped_;
         }
       } else if (!entry.is_regular_file(unreadable) || !is_image_path(path.string())) {
@@ -149,7 +149,8 @@ class Plan {
 class ImageMatter {
  public:
   ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
-      : options_(options), spec_(background),
+      : options_(options),
+        spec_(background),
         session_(load_model(options.engine), session_params(options.engine)) {}
 
   // Throws Error naming the file.
@@ -165,8 +166,7 @@ class ImageMatter {
     const fs::path folder = fs::path(job.output).parent_path();
     if (!folder.empty()) fs::create_directories(folder, ec);
     if (ec) {
-      throw Error(
-          fmt::format("'{}': cannot create the folder: {}", folder.string(), ec.message()));
+      throw Error(fmt::format("'{}': cannot create the folder: {}", folder.string(), ec.message()));
     }
 
     if (spec_.kind == BackgroundSpec::Kind::transparent) {
@@ -210,9 +210,10 @@ void run_images(const ImagesOptions& o) {
   // Wrong settings fail before the model loads.
   const BackgroundSpec background = parse_background(o.background);
   if (background.kind == BackgroundSpec::Kind::video) {
-    throw Error(fmt::format("--background '{}' is a video: still images take a colour, a "
-                            "picture, 'blur' or 'transparent'",
-                            o.background));
+    throw Error(
+        fmt::format("--background '{}' is a video: still images take a colour, a "
+                    "picture, 'blur' or 'transparent'",
+                    o.background));
   }
   std::error_code ec;
   fs::create_directories(o.out, ec);
@@ -251,8 +252,9 @@ void run_images(const ImagesOptions& o) {
 
 void add_images_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "images", "Cut people out of still images (files or folders) into RGBA PNGs, or composite "
-                "them over a background");
+      "images",
+      "Cut people out of still images (files or folders) into RGBA PNGs, or composite "
+      "them over a background");
   auto options = std::make_shared<ImagesOptions>();
   add_engine_options(*command, options->engine);
   command->add_option("INPUT", options->inputs, "Image files and folders of images")->required();

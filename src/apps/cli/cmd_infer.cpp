@@ -45,8 +45,8 @@ void run_infer(const InferOptions& o) {
                               frame.width, frame.height, matte.width, matte.height));
     session.process(frame.view(), matte);
     const int64_t h = matte.height, w = matte.width;
-    write_output((fs::path(o.out) / fmt::format("pha_{:03d}.npy", i)).string(),
-                 matte.alpha.data(), {h, w}, o.force);
+    write_output((fs::path(o.out) / fmt::format("pha_{:03d}.npy", i)).string(), matte.alpha.data(),
+                 {h, w}, o.force);
     if (!o.alpha_only)
       write_output((fs::path(o.out) / fmt::format("fgr_{:03d}.npy", i)).string(),
                    matte.foreground.data(), {h, w, 3}, o.force);
@@ -58,8 +58,9 @@ void run_infer(const InferOptions& o) {
 
 void add_infer_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "infer", "Run the network over a folder of frames (state carried) and write raw outputs "
-               "as pha_NNN.npy / fgr_NNN.npy");
+      "infer",
+      "Run the network over a folder of frames (state carried) and write raw outputs "
+      "as pha_NNN.npy / fgr_NNN.npy");
   auto options = std::make_shared<InferOptions>();
   options->engine.precision = "fp32";  // a verification tool: exact unless asked otherwise
   add_engine_options(*command, options->engine);

@@ -12,8 +12,8 @@ void print_model(const std::string& path) {
   const auto model = Model::load(path);
   const ModelInfo& info = model->info();
   fmt::print("model:       {}\n", info.path);
-  fmt::print("format:      {}\n", info.format == "pth" ? "pth (PyTorch state_dict)"
-                                                       : "tfjs (TF.js graph model, uint8)");
+  fmt::print("format:      {}\n",
+             info.format == "pth" ? "pth (PyTorch state_dict)" : "tfjs (TF.js graph model, uint8)");
   fmt::print("tensors:     {}\n", info.tensor_count);
   fmt::print("parameters:  {}\n", info.parameter_count);
   fmt::print("refiner:     {}\n", to_string(info.refiner));

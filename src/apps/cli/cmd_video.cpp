@@ -26,7 +26,8 @@ struct VideoOptions {
 };
 
 Rational rate_from(double fps) {
-  if (!(fps > 0 && fps <= 1000)) throw Error(fmt::format("--fps {}: expected 0 < fps <= 1000", fps));
+  if (!(fps > 0 && fps <= 1000))
+    throw Error(fmt::format("--fps {}: expected 0 < fps <= 1000", fps));
   return {int(fps * 1000 + 0.5), 1000};
 }
 
@@ -38,16 +39,19 @@ void print_summary(const VideoJobReport& report) {
              peak_rss_mb());
   std::string stages;
   for (const auto& stage : report.stages)
-    stages += fmt::format("{}{} {:.1f}", stages.empty() ? "" : ", ", stage.name, stage.ms_per_frame);
+    stages +=
+        fmt::format("{}{} {:.1f}", stages.empty() ? "" : ", ", stage.name, stage.ms_per_frame);
   fmt::print("ms per frame by stage (stages overlap on their own threads): {}\n", stages);
   if (!report.scene_cuts.empty()) {
     std::string cuts;
     for (const auto& cut : report.scene_cuts)
-      cuts += fmt::format("{}frame {} ({:.2f} s)", cuts.empty() ? "" : ", ", cut.frame, cut.seconds);
+      cuts +=
+          fmt::format("{}frame {} ({:.2f} s)", cuts.empty() ? "" : ", ", cut.frame, cut.seconds);
     fmt::print("scene cuts ({}): {}\n", report.scene_cuts.size(), cuts);
   }
   if (!report.corrupt_packets.empty())
-    fmt::print("{} damaged packets skipped (see the warnings above)\n", report.corrupt_packets.size());
+    fmt::print("{} damaged packets skipped (see the warnings above)\n",
+               report.corrupt_packets.size());
   if (const auto& cut = report.short_input) {
     const std::string frames =
         cut->expected_frames < 0
@@ -74,8 +78,7 @@ void run_video(VideoOptions& o) {
   }
   job.image_rate = rate_from(o.image_fps);
   job.audio = !o.no_audio;
-  if (o.preview_only && o.preview.empty())
-    throw Error("--preview-only needs --preview PATH.png");
+  if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
 
   const auto model = load_model(o.engine);
   if (!o.preview.empty()) {
@@ -85,10 +88,10 @@ void run_video(VideoOptions& o) {
   }
 
   const StopSignals stop_signals;
-  const auto mode = o.quiet                   ? ProgressDisplay::Mode::quiet
-                    : o.progress == "plain"   ? ProgressDisplay::Mode::plain
-                    : o.progress == "tty"     ? ProgressDisplay::Mode::tty
-                                              : ProgressDisplay::Mode::automatic;
+  const auto mode = o.quiet                 ? ProgressDisplay::Mode::quiet
+                    : o.progress == "plain" ? ProgressDisplay::Mode::plain
+                    : o.progress == "tty"   ? ProgressDisplay::Mode::tty
+                                            : ProgressDisplay::Mode::automatic;
   std::unique_ptr<ProgressDisplay> display;
   VideoJobCallbacks callbacks;
   callbacks.abort = &stop_signals.requested();
@@ -113,8 +116,9 @@ void add_video_command(CLI::App& app) {
       "video", "Matte a video or an image sequence: composite, alpha and/or foreground out");
   auto o = std::make_shared<VideoOptions>();
   add_engine_options(*command, o->engine, /*with_ratio=*/false);
-  command->add_option("INPUT", o->job.input,
-                      "A video file, a folder of images, or a pattern such as frames/%05d.png")
+  command
+      ->add_option("INPUT", o->job.input,
+                   "A video file, a folder of images, or a pattern such as frames/%05d.png")
       ->required();
   command->add_option("-o,--output", o->job.composite_path,
                       "Composite: .mp4/.mkv (H.264), .mov (ProRes), .webm (VP9), a folder or "
@@ -129,9 +133,10 @@ void add_video_command(CLI::App& app) {
                       "Network input scale: auto (longer side 512 px) or a value in (0, 1]");
   command->add_option("--crf", o->job.crf, "H.264/VP9 quality (lower is better; default 18 / 30)")
       ->check(CLI::Range(0, 63));
-  command->add_option("--preset", o->job.preset,
-                      "libx264 preset (default ultrafast: keeps pace with the network; "
-                      "veryfast: files ~2.5x smaller)")
+  command
+      ->add_option("--preset", o->job.preset,
+                   "libx264 preset (default ultrafast: keeps pace with the network; "
+                   "veryfast: files ~2.5x smaller)")
       ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                              "slow", "slower", "veryslow"}));
   command->add_option("--alpha-depth", o->job.alpha_depth, "8 or 16 (16: PNG sequences only)")

@@ -65,13 +65,14 @@ void print_summary(const LiveJobReport& report) {
   auto number = [&](const char* key) {
     return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
   };
-  fmt::print(stderr,
-             "mattecast: {} frames in {:.1f} s ({}): in {:.1f} fps, out {:.1f} fps, dropped {}, "
-             "latency p50 {:.1f} p95 {:.1f} max {:.1f} ms, cpu {:.0f}%, memory {:.0f} -> {:.0f} MB\n",
-             report.output_frames, report.seconds, report.stop_reason, number("input_fps"),
-             number("output_fps"), report.dropped, number("latency_ms_p50"),
-             number("latency_ms_p95"), number("latency_ms_max"), number("cpu_percent"),
-             number("rss_mb_start"), number("rss_mb_end"));
+  fmt::print(
+      stderr,
+      "mattecast: {} frames in {:.1f} s ({}): in {:.1f} fps, out {:.1f} fps, dropped {}, "
+      "latency p50 {:.1f} p95 {:.1f} max {:.1f} ms, cpu {:.0f}%, memory {:.0f} -> {:.0f} MB\n",
+      report.output_frames, report.seconds, report.stop_reason, number("input_fps"),
+      number("output_fps"), report.dropped, number("latency_ms_p50"), number("latency_ms_p95"),
+      number("latency_ms_max"), number("cpu_percent"), number("rss_mb_start"),
+      number("rss_mb_end"));
   if (report.ratio_changes > 0)
     fmt::print(stderr, "mattecast: network ratio at the end {:.3g} ({} changes)\n",
                report.downsample_ratio, report.ratio_changes);
@@ -93,7 +94,8 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
   if (!is_camera_input(job.input)) {
     for (const char* camera_only : {"--size", "--fps", "--pixel-format"})
       if (command.count(camera_only) > 0)
-        fmt::print(stderr, "mattecast: warning: {} applies to cameras; {} plays at its own size and rate\n",
+        fmt::print(stderr,
+                   "mattecast: warning: {} applies to cameras; {} plays at its own size and rate\n",
                    camera_only, job.input);
   }
 
@@ -105,7 +107,9 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
   LiveJobCallbacks callbacks;
   callbacks.abort = &stop_signals.requested();
   callbacks.info = [&](const std::string& line) { fmt::print(stderr, "mattecast: {}\n", line); };
-  callbacks.warn = [](const std::string& line) { fmt::print(stderr, "mattecast: warning: {}\n", line); };
+  callbacks.warn = [](const std::string& line) {
+    fmt::print(stderr, "mattecast: warning: {}\n", line);
+  };
   if (!o.quiet) callbacks.stats = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
   const LiveJobReport report = run_live_job(model, job, callbacks);
   if (!o.quiet || report.aborted) print_summary(report);
@@ -124,54 +128,68 @@ void add_webcam_command(CLI::App& app) {
   auto o = std::make_shared<WebcamOptions>();
   add_engine_options(*command, o->engine);
   LiveJobOptions& job = o->job;
-  command->add_option("-i,--input", job.input,
-                      "A camera (/dev/videoN), or a video file or URL played at its own pace")
+  command
+      ->add_option("-i,--input", job.input,
+                   "A camera (/dev/videoN), or a video file or URL played at its own pace")
       ->capture_default_str();
   command->add_option("--size", o->size, "Camera frame size WIDTHxHEIGHT")->capture_default_str();
   command->add_option("--fps", job.fps, "Camera frame rate")->capture_default_str();
-  command->add_option("--pixel-format", job.pixel_format, "Camera pixel format: auto, mjpg, yuyv, nv12, yu12")
+  command
+      ->add_option("--pixel-format", job.pixel_format,
+                   "Camera pixel format: auto, mjpg, yuyv, nv12, yu12")
       ->check(CLI::IsMember({"", "auto", "mjpg", "mjpeg", "yuyv", "nv12", "yu12", "i420"}));
-  command->add_flag("--loop", job.loop, "A file input starts again at its end (else the run ends there)");
+  command->add_flag("--loop", job.loop,
+                    "A file input starts again at its end (else the run ends there)");
   command->add_option(
       "-o,--output", job.outputs,
       "Repeatable. /dev/videoN: a v4l2loopback virtual webcam; -: raw frames to stdout; null: "
       "discard (benchmarks); anything else: a recording (.mp4 .mkv .mov .webm) with the real "
       "capture times");
-  command->add_option("--output-format", job.output_format,
-                      "auto (yuyv for a virtual webcam, rgb24 for stdout), rgb24 (stdout), yuyv, yu12")
+  command
+      ->add_option("--output-format", job.output_format,
+                   "auto (yuyv for a virtual webcam, rgb24 for stdout), rgb24 (stdout), yuyv, yu12")
       ->check(CLI::IsMember({"auto", "rgb24", "yuyv", "yu12", "i420"}));
-  command->add_option("--output-matrix", job.output_matrix,
-                      "YCbCr matrix of YUV outputs: auto (BT.709 from 720p up), bt601, bt709")
+  command
+      ->add_option("--output-matrix", job.output_matrix,
+                   "YCbCr matrix of YUV outputs: auto (BT.709 from 720p up), bt601, bt709")
       ->check(CLI::IsMember({"auto", "bt601", "bt709"}));
-  command->add_option("--background", o->background,
-                      "blur[:STRENGTH] (default), a colour (#RRGGBB or a name), an image, or a video "
-                      "(looped)");
+  command->add_option(
+      "--background", o->background,
+      "blur[:STRENGTH] (default), a colour (#RRGGBB or a name), an image, or a video "
+      "(looped)");
   command->add_option("--blur", o->blur, "Blur strength (0, 100]: sigma in px of a 720-line frame")
       ->capture_default_str();
   command->add_flag("--mirror", job.settings.mirror, "Flip left-right (a mirror view)");
-  command->add_option("--feather", job.settings.feather_px, "Soften the matte's edge by PX (0..50)");
+  command->add_option("--feather", job.settings.feather_px,
+                      "Soften the matte's edge by PX (0..50)");
   command->add_option("--edge-low", job.settings.edge_low,
                       "Smooth-step edge: alpha <= LOW becomes 0 (0..1, default 0)");
   command->add_option("--edge-high", job.settings.edge_high,
                       "Smooth-step edge: alpha >= HIGH becomes 1 (0..1, default 1)");
-  command->add_option("--temporal", job.settings.temporal,
-                      "Temporal smoothing of the matte: weight of the previous frame (0..0.95, default 0)");
-  command->add_option("--preview-port", job.preview_port,
-                      "Serve a preview page (stream, stats, controls) on this port (0: any free one)")
+  command->add_option(
+      "--temporal", job.settings.temporal,
+      "Temporal smoothing of the matte: weight of the previous frame (0..0.95, default 0)");
+  command
+      ->add_option("--preview-port", job.preview_port,
+                   "Serve a preview page (stream, stats, controls) on this port (0: any free one)")
       ->check(CLI::Range(0, 65535));
   command->add_option("--preview-bind", job.preview_bind,
                       "Address of the preview server (default 127.0.0.1: this machine only)");
-  command->add_option("--target-fps", job.target_fps,
-                      "Lower the network's input size step by step to hold this output rate (and "
-                      "raise it again when there is room)")
+  command
+      ->add_option("--target-fps", job.target_fps,
+                   "Lower the network's input size step by step to hold this output rate (and "
+                   "raise it again when there is room)")
       ->check(CLI::Range(0.1, 1000.0));
   command->add_option("--duration", job.duration_s, "Stop after this many seconds")
       ->check(CLI::PositiveNumber);
-  command->add_option("--stats-json", job.stats_json_path, "Write the run's statistics here at the end");
-  command->add_option("--warmup-frames", job.warmup_frames,
-                      "Output frames left out of the run's figures (default 30)")
+  command->add_option("--stats-json", job.stats_json_path,
+                      "Write the run's statistics here at the end");
+  command
+      ->add_option("--warmup-frames", job.warmup_frames,
+                   "Output frames left out of the run's figures (default 30)")
       ->check(CLI::Range(0, 100000));
-  command->add_flag("--list-devices", o->list_devices, "List the cameras and virtual webcams, then exit");
+  command->add_flag("--list-devices", o->list_devices,
+                    "List the cameras and virtual webcams, then exit");
   command->add_flag("-q,--quiet", o->quiet, "No stats line, no summary");
   command->add_flag("--force", job.overwrite, "Overwrite an existing recording");
   command->footer(
@@ -179,7 +197,8 @@ void add_webcam_command(CLI::App& app) {
       "  mattecast webcam --output /dev/video4          # camera /dev/video0 -> virtual webcam\n"
       "  mattecast webcam --output /dev/video4 --preview-port 8080 --background office.jpg\n"
       "  mattecast webcam --input clip.mp4 --loop --output - | ffplay -f rawvideo ... -i -\n"
-      "Ctrl-C stops (recordings are finished). A stats line is printed every second (--quiet: none).");
+      "Ctrl-C stops (recordings are finished). A stats line is printed every second (--quiet: "
+      "none).");
   command->callback([o, command] { run_webcam(*o, *command); });
 }
 

@@ -12,14 +12,16 @@ void add_engine_options(CLI::App& command, EngineOptions& options, bool with_rat
                      "Weights: a .pth state_dict or a TF.js model.json (default: search "
                      "$MATTECAST_MODELS, $XDG_DATA_HOME/mattecast/models, ~/.cache/mattecast, "
                      "/usr/local/share/mattecast/models, ../shared/models)");
-  command.add_option("--precision", options.precision,
-                     "fp32, bf16 or auto (bf16 where the CPU has native bf16, else fp32)")
+  command
+      .add_option("--precision", options.precision,
+                  "fp32, bf16 or auto (bf16 where the CPU has native bf16, else fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   command.add_option("--threads", options.threads, "Threads (0: one per core)")
       ->check(CLI::NonNegativeNumber);
   if (with_ratio)
-    command.add_option("--ratio,--downsample-ratio", options.ratio,
-                       "Network input scale in (0, 1] (default: longer side 512 px)")
+    command
+        .add_option("--ratio,--downsample-ratio", options.ratio,
+                    "Network input scale in (0, 1] (default: longer side 512 px)")
         ->check(CLI::Range(0.0f, 1.0f));
 }
 

@@ -20,7 +20,8 @@ class StopSignals {
 
  private:
   bool ignore_sigpipe_;
-  struct sigaction old_int_ {}, old_term_ {}, old_pipe_ {};
+  struct sigaction old_int_ {
+  }, old_term_{}, old_pipe_{};
 };
 
 }  // namespace mattecast::cli

@@ -24,7 +24,9 @@ void mirror_rows(const RgbImage& src, uint8_t* dst, ptrdiff_t dst_stride) {
 }  // namespace
 
 LiveCompose::LiveCompose(int width, int height, std::function<void(const std::string&)> warn)
-    : width_(width), height_(height), warn_(std::move(warn)),
+    : width_(width),
+      height_(height),
+      warn_(std::move(warn)),
       mirrored_(size_t(width) * size_t(height) * 3),
       composite_(size_t(width) * size_t(height) * 3) {}
 

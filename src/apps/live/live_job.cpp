@@ -127,7 +127,10 @@ class LiveJob {
 
 LiveJob::LiveJob(std::shared_ptr<const Model> model, const LiveJobOptions& o,
                  const LiveJobCallbacks& callbacks)
-    : o_(o), callbacks_(callbacks), info_(log_to(callbacks.info)), warn_(log_to(callbacks.warn)),
+    : o_(o),
+      callbacks_(callbacks),
+      info_(log_to(callbacks.info)),
+      warn_(log_to(callbacks.warn)),
       stats_file_(o.stats_json_path.empty() ? nullptr
                                             : std::make_unique<AtomicFile>(o.stats_json_path)),
       stats_(LiveStats::default_stages(), timed_by(clock_)),
@@ -153,9 +156,10 @@ std::unique_ptr<PreviewServer> LiveJob::open_preview() {
       store_, [this] { return stats_json().dump(); }, server_options);
   info_("preview: " + preview->url());
   if (o_.preview_bind != "127.0.0.1" && o_.preview_bind != "::1" && o_.preview_bind != "localhost")
-    warn_(fmt::format("the preview and its controls are reachable on {} by anyone who can reach "
-                      "this machine (--preview-bind)",
-                      o_.preview_bind));
+    warn_(
+        fmt::format("the preview and its controls are reachable on {} by anyone who can reach "
+                    "this machine (--preview-bind)",
+                    o_.preview_bind));
   return preview;
 }
 
@@ -233,9 +237,10 @@ bool LiveJob::process_frame() {
   const int width = capture_.width(), height = capture_.height();
   if (frame_.width != width || frame_.height != height) {
     if (!size_warned_)
-      warn_(fmt::format("{}: a frame of {}x{} after frames of {}x{}: skipped (the outputs keep "
-                        "the first size)",
-                        report_.input, frame_.width, frame_.height, width, height));
+      warn_(
+          fmt::format("{}: a frame of {}x{} after frames of {}x{}: skipped (the outputs keep "
+                      "the first size)",
+                      report_.input, frame_.width, frame_.height, width, height));
     size_warned_ = true;
     ++report_.skipped;
     return true;

@@ -46,11 +46,11 @@ namespace mattecast {
 struct LiveJobOptions {
   // Input: "/dev/videoN" (a V4L2 camera), or a video file / URL played at its own pace.
   std::string input = "/dev/video0";
-  int width = 1280;           // camera: requested size (files keep their own)
+  int width = 1280;  // camera: requested size (files keep their own)
   int height = 720;
-  double fps = 30;            // camera: requested rate (files keep their own)
-  std::string pixel_format;   // camera: "", "auto", "mjpg", "yuyv", "nv12", "yu12"
-  bool loop = false;          // files: start again at the end (else the job ends there)
+  double fps = 30;           // camera: requested rate (files keep their own)
+  std::string pixel_format;  // camera: "", "auto", "mjpg", "yuyv", "nv12", "yu12"
+  bool loop = false;         // files: start again at the end (else the job ends there)
 
   // Outputs, any number (at least one of these or a preview):
   //   "/dev/videoN" (any character device): a v4l2loopback virtual webcam
@@ -63,19 +63,19 @@ struct LiveJobOptions {
   std::string output_format = "auto";
   // YCbCr matrix of YUV outputs: "auto" (BT.709 from 1280x720 up, else BT.601), "bt601", "bt709".
   std::string output_matrix = "auto";
-  bool overwrite = false;     // replace an existing recording
-  int stdout_fd = 1;          // where "-" writes
+  bool overwrite = false;  // replace an existing recording
+  int stdout_fd = 1;       // where "-" writes
 
   // Browser preview: -1 none, 0 an ephemeral port, else that port.
   int preview_port = -1;
   std::string preview_bind = "127.0.0.1";
 
-  LiveSettings settings;      // the starting settings (changed live from the preview page)
-  SessionParams session;      // alpha_only is forced on
-  double target_fps = 0;      // 0: keep the session's ratio; else see RatioController
-  double duration_s = 0;      // 0: until the input ends, abort, or an error
+  LiveSettings settings;        // the starting settings (changed live from the preview page)
+  SessionParams session;        // alpha_only is forced on
+  double target_fps = 0;        // 0: keep the session's ratio; else see RatioController
+  double duration_s = 0;        // 0: until the input ends, abort, or an error
   std::string stats_json_path;  // "" for none; written at the end (also after abort or an error)
-  int warmup_frames = 30;     // output frames kept out of the run's figures (kernels, caches)
+  int warmup_frames = 30;       // output frames kept out of the run's figures (kernels, caches)
 
   // Tests: a source to use instead of open_live_source() (treated like a camera: opened first,
   // its info() gives the frame size).
@@ -90,20 +90,20 @@ struct LiveJobCallbacks {
 };
 
 struct LiveJobReport {
-  std::string input;             // the source's description
+  std::string input;  // the source's description
   int width = 0, height = 0;
-  int64_t source_frames = 0;     // published by the source (whole run, warm-up included)
-  int64_t output_frames = 0;     // written to the outputs (whole run)
-  int64_t dropped = 0;           // published but never processed (whole run)
-  int64_t skipped = 0;           // taken but not output (a frame of another size than the first)
-  double seconds = 0;            // from the first frame awaited to the end
+  int64_t source_frames = 0;  // published by the source (whole run, warm-up included)
+  int64_t output_frames = 0;  // written to the outputs (whole run)
+  int64_t dropped = 0;        // published but never processed (whole run)
+  int64_t skipped = 0;        // taken but not output (a frame of another size than the first)
+  double seconds = 0;         // from the first frame awaited to the end
   // "end of input", "duration", "interrupted", "stdout closed"
   std::string stop_reason;
-  bool aborted = false;          // stopped through callbacks.abort
-  float downsample_ratio = 0;    // at the end
+  bool aborted = false;        // stopped through callbacks.abort
+  float downsample_ratio = 0;  // at the end
   int ratio_changes = 0;
   std::vector<std::string> outputs;  // "path: description" of what was written
-  std::string stats_json;        // the final statistics (what stats_json_path holds)
+  std::string stats_json;            // the final statistics (what stats_json_path holds)
 };
 
 // The checks of run_live_job() that need no model or device: an output given, option ranges,

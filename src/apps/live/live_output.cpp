@@ -18,17 +18,19 @@ namespace {
 
 const char* ffplay_name(RawFormat format) {
   switch (format) {
-    case RawFormat::rgb24: return "rgb24";
-    case RawFormat::yuyv: return "yuyv422";
-    case RawFormat::yu12: return "yuv420p";
+    case RawFormat::rgb24:
+      return "rgb24";
+    case RawFormat::yuyv:
+      return "yuyv422";
+    case RawFormat::yu12:
+      return "yuv420p";
   }
   return "rgb24";
 }
 
 class LoopbackSink final : public FrameSink {
  public:
-  LoopbackSink(const std::string& path, const LoopbackOptions& options)
-      : device_(path, options) {}
+  LoopbackSink(const std::string& path, const LoopbackOptions& options) : device_(path, options) {}
   void write(const uint8_t* pixels, ptrdiff_t stride, int64_t) override {
     device_.write({pixels, device_.width(), device_.height(), stride});
   }
@@ -145,8 +147,9 @@ RawFormat parse_output_format(const std::string& text, bool for_loopback) {
   if (text == "yu12" || text == "i420") return RawFormat::yu12;
   if (text == "rgb24") {
     if (for_loopback)
-      throw Error("--output-format rgb24: a virtual webcam takes yuyv or yu12 (rgb24 is for "
-                  "--output -)");
+      throw Error(
+          "--output-format rgb24: a virtual webcam takes yuyv or yu12 (rgb24 is for "
+          "--output -)");
     return RawFormat::rgb24;
   }
   throw Error(fmt::format("--output-format '{}': expected auto, rgb24, yuyv or yu12", text));
@@ -173,10 +176,11 @@ LiveOutputs::LiveOutputs(const LiveJobOptions& o, int width, int height, double 
           abort);
       stdout_ = sink.get();
       output.sink = std::move(sink);
-      info(fmt::format("output: {}; watch it with: ffplay -f rawvideo -pixel_format {} "
-                       "-video_size {}x{} -framerate {} -i -",
-                       output.sink->description(), ffplay_name(format), width, height,
-                       format_fps(fps > 0 ? fps : 30)));
+      info(
+          fmt::format("output: {}; watch it with: ffplay -f rawvideo -pixel_format {} "
+                      "-video_size {}x{} -framerate {} -i -",
+                      output.sink->description(), ffplay_name(format), width, height,
+                      format_fps(fps > 0 ? fps : 30)));
     } else if (path == "null") {
       output.sink = std::make_unique<NullSink>();
       info("output: " + output.sink->description());

@@ -27,8 +27,10 @@ double tidy(float value) {
 }
 
 std::string lower_trimmed(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -46,11 +48,11 @@ constexpr Range kEdgeRange{0, 1, false};
 constexpr Range kTemporalRange{0, 0.95, false};
 
 void check_range(const char* field, double value, Range range) {
-  const bool ok = std::isfinite(value) && (range.low_open ? value > range.low : value >= range.low) &&
-                  value <= range.high;
+  const bool ok = std::isfinite(value) &&
+                  (range.low_open ? value > range.low : value >= range.low) && value <= range.high;
   if (!ok)
-    throw Error(fmt::format("{}: {} is out of range {}{}, {}]", field, value, range.low_open ? "(" : "[",
-                            range.low, range.high));
+    throw Error(fmt::format("{}: {} is out of range {}{}, {}]", field, value,
+                            range.low_open ? "(" : "[", range.low, range.high));
 }
 
 // "blur:N" → N when the text is the blur with a strength, nullopt for anything else. A malformed
@@ -62,8 +64,8 @@ std::optional<double> blur_strength_in(const std::string& lowered) {
   double value = 0;
   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (ec != std::errc() || end != number.data() + number.size() || number.empty())
-    throw Error(fmt::format("background: '{}' has no valid blur strength (expected blur:N, 0 < N <= 100)",
-                            lowered));
+    throw Error(fmt::format(
+        "background: '{}' has no valid blur strength (expected blur:N, 0 < N <= 100)", lowered));
   return value;
 }
 
@@ -71,8 +73,8 @@ void check_background(const std::string& background, const BackgroundValidator& 
   const std::string lowered = lower_trimmed(background);
   if (lowered.empty()) throw Error("background: must not be empty");
   if (lowered == "transparent" || lowered == "none")
-    throw Error(fmt::format("background: '{}' is not available live (the webcam output has no alpha)",
-                            background));
+    throw Error(fmt::format(
+        "background: '{}' is not available live (the webcam output has no alpha)", background));
   if (!validate) return;
   try {
     validate(background);
@@ -185,7 +187,8 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
       throw Error("malformed JSON: " + json_message(e));
     }
     if (!request.is_object())
-      throw Error(fmt::format("request: expected a JSON object of settings, not {}", request.type_name()));
+      throw Error(
+          fmt::format("request: expected a JSON object of settings, not {}", request.type_name()));
     for (const auto& [key, value] : request.items()) {
       if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields))
         throw Error(fmt::format("unknown field '{}' (known: {})", key, fmt::join(kFields, ", ")));
@@ -217,7 +220,8 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
       const float strength = static_cast<float>(*blur_from_background);
       if (request.contains("blur_strength") && next.blur_strength != strength)
         throw Error(fmt::format("blur_strength: {} conflicts with the background's '{}'",
-                                tidy(next.blur_strength), request["background"].get<std::string>()));
+                                tidy(next.blur_strength),
+                                request["background"].get<std::string>()));
       next.blur_strength = strength;
     }
     if (request.contains("mirror")) {
@@ -227,7 +231,8 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
       next.mirror = value.get<bool>();
     }
     // Ranges again (cheap), the edge order and the background, which only the validator knows.
-    validate_live_settings(next, request.contains("background") ? validate_background_ : BackgroundValidator{});
+    validate_live_settings(
+        next, request.contains("background") ? validate_background_ : BackgroundValidator{});
   } catch (const std::exception& e) {
     result.error = e.what();
     std::lock_guard lock(mutex_);

@@ -91,8 +91,8 @@ class SettingsStore {
 
  private:
   BackgroundValidator validate_background_;
-  std::mutex writer_mutex_;  // serialises apply_json/set (held while validating)
-  mutable std::mutex mutex_; // guards settings_ (held only to copy)
+  std::mutex writer_mutex_;   // serialises apply_json/set (held while validating)
+  mutable std::mutex mutex_;  // guards settings_ (held only to copy)
   LiveSettings settings_;
   std::atomic<uint64_t> version_{1};
 };

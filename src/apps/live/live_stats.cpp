@@ -17,11 +17,11 @@ namespace mattecast {
 
 namespace {
 
-constexpr int64_t kWindowNs = 1'000'000'000;      // the "last second"
+constexpr int64_t kWindowNs = 1'000'000'000;  // the "last second"
 constexpr int64_t kCpuSampleEveryNs = 100'000'000;
-constexpr size_t kCpuSamples = 64;                // 6.4 s of CPU history at one sample per 100 ms
+constexpr size_t kCpuSamples = 64;  // 6.4 s of CPU history at one sample per 100 ms
 constexpr double kBinMs = 0.1;
-constexpr size_t kBins = 20'000;                  // 0.1 ms bins up to 2 s
+constexpr size_t kBins = 20'000;  // 0.1 ms bins up to 2 s
 
 int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -57,7 +57,9 @@ class Ring {
     }
     return n;
   }
-  const Entry& oldest() const { return entries_[(head_ + entries_.size() - size_) % entries_.size()]; }
+  const Entry& oldest() const {
+    return entries_[(head_ + entries_.size() - size_) % entries_.size()];
+  }
   void clear() { head_ = size_ = 0; }
 
  private:
@@ -109,16 +111,19 @@ double process_rss_mb() {
   if (n <= 0) return 0;
   text[n] = '\0';
   char* end = nullptr;
-  std::strtoull(text, &end, 10);                           // total program size
+  std::strtoull(text, &end, 10);  // total program size
   const unsigned long long resident = std::strtoull(end, nullptr, 10);
   const long page = ::sysconf(_SC_PAGESIZE);
-  return static_cast<double>(resident) * static_cast<double>(page > 0 ? page : 4096) / (1024.0 * 1024.0);
+  return static_cast<double>(resident) * static_cast<double>(page > 0 ? page : 4096) /
+         (1024.0 * 1024.0);
 }
 
 int64_t process_cpu_ns() {
   rusage usage{};
   if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  auto ns = [](const timeval& tv) { return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000; };
+  auto ns = [](const timeval& tv) {
+    return int64_t{tv.tv_sec} * 1'000'000'000 + int64_t{tv.tv_usec} * 1000;
+  };
   return ns(usage.ru_utime) + ns(usage.ru_stime);
 }
 
@@ -205,7 +210,8 @@ namespace {
 // Takes a CPU sample at most every 100 ms; called under the mutex from the per-frame reports.
 template <class State, class Sources>
 void maybe_sample_cpu(State& s, const Sources& sources, int64_t now) {
-  if (s.cpu_size == 0 || now - s.cpu_sample(0).wall >= kCpuSampleEveryNs) s.sample_cpu(now, sources.cpu_ns());
+  if (s.cpu_size == 0 || now - s.cpu_sample(0).wall >= kCpuSampleEveryNs)
+    s.sample_cpu(now, sources.cpu_ns());
 }
 }  // namespace
 
@@ -329,7 +335,8 @@ LiveStats::Snapshot LiveStats::snapshot() const {
   if (out.duration_s > 0) {
     out.input_fps = static_cast<double>(s.captured) / out.duration_s;
     out.output_fps = static_cast<double>(s.output) / out.duration_s;
-    out.cpu_percent = static_cast<double>(cpu_now - s.cpu_origin_ns) * 1e-9 / out.duration_s * 100.0;
+    out.cpu_percent =
+        static_cast<double>(cpu_now - s.cpu_origin_ns) * 1e-9 / out.duration_s * 100.0;
   }
   out.latency.count = s.latency_count;
   out.latency.p50 = s.histogram_percentile(0.50);
@@ -370,10 +377,12 @@ LiveStats::Snapshot LiveStats::snapshot() const {
         break;
       }
     }
-    const State::CpuSample* base = inside && (now - inside->wall >= 10'000'000 || !before) ? inside : before;
+    const State::CpuSample* base =
+        inside && (now - inside->wall >= 10'000'000 || !before) ? inside : before;
     const int64_t wall = now - base->wall;
     if (wall > 1'000'000)
-      out.cpu_percent_window = static_cast<double>(cpu_now - base->cpu) / static_cast<double>(wall) * 100.0;
+      out.cpu_percent_window =
+          static_cast<double>(cpu_now - base->cpu) / static_cast<double>(wall) * 100.0;
   }
 
   out.stages.reserve(s.stages.size());
@@ -394,8 +403,8 @@ LiveStats::Snapshot LiveStats::snapshot() const {
 
 std::string LiveStats::summary_line() const {
   const Snapshot snap = snapshot();
-  std::string line = fmt::format("in {:.1f} fps | out {:.1f} fps | dropped {}", snap.input_fps_window,
-                                 snap.output_fps_window, snap.dropped);
+  std::string line = fmt::format("in {:.1f} fps | out {:.1f} fps | dropped {}",
+                                 snap.input_fps_window, snap.output_fps_window, snap.dropped);
   if (snap.latency_window.count > 0)
     line += fmt::format(" | latency p50 {:.1f} p95 {:.1f} max {:.1f} ms", snap.latency_window.p50,
                         snap.latency_window.p95, snap.latency_window.max);
@@ -403,7 +412,8 @@ std::string LiveStats::summary_line() const {
     line += " | latency -";
   if (!snap.stages.empty()) {
     line += " |";
-    for (const auto& stage : snap.stages) line += fmt::format(" {} {:.1f}", stage.name, stage.mean_ms_window);
+    for (const auto& stage : snap.stages)
+      line += fmt::format(" {} {:.1f}", stage.name, stage.mean_ms_window);
     line += " ms";
   }
   line += fmt::format(" | cpu {:.0f}%", snap.cpu_percent_window);

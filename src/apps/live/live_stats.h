@@ -2,7 +2,8 @@
 // capture-to-output latency, milliseconds per stage, CPU use and resident memory. Each figure is
 // kept for the whole run and for the last second (a sliding window).
 //
-//   LiveStats stats;                                  // stages: capture convert matting compose output
+//   LiveStats stats;                                  // stages: capture convert matting compose
+//   output
 //   // capture thread, per frame:   stats.frame_captured();  or  stats.frame_dropped();
 //   //                              stats.stage(LiveStats::kCapture, ms);
 //   // processing thread, per frame:
@@ -37,8 +38,8 @@ struct LiveStatsSources {
   std::function<double()> rss_mb;
 };
 
-double process_rss_mb();     // /proc/self/statm, 0 if unreadable
-int64_t process_cpu_ns();    // getrusage(RUSAGE_SELF), user + system
+double process_rss_mb();   // /proc/self/statm, 0 if unreadable
+int64_t process_cpu_ns();  // getrusage(RUSAGE_SELF), user + system
 
 class LiveStats {
  public:
@@ -48,7 +49,8 @@ class LiveStats {
   enum DefaultStage : int { kCapture = 0, kConvert, kMatting, kCompose, kOutput };
   static std::vector<std::string> default_stages();
 
-  explicit LiveStats(std::vector<std::string> stages = default_stages(), LiveStatsSources sources = {});
+  explicit LiveStats(std::vector<std::string> stages = default_stages(),
+                     LiveStatsSources sources = {});
   ~LiveStats();
   LiveStats(const LiveStats&) = delete;
   LiveStats& operator=(const LiveStats&) = delete;
@@ -101,26 +103,26 @@ class LiveStats {
   };
   struct Stage {
     std::string name;
-    uint64_t count = 0;          // whole run
-    double mean_ms = 0;          // whole run
-    double mean_ms_window = 0;   // last second
+    uint64_t count = 0;         // whole run
+    double mean_ms = 0;         // whole run
+    double mean_ms_window = 0;  // last second
   };
   struct Snapshot {
-    double duration_s = 0;             // since construction / reset_totals(), up to finish()
-    uint64_t frames_captured = 0;      // whole run
+    double duration_s = 0;         // since construction / reset_totals(), up to finish()
+    uint64_t frames_captured = 0;  // whole run
     uint64_t frames_output = 0;
     uint64_t dropped = 0;
     double input_fps = 0, output_fps = 0;  // whole run
-    Latency latency;                   // whole run (histogram: within 0.05 ms, max exact)
-    double cpu_percent = 0;            // whole run, % of one core
+    Latency latency;                       // whole run (histogram: within 0.05 ms, max exact)
+    double cpu_percent = 0;                // whole run, % of one core
     double input_fps_window = 0, output_fps_window = 0;
     uint64_t dropped_window = 0;
-    Latency latency_window;            // last second, exact
+    Latency latency_window;  // last second, exact
     double cpu_percent_window = 0;
     std::vector<Stage> stages;
-    double rss_mb = 0;                 // now (or at finish())
-    double rss_mb_start = 0;           // at mark_warm(), else at construction
-    double rss_mb_end = 0;             // at finish(), else now
+    double rss_mb = 0;        // now (or at finish())
+    double rss_mb_start = 0;  // at mark_warm(), else at construction
+    double rss_mb_end = 0;    // at finish(), else now
     bool finished = false;
   };
   Snapshot snapshot() const;

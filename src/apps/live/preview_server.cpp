@@ -53,13 +53,20 @@ std::string error_json(std::string_view message) {
 // For errors cpp-httplib answers itself, with no body of ours.
 std::string describe_status(int status) {
   switch (status) {
-    case 400: return "malformed request";
-    case 408: return "request not received in time";
-    case 413: return "request body exceeds 64 KB";
-    case 414: return "request target too long";
-    case 416: return "invalid Range";
-    case 431: return "request headers exceed 16 KB";
-    default: return fmt::format("request refused (HTTP {})", status);
+    case 400:
+      return "malformed request";
+    case 408:
+      return "request not received in time";
+    case 413:
+      return "request body exceeds 64 KB";
+    case 414:
+      return "request target too long";
+    case 416:
+      return "invalid Range";
+    case 431:
+      return "request headers exceed 16 KB";
+    default:
+      return fmt::format("request refused (HTTP {})", status);
   }
 }
 

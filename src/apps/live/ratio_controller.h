@@ -40,7 +40,7 @@ class RatioController {
   bool frame(int64_t now_ns, double processing_ms, int arrived = 1);
 
   float ratio() const { return ratio_for(level_); }
-  int level() const { return level_; }            // 0: max_ratio, 1: max_ratio x step, ...
+  int level() const { return level_; }             // 0: max_ratio, 1: max_ratio x step, ...
   int lowest_level() const { return max_level_; }  // the level of min_ratio (or just above it)
   float ratio_for(int level) const;
   // Why the last change was made, e.g. "output 24.1 fps < target 30 fps" (empty before any).

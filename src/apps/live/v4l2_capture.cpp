@@ -16,12 +16,12 @@
 
 namespace mattecast {
 
-using v4l2_detail::Role;
 using v4l2_detail::device_label;
 using v4l2_detail::enumerate_capture_formats;
 using v4l2_detail::errno_text;
 using v4l2_detail::kListHint;
 using v4l2_detail::open_node;
+using v4l2_detail::Role;
 using v4l2_detail::xioctl;
 
 namespace {
@@ -36,10 +36,10 @@ CaptureFormat unlisted_format(int fd, const CaptureRequest& want) {
       is_supported_capture_fourcc(current.fmt.pix.pixelformat) && !want.fourcc) {
     fourcc = current.fmt.pix.pixelformat;
   }
-  return CaptureFormat{
-      fourcc, want.width > 0 ? want.width : 1280, want.height > 0 ? want.height : 720,
-      want.fps > 0 ? FrameInterval{1000, uint32_t(std::lround(want.fps * 1000))}
-                   : FrameInterval{1, 30}};
+  return CaptureFormat{fourcc, want.width > 0 ? want.width : 1280,
+                       want.height > 0 ? want.height : 720,
+                       want.fps > 0 ? FrameInterval{1000, uint32_t(std::lround(want.fps * 1000))}
+                                    : FrameInterval{1, 30}};
 }
 
 // Asks for `wanted` where the driver lets us choose the frame rate; the period the camera runs at

@@ -13,12 +13,12 @@
 
 namespace mattecast {
 
-using v4l2_detail::Role;
 using v4l2_detail::device_label;
 using v4l2_detail::errno_text;
 using v4l2_detail::kListHint;
 using v4l2_detail::not_loopback_message;
 using v4l2_detail::open_node;
+using v4l2_detail::Role;
 using v4l2_detail::xioctl;
 
 V4l2LoopbackOutput::V4l2LoopbackOutput(const std::string& path, const LoopbackOptions& options)

@@ -3,8 +3,7 @@
 
 namespace mattecast {
 
-std::optional<Background> open_background(const VideoJobOptions& options, int width,
-                                          int height) {
+std::optional<Background> open_background(const VideoJobOptions& options, int width, int height) {
   const bool needed = !options.composite_path.empty() ||
                       (!options.foreground_path.empty() && !options.background.empty());
   if (!needed) return std::nullopt;
@@ -14,14 +13,17 @@ std::optional<Background> open_background(const VideoJobOptions& options, int wi
 
 ComposeStage::ComposeStage(std::optional<Background> background, std::vector<PixelLayout> layouts,
                            int width, int height)
-    : background_(std::move(background)), layouts_(std::move(layouts)), width_(width),
-      height_(height), pictures_(layouts_.size()) {}
+    : background_(std::move(background)),
+      layouts_(std::move(layouts)),
+      width_(width),
+      height_(height),
+      pictures_(layouts_.size()) {}
 
 PixelBuffer ComposeStage::compose(size_t output, const FrameSlot& frame) {
   const auto t0 = JobClock::now();
   const PixelLayout layout = layouts_[output];
-  const int channels = layout == PixelLayout::rgba    ? 4
-                       : layout == PixelLayout::rgb24 ? 3
+  const int channels = layout == PixelLayout::rgba     ? 4
+                       : layout == PixelLayout::rgb24  ? 3
                        : layout == PixelLayout::gray16 ? 2
                                                        : 1;
   auto& picture = pictures_[output];

@@ -31,10 +31,10 @@ void DecodeStage::run() {
       warn_corrupt_packets();  // before the end too: a cut file's last, partial packets are damaged
       if (!got_frame) break;
       if (frame.width != info.width || frame.height != info.height)
-        throw Error(fmt::format("{}: the frame size changes from {}x{} to {}x{} at frame {}; "
-                                "not supported",
-                                info.path, info.width, info.height, frame.width, frame.height,
-                                frame.index));
+        throw Error(fmt::format(
+            "{}: the frame size changes from {}x{} to {}x{} at frame {}; "
+            "not supported",
+            info.path, info.width, info.height, frame.width, frame.height, frame.index));
       copy_into(frame, **slot);
       busy_ms_ += ms_since(t0);
       if (!pipeline_.to_matting.push(*slot)) break;
@@ -92,13 +92,14 @@ std::optional<ShortInput> find_short_input(const VideoInfo& info, int64_t frames
 
 std::string describe_short_input(const VideoInfo& info, int64_t frames, const ShortInput& cut) {
   const std::string counts =
-      cut.expected_frames < 0 ? ""
-                              : fmt::format(" ({} of {}{} frames decoded)", frames,
-                                            info.frame_count > 0 ? "" : "about ",
-                                            cut.expected_frames);
-  return fmt::format("{}: the video ends early: the last good frame is at {:.2f} s, but the file "
-                     "says it lasts {:.2f} s{}; the outputs are shorter than the input",
-                     info.path, cut.last_good_seconds, cut.expected_seconds, counts);
+      cut.expected_frames < 0
+          ? ""
+          : fmt::format(" ({} of {}{} frames decoded)", frames,
+                        info.frame_count > 0 ? "" : "about ", cut.expected_frames);
+  return fmt::format(
+      "{}: the video ends early: the last good frame is at {:.2f} s, but the file "
+      "says it lasts {:.2f} s{}; the outputs are shorter than the input",
+      info.path, cut.last_good_seconds, cut.expected_seconds, counts);
 }
 
 }  // namespace mattecast

@@ -35,8 +35,7 @@ class DecodeStage {
 int64_t expected_frames(const VideoInfo& info);
 
 // Whether a video file, whose last decoded frame has `last_pts`, ended before its stated duration.
-std::optional<ShortInput> find_short_input(const VideoInfo& info, int64_t frames,
-                                           int64_t last_pts);
+std::optional<ShortInput> find_short_input(const VideoInfo& info, int64_t frames, int64_t last_pts);
 // "the video ends early: ..." for the warning.
 std::string describe_short_input(const VideoInfo& info, int64_t frames, const ShortInput& cut);
 

@@ -93,9 +93,10 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
     last_processed = i;
     if (i < picks[row]) continue;
     alpha_gray8(matte, {alpha.data(), w, h, 1, w}, 0);
-    const RgbImage behind = background.transparent()
-                                ? RgbImage{behind_checker.data(), w, h, ptrdiff_t(w) * 3}
-                                : background.render(frame.seconds(), frame.rgb(), matte.alpha.data());
+    const RgbImage behind =
+        background.transparent()
+            ? RgbImage{behind_checker.data(), w, h, ptrdiff_t(w) * 3}
+            : background.render(frame.seconds(), frame.rgb(), matte.alpha.data());
     composite_over(matte, frame.rgb(), behind, {composite.data(), w, h, 3, ptrdiff_t(w) * 3}, 0);
     const int y0 = int(row) * cell_h;
     const ptrdiff_t stride = ptrdiff_t(sheet_w) * 3;

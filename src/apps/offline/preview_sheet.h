@@ -11,9 +11,9 @@
 namespace mattecast {
 
 struct PreviewSheetOptions {
-  int samples = 4;          // rows
-  int cell_width = 320;     // pixels per picture in the sheet
-  int warmup_frames = 8;    // frames run before each sample so the recurrent state has settled
+  int samples = 4;        // rows
+  int cell_width = 320;   // pixels per picture in the sheet
+  int warmup_frames = 8;  // frames run before each sample so the recurrent state has settled
 };
 
 // Mattes the sampled frames with the job's settings and writes the sheet as an RGB PNG

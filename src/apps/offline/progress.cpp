@@ -23,7 +23,8 @@ ProgressDisplay::ProgressDisplay(Mode mode, int64_t total, std::FILE* out)
 std::string ProgressDisplay::format_line(int64_t done, int64_t total, double elapsed,
                                          int bar_width) {
   const double fps = elapsed > 0 ? double(done) / elapsed : 0.0;
-  if (total <= 0) return fmt::format("{} frames  {:.1f} fps  {}", done, fps, format_duration(elapsed));
+  if (total <= 0)
+    return fmt::format("{} frames  {:.1f} fps  {}", done, fps, format_duration(elapsed));
   const double fraction = std::clamp(double(done) / double(total), 0.0, 1.0);
   std::string bar;
   if (bar_width > 0) {

@@ -23,26 +23,26 @@
 namespace mattecast {
 
 struct VideoJobOptions {
-  std::string input;            // a video file, a folder of images, or a printf pattern
-  std::string composite_path;   // "" for none (at least one output is required)
+  std::string input;           // a video file, a folder of images, or a printf pattern
+  std::string composite_path;  // "" for none (at least one output is required)
   std::string alpha_path;
   std::string foreground_path;
-  std::string background;       // spec (see compose/background.h); "": green behind the
-                                // composite, transparent for the foreground
-  SessionParams session;        // threads here is the whole job's core budget (0: all cores)
-  int crf = -1;                 // -1: the codec's default
+  std::string background;  // spec (see compose/background.h); "": green behind the
+                           // composite, transparent for the foreground
+  SessionParams session;   // threads here is the whole job's core budget (0: all cores)
+  int crf = -1;            // -1: the codec's default
   // libx264: ultrafast keeps pace with the network on 2 cores; veryfast gives files ~2.5x smaller.
   std::string preset = "ultrafast";
-  int alpha_depth = 8;          // 8 or 16 (16 only for PNG sequences)
-  bool scene_reset = false;     // reset the recurrent state at detected hard cuts
-  bool audio = true;            // carry the input's audio into video outputs
+  int alpha_depth = 8;       // 8 or 16 (16 only for PNG sequences)
+  bool scene_reset = false;  // reset the recurrent state at detected hard cuts
+  bool audio = true;         // carry the input's audio into video outputs
   bool overwrite = false;
-  Rational image_rate{25, 1};   // frame rate given to image sequence inputs
+  Rational image_rate{25, 1};  // frame rate given to image sequence inputs
 };
 
 struct VideoJobProgress {
   int64_t frames_done = 0;
-  int64_t frames_total = -1;    // -1 when the container does not say
+  int64_t frames_total = -1;  // -1 when the container does not say
   double elapsed_seconds = 0;
 };
 
@@ -73,7 +73,7 @@ struct VideoJobReport {
   VideoInfo input;
   int64_t frames = 0;
   double wall_seconds = 0;
-  std::vector<StageTime> stages;          // decode, matting, compose, encode (per output)
+  std::vector<StageTime> stages;  // decode, matting, compose, encode (per output)
   std::vector<SceneCut> scene_cuts;
   std::vector<CorruptPacket> corrupt_packets;
   std::vector<std::string> outputs;       // "path: description"

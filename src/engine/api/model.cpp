@@ -28,8 +28,8 @@ Format detect_format(const std::string& path) {
   file.read(magic, 2);
   if (magic[0] == 'P' && magic[1] == 'K') return Format::pth;
   if (magic[0] == '{') return Format::tfjs;
-  throw Error(fmt::format("{}: not a model file (expected a PyTorch .pth or a TF.js model.json)",
-                          path));
+  throw Error(
+      fmt::format("{}: not a model file (expected a PyTorch .pth or a TF.js model.json)", path));
 }
 
 }  // namespace

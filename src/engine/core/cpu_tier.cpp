@@ -43,10 +43,14 @@ constexpr uint32_t kAllIsas = ~0u;
 // (Skylake to Ice Lake servers), so that forcing it shows their speed and precisions.
 uint32_t onednn_cap(CpuTier tier) {
   switch (tier) {
-    case CpuTier::baseline: return dnnl_cpu_isa_sse41;
-    case CpuTier::avx2: return dnnl_cpu_isa_avx2;
-    case CpuTier::avx512: return dnnl_cpu_isa_avx512_core_vnni;
-    case CpuTier::amx: return kAllIsas;
+    case CpuTier::baseline:
+      return dnnl_cpu_isa_sse41;
+    case CpuTier::avx2:
+      return dnnl_cpu_isa_avx2;
+    case CpuTier::avx512:
+      return dnnl_cpu_isa_avx512_core_vnni;
+    case CpuTier::amx:
+      return kAllIsas;
   }
   return kAllIsas;
 }
@@ -100,12 +104,12 @@ CpuTier decide_tier() {
   const std::optional<CpuTier> requested = requested_cpu_tier();
   if (!requested) return detected;
   if (*requested > detected)
-    throw Error(fmt::format("MATTECAST_ISA={} is above this CPU's tier ({}); the tiers are "
-                            "baseline, avx2, avx512 and amx",
-                            to_string(*requested), to_string(detected)));
+    throw Error(
+        fmt::format("MATTECAST_ISA={} is above this CPU's tier ({}); the tiers are "
+                    "baseline, avx2, avx512 and amx",
+                    to_string(*requested), to_string(detected)));
   const uint32_t cap = onednn_cap(*requested) & onednn_env_cap();
-  if (cap != kAllIsas &&
-      dnnl_set_max_cpu_isa(static_cast<dnnl_cpu_isa_t>(cap)) != dnnl_success)
+  if (cap != kAllIsas && dnnl_set_max_cpu_isa(static_cast<dnnl_cpu_isa_t>(cap)) != dnnl_success)
     throw Error("internal: oneDNN ran before MATTECAST_ISA could cap it");
   return *requested;
 }
@@ -162,12 +166,18 @@ CpuInfo cpu_info() {
       break;
     }
   const CpuFeatures& f = cpu_features();
-  const std::pair<bool, const char*> flags[] = {
-      {f.sse41, "sse4_1"},        {f.avx2, "avx2"},           {f.fma, "fma"},
-      {f.avx512f, "avx512f"},     {f.avx512bw, "avx512bw"},   {f.avx512vl, "avx512vl"},
-      {f.avx512dq, "avx512dq"},   {f.avx512_vnni, "avx512_vnni"},
-      {f.avx512_bf16, "avx512_bf16"}, {f.amx_tile, "amx_tile"}, {f.amx_bf16, "amx_bf16"},
-      {f.amx_int8, "amx_int8"}};
+  const std::pair<bool, const char*> flags[] = {{f.sse41, "sse4_1"},
+                                                {f.avx2, "avx2"},
+                                                {f.fma, "fma"},
+                                                {f.avx512f, "avx512f"},
+                                                {f.avx512bw, "avx512bw"},
+                                                {f.avx512vl, "avx512vl"},
+                                                {f.avx512dq, "avx512dq"},
+                                                {f.avx512_vnni, "avx512_vnni"},
+                                                {f.avx512_bf16, "avx512_bf16"},
+                                                {f.amx_tile, "amx_tile"},
+                                                {f.amx_bf16, "amx_bf16"},
+                                                {f.amx_int8, "amx_int8"}};
   for (const auto& [present, name] : flags)
     if (present) info.flags.emplace_back(name);
   const dnnl_version_t* v = dnnl_version();

@@ -15,16 +15,26 @@ namespace mattecast {
 
 const char* to_string(StorageDtype dtype) {
   switch (dtype) {
-    case StorageDtype::float32: return "float32";
-    case StorageDtype::float64: return "float64";
-    case StorageDtype::float16: return "float16";
-    case StorageDtype::bfloat16: return "bfloat16";
-    case StorageDtype::int64: return "int64";
-    case StorageDtype::int32: return "int32";
-    case StorageDtype::int16: return "int16";
-    case StorageDtype::int8: return "int8";
-    case StorageDtype::uint8: return "uint8";
-    case StorageDtype::boolean: return "bool";
+    case StorageDtype::float32:
+      return "float32";
+    case StorageDtype::float64:
+      return "float64";
+    case StorageDtype::float16:
+      return "float16";
+    case StorageDtype::bfloat16:
+      return "bfloat16";
+    case StorageDtype::int64:
+      return "int64";
+    case StorageDtype::int32:
+      return "int32";
+    case StorageDtype::int16:
+      return "int16";
+    case StorageDtype::int8:
+      return "int8";
+    case StorageDtype::uint8:
+      return "uint8";
+    case StorageDtype::boolean:
+      return "bool";
   }
   return "?";
 }
@@ -32,15 +42,19 @@ const char* to_string(StorageDtype dtype) {
 size_t element_size(StorageDtype dtype) {
   switch (dtype) {
     case StorageDtype::float64:
-    case StorageDtype::int64: return 8;
+    case StorageDtype::int64:
+      return 8;
     case StorageDtype::float32:
-    case StorageDtype::int32: return 4;
+    case StorageDtype::int32:
+      return 4;
     case StorageDtype::float16:
     case StorageDtype::bfloat16:
-    case StorageDtype::int16: return 2;
+    case StorageDtype::int16:
+      return 2;
     case StorageDtype::int8:
     case StorageDtype::uint8:
-    case StorageDtype::boolean: return 1;
+    case StorageDtype::boolean:
+      return 1;
   }
   return 1;
 }
@@ -164,19 +178,32 @@ enum class Kind : uint8_t {
 
 const char* kind_name(Kind kind) {
   switch (kind) {
-    case Kind::none: return "None";
-    case Kind::boolean: return "bool";
-    case Kind::integer: return "int";
-    case Kind::floating: return "float";
-    case Kind::string: return "str";
-    case Kind::bytes: return "bytes";
-    case Kind::tuple: return "tuple";
-    case Kind::list: return "list";
-    case Kind::dict: return "dict";
-    case Kind::callable: return "function";
-    case Kind::storage_type: return "storage type";
-    case Kind::storage: return "storage";
-    case Kind::tensor: return "tensor";
+    case Kind::none:
+      return "None";
+    case Kind::boolean:
+      return "bool";
+    case Kind::integer:
+      return "int";
+    case Kind::floating:
+      return "float";
+    case Kind::string:
+      return "str";
+    case Kind::bytes:
+      return "bytes";
+    case Kind::tuple:
+      return "tuple";
+    case Kind::list:
+      return "list";
+    case Kind::dict:
+      return "dict";
+    case Kind::callable:
+      return "function";
+    case Kind::storage_type:
+      return "storage type";
+    case Kind::storage:
+      return "storage";
+    case Kind::tensor:
+      return "tensor";
   }
   return "?";
 }
@@ -344,18 +371,32 @@ class Parser {
         if (version > 5) fail(fmt::format("unsupported pickle protocol {}", version));
         break;
       }
-      case kFrame: take(8); break;  // framing only groups opcodes; the length is a hint
+      case kFrame:
+        take(8);
+        break;  // framing only groups opcodes; the length is a hint
       case kMark:
         if (marks_.size() >= kMaxValues)
           fail(fmt::format("pickle nests more than {} MARKs", kMaxValues));
         marks_.push_back(stack_.size());
         break;
-      case kNone: push(none_); break;
-      case kNewTrue: push(true_); break;
-      case kNewFalse: push(false_); break;
-      case kBinInt: push(make_integer(int32_t(uint32_t(read_uint(4))))); break;
-      case kBinInt1: push(make_integer(int64_t(read_uint(1)))); break;
-      case kBinInt2: push(make_integer(int64_t(read_uint(2)))); break;
+      case kNone:
+        push(none_);
+        break;
+      case kNewTrue:
+        push(true_);
+        break;
+      case kNewFalse:
+        push(false_);
+        break;
+      case kBinInt:
+        push(make_integer(int32_t(uint32_t(read_uint(4)))));
+        break;
+      case kBinInt1:
+        push(make_integer(int64_t(read_uint(1))));
+        break;
+      case kBinInt2:
+        push(make_integer(int64_t(read_uint(2))));
+        break;
       case kLong1: {
         const auto width = size_t(read_uint(1));
         if (width > 8) fail(fmt::format("LONG1 integer of {} bytes is wider than 64 bits", width));
@@ -376,13 +417,26 @@ class Parser {
         push(id);
         break;
       }
-      case kBinUnicode: push(make_text(Kind::string, read_text(size_t(read_uint(4))))); break;
-      case kShortBinUnicode: push(make_text(Kind::string, read_text(size_t(read_uint(1))))); break;
-      case kBinString: push(make_text(Kind::string, read_text(size_t(read_uint(4))))); break;
-      case kShortBinString: push(make_text(Kind::string, read_text(size_t(read_uint(1))))); break;
-      case kBinBytes: push(make_text(Kind::bytes, read_text(size_t(read_uint(4))))); break;
-      case kShortBinBytes: push(make_text(Kind::bytes, read_text(size_t(read_uint(1))))); break;
-      default: return false;
+      case kBinUnicode:
+        push(make_text(Kind::string, read_text(size_t(read_uint(4)))));
+        break;
+      case kShortBinUnicode:
+        push(make_text(Kind::string, read_text(size_t(read_uint(1)))));
+        break;
+      case kBinString:
+        push(make_text(Kind::string, read_text(size_t(read_uint(4)))));
+        break;
+      case kShortBinString:
+        push(make_text(Kind::string, read_text(size_t(read_uint(1)))));
+        break;
+      case kBinBytes:
+        push(make_text(Kind::bytes, read_text(size_t(read_uint(4)))));
+        break;
+      case kShortBinBytes:
+        push(make_text(Kind::bytes, read_text(size_t(read_uint(1)))));
+        break;
+      default:
+        return false;
     }
     return true;
   }
@@ -390,8 +444,12 @@ class Parser {
   // Tuples, lists and dicts and what fills them; false for any other opcode.
   bool build_collection(uint8_t opcode) {
     switch (opcode) {
-      case kEmptyTuple: push(empty_tuple_); break;
-      case kTuple: push(make_tuple(pop_to_mark())); break;
+      case kEmptyTuple:
+        push(empty_tuple_);
+        break;
+      case kTuple:
+        push(make_tuple(pop_to_mark()));
+        break;
       case kTuple1: {
         const ValueId a = pop();
         push(make_tuple({a}));
@@ -407,8 +465,12 @@ class Parser {
         push(make_tuple({a, b, c}));
         break;
       }
-      case kEmptyList: push(make(Kind::list)); break;
-      case kEmptyDict: push(make(Kind::dict)); break;
+      case kEmptyList:
+        push(make(Kind::list));
+        break;
+      case kEmptyDict:
+        push(make(Kind::dict));
+        break;
       case kAppend: {
         const ValueId item = pop();
         Value& list = container(top(), Kind::list, "APPEND");
@@ -435,7 +497,8 @@ class Parser {
         dict.items.insert(dict.items.end(), items.begin(), items.end());
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
     return true;
   }
@@ -443,11 +506,21 @@ class Parser {
   // The memo, globals, persistent ids, REDUCE and BUILD; any other opcode is an error.
   void step_object(uint8_t opcode) {
     switch (opcode) {
-      case kBinPut: memoize(uint32_t(read_uint(1))); break;
-      case kLongBinPut: memoize(uint32_t(read_uint(4))); break;
-      case kMemoize: memoize(uint32_t(memo_.size())); break;
-      case kBinGet: recall(uint32_t(read_uint(1))); break;
-      case kLongBinGet: recall(uint32_t(read_uint(4))); break;
+      case kBinPut:
+        memoize(uint32_t(read_uint(1)));
+        break;
+      case kLongBinPut:
+        memoize(uint32_t(read_uint(4)));
+        break;
+      case kMemoize:
+        memoize(uint32_t(memo_.size()));
+        break;
+      case kBinGet:
+        recall(uint32_t(read_uint(1)));
+        break;
+      case kLongBinGet:
+        recall(uint32_t(read_uint(4)));
+        break;
       case kGlobal: {
         std::string module = read_line();
         std::string name = read_line();
@@ -460,7 +533,9 @@ class Parser {
                     expect(name, Kind::string, "STACK_GLOBAL name").text));
         break;
       }
-      case kBinPersId: push(persistent_storage(pop())); break;
+      case kBinPersId:
+        push(persistent_storage(pop()));
+        break;
       case kReduce: {
         const ValueId args = pop(), callable = pop();
         push(reduce(callable, args));
@@ -549,7 +624,8 @@ class Parser {
       case Callable::ordered_dict:
         if (!args.empty()) fail("OrderedDict called with arguments; torch.save passes none");
         return make(Kind::dict);
-      case Callable::rebuild_tensor_v2: return rebuild_tensor(args);
+      case Callable::rebuild_tensor_v2:
+        return rebuild_tensor(args);
       case Callable::rebuild_parameter:
         // (data, requires_grad, backward_hooks): a Parameter is its data tensor here.
         if (args.size() != 3)

@@ -142,7 +142,9 @@ float half_to_float(uint16_t half) {
 // Converts `count` consecutive elements of a floating dtype to float.
 void convert(const uint8_t* src, StorageDtype dtype, float* dst, size_t count) {
   switch (dtype) {
-    case StorageDtype::float32: std::memcpy(dst, src, count * sizeof(float)); return;
+    case StorageDtype::float32:
+      std::memcpy(dst, src, count * sizeof(float));
+      return;
     case StorageDtype::float64:
       for (size_t i = 0; i < count; ++i) {
         double value;
@@ -159,7 +161,8 @@ void convert(const uint8_t* src, StorageDtype dtype, float* dst, size_t count) {
                                                 : std::bit_cast<float>(uint32_t(bits) << 16);
       }
       return;
-    default: break;
+    default:
+      break;
   }
   throw Error(fmt::format("cannot convert {} to float", to_string(dtype)));
 }

@@ -25,8 +25,13 @@ int half_up(int n) { return (n + 1) / 2; }
 template <typename F>
 void with_views(const Tensor& a, Tensor& b, F&& f, int a_first = 0, int a_count = -1,
                 int b_first = 0, int b_count = -1) {
-  with_view(a, [&](auto va) { with_view(b, [&](auto vb) { f(va, vb); }, b_first, b_count); },
-            a_first, a_count);
+  with_view(
+      a,
+      [&](auto va) {
+        with_view(
+            b, [&](auto vb) { f(va, vb); }, b_first, b_count);
+      },
+      a_first, a_count);
 }
 
 }  // namespace
@@ -93,7 +98,8 @@ void RvmNetwork::plan(int frame_w, int frame_h, float ratio) {
   const DataType f32 = DataType::f32;
   const DataType ct = compute_type_;
   frame_w_ = frame_h_ = 0;  // unplanned until the end: a failed plan must not look done
-  input_size_ = {int(std::floor(double(frame_h) * ratio)), int(std::floor(double(frame_w) * ratio))};
+  input_size_ = {int(std::floor(double(frame_h) * ratio)),
+                 int(std::floor(double(frame_w) * ratio))};
   if (input_size_.h < 1 || input_size_.w < 1)
     throw Error(fmt::format("frame {}x{} at downsample ratio {} leaves no pixels for the network",
                             frame_w, frame_h, ratio));
@@ -184,13 +190,13 @@ std::vector<const Conv2d*> RvmNetwork::convolutions() const {
   std::vector<const Conv2d*> all{&stem_};
   for (const EncoderBlock& b : blocks_)
     for (const Conv2d* c : {&b.expand, &b.depthwise, &b.project}) all.push_back(c);
-  for (const Conv2d* c : {&last_, &aspp_main_, &bottleneck_gru_.input_hidden,
-                          &bottleneck_gru_.hidden_hidden})
+  for (const Conv2d* c :
+       {&last_, &aspp_main_, &bottleneck_gru_.input_hidden, &bottleneck_gru_.hidden_hidden})
     all.push_back(c);
   for (const Level& l : up_)
     for (const Conv2d* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) all.push_back(c);
-  for (const Conv2d* c : {&output_conv1_, &output_conv2_, &project_, &dgf_conv1_, &dgf_conv2_,
-                          &dgf_conv3_})
+  for (const Conv2d* c :
+       {&output_conv1_, &output_conv2_, &project_, &dgf_conv1_, &dgf_conv2_, &dgf_conv3_})
     all.push_back(c);
   std::erase_if(all, [](const Conv2d* c) { return c->name().empty(); });  // layers it lacks
   return all;
@@ -212,7 +218,8 @@ StateView RvmNetwork::state(int level) const {
 
 void RvmNetwork::conv(Conv2d& layer, const Tensor& src, Tensor& dst, const Tensor* residual) {
   dst.reshape(layer.out_h(), layer.out_w(), layer.spec().out_channels);
-  layer.run(dnnl_, src.data(), dst.data(), scratchpad_.data(), residual ? residual->data() : nullptr);
+  layer.run(dnnl_, src.data(), dst.data(), scratchpad_.data(),
+            residual ? residual->data() : nullptr);
 }
 
 void RvmNetwork::forward(const RgbImage& frame, float ratio, Matte& out) {
@@ -253,7 +260,8 @@ void RvmNetwork::prepare_input(const RgbImage& frame) {
 void RvmNetwork::squeeze_excite(const EncoderBlock& block, Tensor& x) {
   const SqueezeExcitation& se = *block.weights->squeeze_excitation;
   with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
-  const auto fully_connected_pair = [&](const auto* fc1, const auto* fc2) {  // float or bf16 weights
+  const auto fully_connected_pair = [&](const auto* fc1,
+                                        const auto* fc2) {  // float or bf16 weights
     kernels::fully_connected(fc1, se.fc1_bias.data(), pooled_features_.data(), se.channels,
                              se.squeeze_channels, squeezed_.data());
     for (int i = 0; i < se.squeeze_channels; ++i) squeezed_[i] = std::max(squeezed_[i], 0.0f);
@@ -293,9 +301,8 @@ void RvmNetwork::encode() {
 
   // LR-ASPP: ReLU(BN(conv(f4))) * sigmoid(conv(mean(f4))).
   conv(aspp_main_, features4_, aspp_);
-  with_view(features4_, [&](auto v) {
-    kernels::global_avg_pool(as_const(v), pooled_features_.data());
-  });
+  with_view(features4_,
+            [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
   kernels::fully_connected(weights_.aspp_gate.data(), nullptr, pooled_features_.data(), 960, 128,
                            gate_.data());
   for (int i = 0; i < 128; ++i) gate_[i] = 1.0f / (1.0f + std::exp(-gate_[i]));
@@ -308,12 +315,16 @@ void RvmNetwork::run_gru(Gru& gru, Tensor& block_output) {
   Tensor& xh = gru_xh_;
   xh.reshape(gru.state.h(), gru.state.w(), 2 * c);
   with_view(xh, [&](auto dst) {
-    kernels::concat_channels(block_output.view<float>().channels(c, c), gru.state.view<float>(), dst);
+    kernels::concat_channels(block_output.view<float>().channels(c, c), gru.state.view<float>(),
+                             dst);
   });
   conv(gru.input_hidden, xh, gru_gates_);
-  with_views(gru_gates_, xh, [&](auto gates, auto h_slot) {
-    kernels::gru_reset(as_const(gates), as_const(gru.state.view<float>()), h_slot);
-  }, 0, 2 * c, c, c);
+  with_views(
+      gru_gates_, xh,
+      [&](auto gates, auto h_slot) {
+        kernels::gru_reset(as_const(gates), as_const(gru.state.view<float>()), h_slot);
+      },
+      0, 2 * c, c, c);
   conv(gru.hidden_hidden, xh, gru_candidate_);
   with_views(gru_gates_, gru_candidate_, [&](auto gates, auto candidate) {
     kernels::gru_update(as_const(gates), as_const(candidate), gru.state.view<float>(),
@@ -365,9 +376,10 @@ void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
     // input, the hidden features into 8..23, then A from them by three 1x1 convs.
     const View<float> stats = dgf_stats_.view<float>();
     const View<float> mean_x = mean_x_.view<float>(), mean_y = mean_y_.view<float>();
-    kernels::deep_guided_filter_statistics(small, y, weights_.dgf_box.data(), stats.channels(0, 8), mean_x,
-                                           mean_y);
-    with_view(hidden_, [&](auto hidden) { kernels::copy(as_const(hidden), stats.channels(8, 16)); });
+    kernels::deep_guided_filter_statistics(small, y, weights_.dgf_box.data(), stats.channels(0, 8),
+                                           mean_x, mean_y);
+    with_view(hidden_,
+              [&](auto hidden) { kernels::copy(as_const(hidden), stats.channels(8, 16)); });
     conv(dgf_conv1_, dgf_stats_, dgf_mid1_);
     conv(dgf_conv2_, dgf_mid1_, dgf_mid2_);
     conv(dgf_conv3_, dgf_mid2_, coeff_a_);

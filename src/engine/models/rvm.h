@@ -67,7 +67,7 @@ class RvmNetwork {
   DnnlContext dnnl_;
   int frame_w_ = 0, frame_h_ = 0;
   float ratio_ = 0;
-  Size input_size_;              // network input (downsampled frame)
+  Size input_size_;             // network input (downsampled frame)
   std::array<Size, 5> levels_;  // input, /2, /4, /8, /16
 
   // Layers.
@@ -79,14 +79,14 @@ class RvmNetwork {
   Conv2d dgf_conv1_, dgf_conv2_, dgf_conv3_;
 
   // Activations. Buffers whose lifetimes do not overlap share storage (see plan()).
-  Tensor src_small_;                    // s0: the downsampled frame, 0..1 (float)
-  std::array<Tensor, 3> pooled_;        // s1, s2, s3 (float)
-  Tensor normalized_;                   // ImageNet-normalised s0, the encoder's input
+  Tensor src_small_;              // s0: the downsampled frame, 0..1 (float)
+  std::array<Tensor, 3> pooled_;  // s1, s2, s3 (float)
+  Tensor normalized_;             // ImageNet-normalised s0, the encoder's input
   Tensor block_a_, block_b_, expanded_, depthwise_;
-  std::array<Tensor, 3> features_;      // f1 (/2), f2 (/4), f3 (/8): skip connections to the decoder
-  Tensor features4_, aspp_;             // f4 (960) and the LR-ASPP output (128, float)
+  std::array<Tensor, 3> features_;  // f1 (/2), f2 (/4), f3 (/8): skip connections to the decoder
+  Tensor features4_, aspp_;         // f4 (960) and the LR-ASPP output (128, float)
   Tensor gru_xh_, gru_gates_, gru_candidate_;  // [x, h] then [x, r*h]; ih out; hh out: all levels
-  std::vector<float> pooled_features_;  // global means for SE / LR-ASPP gates
+  std::vector<float> pooled_features_;         // global means for SE / LR-ASPP gates
   std::vector<float> squeezed_, gate_;
   Tensor output_input_, output_mid_, hidden_, projection_;
   Tensor dgf_stats_, dgf_mid1_, dgf_mid2_;

@@ -19,13 +19,13 @@ struct BlockConfig {
 constexpr Activation RE = Activation::relu;
 constexpr Activation HS = Activation::hardswish;
 constexpr BlockConfig kBlocks[] = {
-    {16, 3, 16, 16, false, RE, 1, 1},    {16, 3, 64, 24, false, RE, 2, 1},
-    {24, 3, 72, 24, false, RE, 1, 1},    {24, 5, 72, 40, true, RE, 2, 1},
-    {40, 5, 120, 40, true, RE, 1, 1},    {40, 5, 120, 40, true, RE, 1, 1},
-    {40, 3, 240, 80, false, HS, 2, 1},   {80, 3, 200, 80, false, HS, 1, 1},
-    {80, 3, 184, 80, false, HS, 1, 1},   {80, 3, 184, 80, false, HS, 1, 1},
-    {80, 3, 480, 112, true, HS, 1, 1},   {112, 3, 672, 112, true, HS, 1, 1},
-    {112, 5, 672, 160, true, HS, 2, 2},  {160, 5, 960, 160, true, HS, 1, 2},
+    {16, 3, 16, 16, false, RE, 1, 1},   {16, 3, 64, 24, false, RE, 2, 1},
+    {24, 3, 72, 24, false, RE, 1, 1},   {24, 5, 72, 40, true, RE, 2, 1},
+    {40, 5, 120, 40, true, RE, 1, 1},   {40, 5, 120, 40, true, RE, 1, 1},
+    {40, 3, 240, 80, false, HS, 2, 1},  {80, 3, 200, 80, false, HS, 1, 1},
+    {80, 3, 184, 80, false, HS, 1, 1},  {80, 3, 184, 80, false, HS, 1, 1},
+    {80, 3, 480, 112, true, HS, 1, 1},  {112, 3, 672, 112, true, HS, 1, 1},
+    {112, 5, 672, 160, true, HS, 2, 2}, {160, 5, 960, 160, true, HS, 1, 2},
     {160, 5, 960, 160, true, HS, 1, 2},
 };
 constexpr float kBackboneEps = 1e-3f;  // torchvision MobileNetV3's BatchNorm
@@ -86,9 +86,10 @@ class Builder {
     for (const auto& [name, tensor] : map_.tensors()) {
       if (used_.count(name) || name.rfind("project_seg.", 0) == 0) continue;
       if (name.size() > 20 && name.ends_with("num_batches_tracked")) continue;
-      throw Error(fmt::format("{}: unexpected tensor '{}' {}: not part of RVM MobileNetV3 "
-                              "(is this the resnet50 variant or another model?)",
-                              map_.source(), name, shape_string(tensor.shape)));
+      throw Error(
+          fmt::format("{}: unexpected tensor '{}' {}: not part of RVM MobileNetV3 "
+                      "(is this the resnet50 variant or another model?)",
+                      map_.source(), name, shape_string(tensor.shape)));
     }
   }
 
@@ -103,8 +104,8 @@ RvmWeights build_rvm_weights(const WeightMap& map) {
   Builder b(map);
   RvmWeights w;
 
-  w.stem = b.conv_bn("backbone.features.0.0", "backbone.features.0.1",
-                     {3, 16, 3, 2, 1, false, HS}, kBackboneEps);
+  w.stem = b.conv_bn("backbone.features.0.0", "backbone.features.0.1", {3, 16, 3, 2, 1, false, HS},
+                     kBackboneEps);
   for (size_t i = 0; i < std::size(kBlocks); ++i) {
     const BlockConfig& c = kBlocks[i];
     const std::string block = fmt::format("backbone.features.{}.block", i + 1);
@@ -147,8 +148,8 @@ RvmWeights build_rvm_weights(const WeightMap& map) {
   w.last = b.conv_bn("backbone.features.16.0", "backbone.features.16.1",
                      {160, 960, 1, 1, 1, false, HS}, kBackboneEps);
 
-  w.aspp_main = b.conv_bn("aspp.aspp1.0", "aspp.aspp1.1", {960, 128, 1, 1, 1, false, RE},
-                          kDefaultEps);
+  w.aspp_main =
+      b.conv_bn("aspp.aspp1.0", "aspp.aspp1.1", {960, 128, 1, 1, 1, false, RE}, kDefaultEps);
   w.aspp_gate = b.take("aspp.aspp2.1.weight", {128, 960, 1, 1});
 
   w.bottleneck_gru = b.conv_gru("decoder.decode4.gru", 64);
@@ -158,10 +159,9 @@ RvmWeights build_rvm_weights(const WeightMap& map) {
   for (int i = 0; i < 3; ++i) {
     const std::string m = fmt::format("decoder.decode{}", 3 - i);
     UpsamplingLayer& layer = w.upsampling[i];
-    layer.conv = b.conv_bn(m + ".conv.0", m + ".conv.1",
-                           {in_channels[i] + skip_channels[i] + 3, out_channels[i], 3, 1, 1,
-                            false, RE},
-                           kDefaultEps);
+    layer.conv = b.conv_bn(
+        m + ".conv.0", m + ".conv.1",
+        {in_channels[i] + skip_channels[i] + 3, out_channels[i], 3, 1, 1, false, RE}, kDefaultEps);
     layer.gru = b.conv_gru(m + ".gru", out_channels[i] / 2);
   }
   w.output_conv1 = b.conv_bn("decoder.decode0.conv.0", "decoder.decode0.conv.1",
@@ -174,10 +174,10 @@ RvmWeights build_rvm_weights(const WeightMap& map) {
     w.refiner = RefinerKind::deep_guided_filter;
     const auto& box = b.take("refiner.box_filter.weight", {4, 1, 3, 3});
     std::copy(box.begin(), box.end(), w.dgf_box.begin());
-    w.dgf_conv1 = b.conv_bn("refiner.conv.0", "refiner.conv.1", {24, 16, 1, 1, 1, false, RE},
-                            kDefaultEps);
-    w.dgf_conv2 = b.conv_bn("refiner.conv.3", "refiner.conv.4", {16, 16, 1, 1, 1, false, RE},
-                            kDefaultEps);
+    w.dgf_conv1 =
+        b.conv_bn("refiner.conv.0", "refiner.conv.1", {24, 16, 1, 1, 1, false, RE}, kDefaultEps);
+    w.dgf_conv2 =
+        b.conv_bn("refiner.conv.3", "refiner.conv.4", {16, 16, 1, 1, 1, false, RE}, kDefaultEps);
     w.dgf_conv3 = b.plain_conv("refiner.conv.6", {16, 4, 1}, true);
   }
   b.check_all_used();

@@ -64,7 +64,7 @@ struct RvmWeights {
 };
 
 // Indices into RvmWeights::blocks whose outputs are the encoder features f1, f2, f3.
-inline constexpr std::array<int, 3> kFeatureBlocks = {0, 2, 5};  // features.1, .3, .6
+inline constexpr std::array<int, 3> kFeatureBlocks = {0, 2, 5};         // features.1, .3, .6
 inline constexpr std::array<int, 4> kStateChannels = {16, 20, 40, 64};  // r1 .. r4
 
 RvmWeights build_rvm_weights(const WeightMap& map);

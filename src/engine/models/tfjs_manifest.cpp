@@ -180,9 +180,12 @@ TfjsWeightGroup parse_group(const json& group_json, size_t group_index, const st
 
 const char* to_string(TfjsDtype dtype) {
   switch (dtype) {
-    case TfjsDtype::float32: return "float32";
-    case TfjsDtype::int32: return "int32";
-    case TfjsDtype::boolean: return "bool";
+    case TfjsDtype::float32:
+      return "float32";
+    case TfjsDtype::int32:
+      return "int32";
+    case TfjsDtype::boolean:
+      return "bool";
   }
   return "?";
 }

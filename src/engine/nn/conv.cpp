@@ -99,19 +99,22 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
   scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
 
   // Weights: from the user layout (f32) into whatever the kernel wants, once.
-  const auto user_md = dnnl::memory::desc(weight_dims(s), dt::f32,
-                                          s.depthwise ? tag::goihw : tag::oihw);
+  const auto user_md =
+      dnnl::memory::desc(weight_dims(s), dt::f32, s.depthwise ? tag::goihw : tag::oihw);
   dnnl::memory user_weights(user_md, context.engine, const_cast<float*>(weights_->weight.data()));
   weights_memory_ = dnnl::memory(primitive_desc.weights_desc(), context.engine);
-  dnnl::reorder(user_weights, weights_memory_).execute(context.stream, user_weights, weights_memory_);
-  bias_memory_ = dnnl::memory(bias_desc(s), context.engine, const_cast<float*>(weights_->bias.data()));
+  dnnl::reorder(user_weights, weights_memory_)
+      .execute(context.stream, user_weights, weights_memory_);
+  bias_memory_ =
+      dnnl::memory(bias_desc(s), context.engine, const_cast<float*>(weights_->bias.data()));
   context.stream.wait();
   bind_memories(context, primitive_desc, src_md, dst_md, winograd);
 }
 
-dnnl::convolution_forward::primitive_desc Conv2d::choose_primitive(
-    DnnlContext& context, const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
-    bool& winograd) const {
+dnnl::convolution_forward::primitive_desc Conv2d::choose_primitive(DnnlContext& context,
+                                                                   const dnnl::memory::desc& src_md,
+                                                                   const dnnl::memory::desc& dst_md,
+                                                                   bool& winograd) const {
   const ConvSpec& s = spec_;
   const dnnl::memory::dims strides{s.stride, s.stride};
   const dnnl::memory::dims dilates{s.dilation - 1, s.dilation - 1};  // oneDNN counts from 0
@@ -179,7 +182,8 @@ void Conv2d::plan_own_depthwise() {
     for (int t = 0; t < taps; ++t) {
       const float weight = weights_->weight[size_t(c) * taps + t];
       // Weights in the source's precision, as oneDNN's kernels use them.
-      depthwise_taps_[size_t(t) * channels + c] = src_type_ == DataType::bf16 ? float(bf16(weight)) : weight;
+      depthwise_taps_[size_t(t) * channels + c] =
+          src_type_ == DataType::bf16 ? float(bf16(weight)) : weight;
     }
   scratchpad_bytes_ = 0;
 }
@@ -189,7 +193,8 @@ void Conv2d::run_own_depthwise(const void* src, void* dst) const {
   const ConvSpec& s = spec_;
   kernels::depthwise_conv(dense_view(static_cast<const T*>(src), out_h_, out_w_, s.in_channels),
                           depthwise_taps_.data(), weights_->bias.data(), s.kernel, s.dilation,
-                          s.activation, dense_view(static_cast<U*>(dst), out_h_, out_w_, s.out_channels));
+                          s.activation,
+                          dense_view(static_cast<U*>(dst), out_h_, out_w_, s.out_channels));
 }
 
 void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratchpad,
@@ -211,11 +216,11 @@ void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratch
   if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(scratchpad);
   if (spec_.residual) residual_.set_data_handle(const_cast<void*>(residual));
   const auto execute = [&](const dnnl::primitive& primitive, std::vector<dnnl_exec_arg_t>& args) {
-    const dnnl_status_t status =
-        dnnl_primitive_execute(primitive.get(), context.stream.get(), int(args.size()), args.data());
+    const dnnl_status_t status = dnnl_primitive_execute(primitive.get(), context.stream.get(),
+                                                        int(args.size()), args.data());
     if (status != dnnl_success)
-      throw Error(fmt::format("{}: oneDNN failed to run the convolution (status {})", name_,
-                              int(status)));
+      throw Error(
+          fmt::format("{}: oneDNN failed to run the convolution (status {})", name_, int(status)));
   };
   if (to_kernel_layout_) execute(to_kernel_layout_, to_kernel_args_);
   execute(primitive_, args_);

@@ -30,7 +30,9 @@ struct ConvSpec {
   bool residual = false;  // dst = conv(src) + residual, the residual passed to run()
 
   int padding() const { return dilation * (kernel - 1) / 2; }  // PyTorch "same" padding
-  int out_size(int in) const { return (in + 2 * padding() - dilation * (kernel - 1) - 1) / stride + 1; }
+  int out_size(int in) const {
+    return (in + 2 * padding() - dilation * (kernel - 1) - 1) / stride + 1;
+  }
 };
 
 // Float weights in PyTorch layout (OIHW; depthwise [C, 1, kh, kw]) with BatchNorm folded in.
@@ -66,9 +68,9 @@ class Conv2d {
 
  private:
   dnnl::convolution_forward::primitive_desc choose_primitive(DnnlContext& context,
-                                                            const dnnl::memory::desc& src_md,
-                                                            const dnnl::memory::desc& dst_md,
-                                                            bool& winograd) const;
+                                                             const dnnl::memory::desc& src_md,
+                                                             const dnnl::memory::desc& dst_md,
+                                                             bool& winograd) const;
   void bind_memories(DnnlContext& context,
                      const dnnl::convolution_forward::primitive_desc& primitive_desc,
                      const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
@@ -85,7 +87,7 @@ class Conv2d {
   size_t scratchpad_bytes_ = 0;
   DataType src_type_ = DataType::f32, dst_type_ = DataType::f32;
   std::vector<float> depthwise_taps_;  // [ky][kx][channel]; non-empty when not on oneDNN
-  dnnl::primitive primitive_;  // holds its own copy of the primitive descriptor
+  dnnl::primitive primitive_;          // holds its own copy of the primitive descriptor
   dnnl::memory src_, dst_, residual_, scratchpad_;
   dnnl::memory weights_memory_, bias_memory_;
   std::vector<dnnl_exec_arg_t> args_;  // prebuilt: the C++ map overload allocates per call

@@ -8,9 +8,12 @@ namespace {
 
 float activate(Activation activation, float x) {
   switch (activation) {
-    case Activation::relu: return std::max(x, 0.0f);
-    case Activation::hardswish: return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-    case Activation::none: break;
+    case Activation::relu:
+      return std::max(x, 0.0f);
+    case Activation::hardswish:
+      return x * std::min(std::max(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case Activation::none:
+      break;
   }
   return x;
 }

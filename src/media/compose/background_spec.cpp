@@ -77,9 +77,10 @@ BackgroundSpec probe_file(const std::string& text) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) {
-    throw Error(fmt::format("background '{}': not a colour, 'blur[:STRENGTH]', 'transparent', or "
-                            "an existing image or video file",
-                            text));
+    throw Error(
+        fmt::format("background '{}': not a colour, 'blur[:STRENGTH]', 'transparent', or "
+                    "an existing image or video file",
+                    text));
   }
   if (fs::is_directory(status)) {
     throw Error(fmt::format("background '{}': is a folder, not an image or video file", text));
@@ -124,8 +125,9 @@ BackgroundSpec parse_background(std::string_view text_view) {
   const std::string lower = lowercase(text);
   BackgroundSpec spec;
   if (lower.empty()) {
-    throw Error("background '': empty; give a colour, 'blur[:STRENGTH]', 'transparent', or an "
-                "image or video file");
+    throw Error(
+        "background '': empty; give a colour, 'blur[:STRENGTH]', 'transparent', or an "
+        "image or video file");
   }
   for (const NamedColour& named : kColours) {
     if (lower == named.name) {
@@ -137,8 +139,8 @@ BackgroundSpec parse_background(std::string_view text_view) {
   if (lower[0] == '#') {
     const std::optional<Rgb8> colour = parse_hex(std::string_view(lower).substr(1));
     if (!colour) {
-      throw Error(fmt::format("background '{}': not a colour (use #RGB or #RRGGBB in hex digits)",
-                              text));
+      throw Error(
+          fmt::format("background '{}': not a colour (use #RGB or #RRGGBB in hex digits)", text));
     }
     spec.kind = BackgroundSpec::Kind::colour;
     spec.colour = *colour;
@@ -159,9 +161,10 @@ BackgroundSpec parse_background(std::string_view text_view) {
     const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), strength);
     if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(strength) ||
         strength <= 0 || strength > kMaxBlurStrength) {
-      throw Error(fmt::format("background '{}': the blur strength must be a number above 0 and "
-                              "at most {} (pixels at 720 lines; default {})",
-                              text, kMaxBlurStrength, kDefaultBlurStrength));
+      throw Error(
+          fmt::format("background '{}': the blur strength must be a number above 0 and "
+                      "at most {} (pixels at 720 lines; default {})",
+                      text, kMaxBlurStrength, kDefaultBlurStrength));
     }
     spec.kind = BackgroundSpec::Kind::blur;
     spec.blur_strength = strength;

@@ -167,8 +167,8 @@ INLINE void composite_row_rgba(const float* __restrict fg, const uint8_t* __rest
   }
 }
 
-INLINE void rgba_row(const float* __restrict fg, const float* __restrict a,
-                     uint8_t* __restrict out, int width) {
+INLINE void rgba_row(const float* __restrict fg, const float* __restrict a, uint8_t* __restrict out,
+                     int width) {
   for (int x = 0; x < width; ++x) {
     store_rgba(out + 4 * x, to_u8(fg[3 * x] * 255.0f), to_u8(fg[3 * x + 1] * 255.0f),
                to_u8(fg[3 * x + 2] * 255.0f), to_u8(clamp01(a[x]) * 255.0f));
@@ -202,23 +202,23 @@ void composite_over(const Matte& matte, const RgbImage& source, const RgbImage& 
   const int width = matte.width;
   const float* alpha = matte.alpha.data();
   const float* foreground = matte.foreground.empty() ? nullptr : matte.foreground.data();
-  for_row_bands_simd(matte.height, threads, size_t(width) * 3, [&](int begin, int end)
-                                                                   MATTECAST_COMPOSE_INLINE {
-    for (int y = begin; y < end; ++y) {
-      const float* a = alpha + size_t(y) * width;
-      const uint8_t* bg = background.data + background.stride * y;
-      const uint8_t* src = source.data ? source.data + source.stride * y : nullptr;
-      const float* fg = foreground ? foreground + size_t(y) * width * 3 : nullptr;
-      uint8_t* o = out.data + out.stride * y;
-      if (out.channels == 4) {
-        composite_row_rgba(fg, src, a, bg, o, width);
-      } else if (fg) {
-        composite_row(fg, a, bg, o, width);
-      } else {
-        composite_row_u8(src, a, bg, o, width);
-      }
-    }
-  });
+  for_row_bands_simd(
+      matte.height, threads, size_t(width) * 3, [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+        for (int y = begin; y < end; ++y) {
+          const float* a = alpha + size_t(y) * width;
+          const uint8_t* bg = background.data + background.stride * y;
+          const uint8_t* src = source.data ? source.data + source.stride * y : nullptr;
+          const float* fg = foreground ? foreground + size_t(y) * width * 3 : nullptr;
+          uint8_t* o = out.data + out.stride * y;
+          if (out.channels == 4) {
+            composite_row_rgba(fg, src, a, bg, o, width);
+          } else if (fg) {
+            composite_row(fg, a, bg, o, width);
+          } else {
+            composite_row_u8(src, a, bg, o, width);
+          }
+        }
+      });
 }
 
 void foreground_rgba(const Matte& matte, const RgbImage& source, PixelBuffer out, int threads) {
@@ -228,18 +228,18 @@ void foreground_rgba(const Matte& matte, const RgbImage& source, PixelBuffer out
   const int width = matte.width;
   const float* alpha = matte.alpha.data();
   const float* foreground = matte.foreground.empty() ? nullptr : matte.foreground.data();
-  for_row_bands_simd(matte.height, threads, size_t(width) * 4, [&](int begin, int end)
-                                                                   MATTECAST_COMPOSE_INLINE {
-    for (int y = begin; y < end; ++y) {
-      const float* a = alpha + size_t(y) * width;
-      uint8_t* o = out.data + out.stride * y;
-      if (foreground) {
-        rgba_row(foreground + size_t(y) * width * 3, a, o, width);
-      } else {
-        rgba_row_u8(source.data + source.stride * y, a, o, width);
-      }
-    }
-  });
+  for_row_bands_simd(matte.height, threads, size_t(width) * 4,
+                     [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                       for (int y = begin; y < end; ++y) {
+                         const float* a = alpha + size_t(y) * width;
+                         uint8_t* o = out.data + out.stride * y;
+                         if (foreground) {
+                           rgba_row(foreground + size_t(y) * width * 3, a, o, width);
+                         } else {
+                           rgba_row_u8(source.data + source.stride * y, a, o, width);
+                         }
+                       }
+                     });
 }
 
 void alpha_gray8(const Matte& matte, PixelBuffer out, int threads) {
@@ -247,12 +247,12 @@ void alpha_gray8(const Matte& matte, PixelBuffer out, int threads) {
   check_out(out, matte, 1, 1);
   const int width = matte.width;
   const float* alpha = matte.alpha.data();
-  for_row_bands_simd(matte.height, threads, size_t(width), [&](int begin, int end)
-                                                               MATTECAST_COMPOSE_INLINE {
-    for (int y = begin; y < end; ++y) {
-      gray8_row(alpha + size_t(y) * width, out.data + out.stride * y, width);
-    }
-  });
+  for_row_bands_simd(matte.height, threads, size_t(width),
+                     [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                       for (int y = begin; y < end; ++y) {
+                         gray8_row(alpha + size_t(y) * width, out.data + out.stride * y, width);
+                       }
+                     });
 }
 
 void alpha_gray16(const Matte& matte, uint16_t* out, ptrdiff_t stride_bytes, int threads) {
@@ -264,10 +264,11 @@ void alpha_gray16(const Matte& matte, uint16_t* out, ptrdiff_t stride_bytes, int
   }
   const float* alpha = matte.alpha.data();
   const ptrdiff_t stride = stride_bytes / 2;
-  for_row_bands_simd(matte.height, threads, size_t(width), [&](int begin, int end)
-                                                               MATTECAST_COMPOSE_INLINE {
-    for (int y = begin; y < end; ++y) gray16_row(alpha + size_t(y) * width, out + stride * y, width);
-  });
+  for_row_bands_simd(matte.height, threads, size_t(width),
+                     [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                       for (int y = begin; y < end; ++y)
+                         gray16_row(alpha + size_t(y) * width, out + stride * y, width);
+                     });
 }
 
 }  // namespace mattecast

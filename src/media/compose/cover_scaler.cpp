@@ -24,8 +24,7 @@ RgbImage view_of(const AVFrame& frame) {
 
 CoverScaler::CoverScaler(const std::string& path, int source_width, int source_height, int width,
                          int height)
-    : source_width_(source_width), source_height_(source_height), width_(width),
-      height_(height) {
+    : source_width_(source_width), source_height_(source_height), width_(width), height_(height) {
   // Crop to the target's aspect (rounded to whole pixels), centred.
   const int64_t sw = source_width, sh = source_height;
   if (sw * height > int64_t(width) * sh) {  // wider than the target: crop the sides

@@ -84,7 +84,6 @@ void HaloFreeBlur::render(const RgbImage& source, const float* alpha, AVFrame& o
   upsample(out, threads);
 }
 
-
 // Grid position of full-resolution pixel i: the left (or upper) cell and the right's weight.
 std::pair<int, float> HaloFreeBlur::tap(int i, int cells) const {
   const float position =
@@ -110,8 +109,8 @@ INLINE void HaloFreeBlur::reduce_cells(const float* __restrict sums, int width, 
   }
 }
 
-INLINE void HaloFreeBlur::reduce_cells_any(const float* __restrict sums, int width,
-                                           int cells_begin, int cells_end, float inverse_rows,
+INLINE void HaloFreeBlur::reduce_cells_any(const float* __restrict sums, int width, int cells_begin,
+                                           int cells_end, float inverse_rows,
                                            float* __restrict cells) const {
   for (int gx = cells_begin; gx < cells_end; ++gx) {
     const int x_begin = gx * factor_, x_end = std::min(width, x_begin + factor_);
@@ -143,15 +142,33 @@ INLINE void HaloFreeBlur::downsample_row(const RgbImage& source, const float* al
   // Whole cells with the factor as a constant (so the sums vectorise), then a partial last one.
   const int whole = width / factor_;
   switch (factor_) {
-    case 1: reduce_cells<1>(sums, width, whole, inverse_rows, cells); break;
-    case 2: reduce_cells<2>(sums, width, whole, inverse_rows, cells); break;
-    case 3: reduce_cells<3>(sums, width, whole, inverse_rows, cells); break;
-    case 4: reduce_cells<4>(sums, width, whole, inverse_rows, cells); break;
-    case 5: reduce_cells<5>(sums, width, whole, inverse_rows, cells); break;
-    case 6: reduce_cells<6>(sums, width, whole, inverse_rows, cells); break;
-    case 7: reduce_cells<7>(sums, width, whole, inverse_rows, cells); break;
-    case 8: reduce_cells<8>(sums, width, whole, inverse_rows, cells); break;
-    default: reduce_cells_any(sums, width, 0, whole, inverse_rows, cells); break;
+    case 1:
+      reduce_cells<1>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 2:
+      reduce_cells<2>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 3:
+      reduce_cells<3>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 4:
+      reduce_cells<4>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 5:
+      reduce_cells<5>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 6:
+      reduce_cells<6>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 7:
+      reduce_cells<7>(sums, width, whole, inverse_rows, cells);
+      break;
+    case 8:
+      reduce_cells<8>(sums, width, whole, inverse_rows, cells);
+      break;
+    default:
+      reduce_cells_any(sums, width, 0, whole, inverse_rows, cells);
+      break;
   }
   reduce_cells_any(sums, width, whole, grid_width_, inverse_rows, cells);
 }
@@ -164,69 +181,70 @@ void HaloFreeBlur::downsample(const RgbImage& source, const float* alpha, int th
   if (column_sums_.size() < row_values * chunks) column_sums_.resize(row_values * chunks);
   for_row_bands_simd(chunks, threads, row_values * size_t(height_) / chunks,
                      [&](int chunk_begin, int chunk_end) MATTECAST_COMPOSE_INLINE {
-    for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      const int gy_begin = int(int64_t(grid_height_) * chunk / chunks);
-      const int gy_end = int(int64_t(grid_height_) * (chunk + 1) / chunks);
-      float* sums = column_sums_.data() + row_values * chunk;
-      for (int gy = gy_begin; gy < gy_end; ++gy) downsample_row(source, alpha, gy, sums);
-    }
-  });
+                       for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+                         const int gy_begin = int(int64_t(grid_height_) * chunk / chunks);
+                         const int gy_end = int(int64_t(grid_height_) * (chunk + 1) / chunks);
+                         float* sums = column_sums_.data() + row_values * chunk;
+                         for (int gy = gy_begin; gy < gy_end; ++gy)
+                           downsample_row(source, alpha, gy, sums);
+                       }
+                     });
 }
 
 // The weighted average where the neighbourhood has background (blurred weight >= kFull), the
 // plain blur where it has none, a smooth blend in between.
 void HaloFreeBlur::combine(int threads) {
   constexpr float kFull = 0.05f;
-  for_row_bands_simd(grid_height_, threads, size_t(grid_width_) * 8, [&](int begin, int end)
-                                                                         MATTECAST_COMPOSE_INLINE {
-    const float* __restrict g = grid_.data();
-    float* __restrict colour = colour_.data();
-    const size_t cells_end = size_t(end) * grid_width_;
-    for (size_t i = size_t(begin) * grid_width_; i < cells_end; ++i) {
-      const float w = g[8 * i + 3];
-      const float t = std::min(1.0f, std::max(0.0f, w * (1.0f / kFull)));
-      const float blend = t * t * (3.0f - 2.0f * t);
-      const float inverse_w = 1.0f / std::max(w, 1e-6f);
-      for (int c = 0; c < 3; ++c) {
-        const float plain = g[8 * i + 4 + c];
-        colour[3 * i + c] = plain + blend * (g[8 * i + c] * inverse_w - plain);
-      }
-    }
-  });
+  for_row_bands_simd(grid_height_, threads, size_t(grid_width_) * 8,
+                     [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                       const float* __restrict g = grid_.data();
+                       float* __restrict colour = colour_.data();
+                       const size_t cells_end = size_t(end) * grid_width_;
+                       for (size_t i = size_t(begin) * grid_width_; i < cells_end; ++i) {
+                         const float w = g[8 * i + 3];
+                         const float t = std::min(1.0f, std::max(0.0f, w * (1.0f / kFull)));
+                         const float blend = t * t * (3.0f - 2.0f * t);
+                         const float inverse_w = 1.0f / std::max(w, 1e-6f);
+                         for (int c = 0; c < 3; ++c) {
+                           const float plain = g[8 * i + 4 + c];
+                           colour[3 * i + c] = plain + blend * (g[8 * i + c] * inverse_w - plain);
+                         }
+                       }
+                     });
 }
 
 void HaloFreeBlur::upsample(AVFrame& out, int threads) {
   const int width = width_;
   // Along the rows, on the grid's rows...
-  for_row_bands_simd(grid_height_, threads, size_t(width) * 3, [&](int begin, int end)
-                                                                   MATTECAST_COMPOSE_INLINE {
-    for (int gy = begin; gy < end; ++gy) {
-      const float* __restrict cells = colour_.data() + size_t(gy) * grid_width_ * 3;
-      float* __restrict row = upsampled_rows_.data() + size_t(gy) * width * 3;
-      const int* __restrict left = column_left_.data();
-      const float* __restrict weight = column_weight_.data();
-      const int right_step = grid_width_ > 1 ? 3 : 0;
-      for (int x = 0; x < width; ++x) {
-        const float* l = cells + 3 * left[x];
-        const float wr = weight[x], wl = 1.0f - wr;
-        for (int c = 0; c < 3; ++c) row[3 * x + c] = l[c] * wl + l[right_step + c] * wr;
-      }
-    }
-  });
+  for_row_bands_simd(
+      grid_height_, threads, size_t(width) * 3, [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+        for (int gy = begin; gy < end; ++gy) {
+          const float* __restrict cells = colour_.data() + size_t(gy) * grid_width_ * 3;
+          float* __restrict row = upsampled_rows_.data() + size_t(gy) * width * 3;
+          const int* __restrict left = column_left_.data();
+          const float* __restrict weight = column_weight_.data();
+          const int right_step = grid_width_ > 1 ? 3 : 0;
+          for (int x = 0; x < width; ++x) {
+            const float* l = cells + 3 * left[x];
+            const float wr = weight[x], wl = 1.0f - wr;
+            for (int c = 0; c < 3; ++c) row[3 * x + c] = l[c] * wl + l[right_step + c] * wr;
+          }
+        }
+      });
   // ...then down the columns at full resolution.
-  for_row_bands_simd(height_, threads, size_t(width) * 3, [&](int begin, int end)
-                                                              MATTECAST_COMPOSE_INLINE {
-    for (int y = begin; y < end; ++y) {
-      const auto [upper, lower_weight] = tap(y, grid_height_);
-      const float upper_weight = 1.0f - lower_weight;
-      const int lower = grid_height_ > 1 ? upper + 1 : upper;
-      const float* __restrict a = upsampled_rows_.data() + size_t(upper) * width * 3;
-      const float* __restrict b = upsampled_rows_.data() + size_t(lower) * width * 3;
-      uint8_t* __restrict o = out.data[0] + ptrdiff_t(out.linesize[0]) * y;
-      const int n = 3 * width;
-      for (int i = 0; i < n; ++i) o[i] = to_u8(a[i] * upper_weight + b[i] * lower_weight);
-    }
-  });
+  for_row_bands_simd(
+      height_, threads, size_t(width) * 3, [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+        for (int y = begin; y < end; ++y) {
+          const auto [upper, lower_weight] = tap(y, grid_height_);
+          const float upper_weight = 1.0f - lower_weight;
+          const int lower = grid_height_ > 1 ? upper + 1 : upper;
+          const float* __restrict a = upsampled_rows_.data() + size_t(upper) * width * 3;
+          const float* __restrict b = upsampled_rows_.data() + size_t(lower) * width * 3;
+          uint8_t* __restrict o = out.data[0] + ptrdiff_t(out.linesize[0]) * y;
+          const int n = 3 * width;
+          for (int i = 0; i < n; ++i) o[i] = to_u8(a[i] * upper_weight + b[i] * lower_weight);
+        }
+      });
 }
 
 }  // namespace mattecast::compose_detail

@@ -81,8 +81,9 @@ INLINE void box_columns(const float* __restrict in, float* __restrict out, int h
 // The three box filters along the rows of a single-channel plane, eight rows at a time: the rows
 // are interleaved into `lanes` (x-major, so the running sums vectorise across the rows), filtered
 // there, and written back in place.
-INLINE void box_rows_by_eight(float* data, int width, int height, int y, const std::array<int, 3>& radii,
-                              float* __restrict lanes, float* __restrict other) {
+INLINE void box_rows_by_eight(float* data, int width, int height, int y,
+                              const std::array<int, 3>& radii, float* __restrict lanes,
+                              float* __restrict other) {
   const int rows = std::min(8, height - y);
   for (int r = 0; r < 8; ++r) {
     const float* __restrict row = data + size_t(y + std::min(r, rows - 1)) * width;
@@ -117,24 +118,25 @@ void blur_passes(float* data, std::vector<float>& scratch_buffer, std::vector<fl
     float* lanes = lane_buffer.data();
     for_row_bands_simd(chunks, threads, size_t(width) * height * 6 / chunks,
                        [&](int chunk_begin, int chunk_end) MATTECAST_COMPOSE_INLINE {
-      for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-        float* mine = lanes + lanes_size * 2 * chunk;
-        const int group_begin = int(int64_t(groups) * chunk / chunks);
-        const int group_end = int(int64_t(groups) * (chunk + 1) / chunks);
-        for (int group = group_begin; group < group_end; ++group) {
-          box_rows_by_eight(data, width, height, 8 * group, radii, mine, mine + lanes_size);
-        }
-      }
-    });
+                         for (int chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+                           float* mine = lanes + lanes_size * 2 * chunk;
+                           const int group_begin = int(int64_t(groups) * chunk / chunks);
+                           const int group_end = int(int64_t(groups) * (chunk + 1) / chunks);
+                           for (int group = group_begin; group < group_end; ++group) {
+                             box_rows_by_eight(data, width, height, 8 * group, radii, mine,
+                                               mine + lanes_size);
+                           }
+                         }
+                       });
   } else {
     for (const int r : radii) {
       if (r == 0) continue;
-      for_row_bands_simd(height, threads, row_length * size_t(2 * 3), [&](int begin, int end)
-                                                                          MATTECAST_COMPOSE_INLINE {
-        for (int y = begin; y < end; ++y) {
-          box_row<C>(current + row_length * y, other + row_length * y, width, r);
-        }
-      });
+      for_row_bands_simd(height, threads, row_length * size_t(2 * 3),
+                         [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                           for (int y = begin; y < end; ++y) {
+                             box_row<C>(current + row_length * y, other + row_length * y, width, r);
+                           }
+                         });
       std::swap(current, other);
     }
   }
@@ -144,11 +146,11 @@ void blur_passes(float* data, std::vector<float>& scratch_buffer, std::vector<fl
   const int blocks = int((row_length + kBlock - 1) / kBlock);
   for (const int r : radii) {
     if (r == 0) continue;
-    for_row_bands_simd(blocks, threads, size_t(height) * kBlock * 3, [&](int begin, int end)
-                                                                         MATTECAST_COMPOSE_INLINE {
-      box_columns(current, other, height, row_length, size_t(begin) * kBlock,
-                  std::min(size_t(end) * kBlock, row_length), r);
-    });
+    for_row_bands_simd(blocks, threads, size_t(height) * kBlock * 3,
+                       [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                         box_columns(current, other, height, row_length, size_t(begin) * kBlock,
+                                     std::min(size_t(end) * kBlock, row_length), r);
+                       });
     std::swap(current, other);
   }
   if (current != data) std::memcpy(data, current, row_length * height * sizeof(float));
@@ -169,8 +171,10 @@ void GaussianBlur::apply(float* data, int width, int height, int channels, float
   if (!(sigma >= 0) || !std::isfinite(sigma)) throw Error(fmt::format("blur: bad sigma {}", sigma));
   if (width <= 0 || height <= 0 || sigma == 0) return;
   switch (channels) {
-#define MATTECAST_BLUR_CASE(C) \
-  case C: blur_passes<C>(data, scratch_, lanes_, width, height, sigma, threads); break;
+#define MATTECAST_BLUR_CASE(C)                                             \
+  case C:                                                                  \
+    blur_passes<C>(data, scratch_, lanes_, width, height, sigma, threads); \
+    break;
     MATTECAST_BLUR_CASE(1)
     MATTECAST_BLUR_CASE(2)
     MATTECAST_BLUR_CASE(3)
@@ -200,8 +204,8 @@ void MatteFilter::reset() { impl_->have_previous = false; }
 void MatteFilter::apply(const MatteFilterParams& params, float* alpha, int width, int height,
                         int threads) {
   if (!(params.feather_px >= 0) || !std::isfinite(params.feather_px)) {
-    throw Error(fmt::format("matte filter: feather {} px is not a non-negative number",
-                            params.feather_px));
+    throw Error(
+        fmt::format("matte filter: feather {} px is not a non-negative number", params.feather_px));
   }
   if (!(params.edge_low >= 0 && params.edge_high <= 1 && params.edge_low < params.edge_high)) {
     throw Error(fmt::format("matte filter: edges {} and {} are not 0 <= low < high <= 1",
@@ -223,28 +227,28 @@ void MatteFilter::apply(const MatteFilterParams& params, float* alpha, int width
 
   if (params.edge_low > 0 || params.edge_high < 1) {
     const float low = params.edge_low, scale = 1.0f / (params.edge_high - params.edge_low);
-    for_row_bands_simd(height, threads, size_t(width) * 4, [&](int begin, int end)
-                                                               MATTECAST_COMPOSE_INLINE {
-      float* __restrict a = alpha + size_t(begin) * width;
-      const size_t n = size_t(end - begin) * width;
-      for (size_t i = 0; i < n; ++i) a[i] = smoothstep(a[i], low, scale);
-    });
+    for_row_bands_simd(height, threads, size_t(width) * 4,
+                       [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                         float* __restrict a = alpha + size_t(begin) * width;
+                         const size_t n = size_t(end - begin) * width;
+                         for (size_t i = 0; i < n; ++i) a[i] = smoothstep(a[i], low, scale);
+                       });
   }
 
   if (params.temporal > 0) {
     if (s.have_previous) {
       const float keep = params.temporal, take = 1.0f - params.temporal;
       float* previous_data = s.previous.data();
-      for_row_bands_simd(height, threads, size_t(width) * 2, [&](int begin, int end)
-                                                                 MATTECAST_COMPOSE_INLINE {
-        float* __restrict a = alpha + size_t(begin) * width;
-        float* __restrict previous = previous_data + size_t(begin) * width;
-        const size_t n = size_t(end - begin) * width;
-        for (size_t i = 0; i < n; ++i) {
-          a[i] = keep * previous[i] + take * a[i];
-          previous[i] = a[i];
-        }
-      });
+      for_row_bands_simd(height, threads, size_t(width) * 2,
+                         [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                           float* __restrict a = alpha + size_t(begin) * width;
+                           float* __restrict previous = previous_data + size_t(begin) * width;
+                           const size_t n = size_t(end - begin) * width;
+                           for (size_t i = 0; i < n; ++i) {
+                             a[i] = keep * previous[i] + take * a[i];
+                             previous[i] = a[i];
+                           }
+                         });
     } else {
       s.previous.assign(alpha, alpha + count);
       s.have_previous = true;

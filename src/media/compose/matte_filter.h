@@ -9,11 +9,11 @@
 namespace mattecast {
 
 struct MatteFilterParams {
-  float feather_px = 0;    // Gaussian-like blur of the alpha (sigma = feather_px / 2, so an edge
-                           //   spreads over about feather_px pixels each side); 0: off
-  float edge_low = 0;      // smooth-step: alpha <= low becomes 0, >= high becomes 1, in between
-  float edge_high = 1;     //   3t^2 - 2t^3 of t = (alpha - low) / (high - low); (0, 1): off
-  float temporal = 0;      // [0, 1): weight of the previous frame's filtered alpha; 0: off
+  float feather_px = 0;  // Gaussian-like blur of the alpha (sigma = feather_px / 2, so an edge
+                         //   spreads over about feather_px pixels each side); 0: off
+  float edge_low = 0;    // smooth-step: alpha <= low becomes 0, >= high becomes 1, in between
+  float edge_high = 1;   //   3t^2 - 2t^3 of t = (alpha - low) / (high - low); (0, 1): off
+  float temporal = 0;    // [0, 1): weight of the previous frame's filtered alpha; 0: off
   bool active() const { return feather_px > 0 || edge_low > 0 || edge_high < 1 || temporal > 0; }
 };
 
@@ -31,8 +31,7 @@ class MatteFilter {
   // edges outside [0, 1], temporal outside [0, 1)). Buffers are kept between calls (reallocated
   // only when the size changes); a size change or reset() restarts the temporal smoothing.
   // threads: as in composite.h (1: on the calling thread, no OpenMP region).
-  void apply(const MatteFilterParams& params, float* alpha, int width, int height,
-             int threads = 1);
+  void apply(const MatteFilterParams& params, float* alpha, int width, int height, int threads = 1);
   void reset();
 
  private:

@@ -34,14 +34,14 @@ class VideoLoop {
   std::string path_;
   int width_, height_, decoder_threads_;
   std::optional<VideoReader> reader_;
-  VideoFrame next_;            // looked ahead, in the reader's buffer
+  VideoFrame next_;  // looked ahead, in the reader's buffer
   bool have_next_ = false;
   bool ended_ = false;
-  int64_t frames_read_ = 0;    // since the last open
-  double first_seconds_ = 0;   // the video's first timestamp
+  int64_t frames_read_ = 0;   // since the last open
+  double first_seconds_ = 0;  // the video's first timestamp
   double previous_time_ = 0, last_interval_ = 0;
-  double duration_ = 0;        // of one loop, known once the end was reached
-  AvFramePtr held_;            // the shown frame at the video's size
+  double duration_ = 0;  // of one loop, known once the end was reached
+  AvFramePtr held_;      // the shown frame at the video's size
   double shown_time_ = -1;
   int64_t shown_index_ = -1, scaled_index_ = -2;
   std::optional<CoverScaler> scaler_;

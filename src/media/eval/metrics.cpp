@@ -278,8 +278,8 @@ double temporal_coherence_error(AlphaPlane pred, AlphaPlane pred_previous, Alpha
   const size_t count = pixel_count(pred);
   double sum = 0;
   for (size_t i = 0; i < count; ++i) {
-    const float difference = (pred.values[i] - pred_previous.values[i]) -
-                             (truth.values[i] - truth_previous.values[i]);
+    const float difference =
+        (pred.values[i] - pred_previous.values[i]) - (truth.values[i] - truth_previous.values[i]);
     sum += difference * difference;
   }
   return std::sqrt(sum / double(count)) * 1e2;

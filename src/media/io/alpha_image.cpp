@@ -30,9 +30,10 @@ AlphaImage palette_alpha(const std::string& path, const AVFrame& frame) {
   bool transparent = false;
   for (const uint32_t entry : palette) transparent |= (entry >> 24) != 0xff;
   if (!transparent)
-    throw Error(fmt::format("cannot read alpha from '{}': palette picture without transparency "
-                            "has no alpha",
-                            path));
+    throw Error(
+        fmt::format("cannot read alpha from '{}': palette picture without transparency "
+                    "has no alpha",
+                    path));
   AlphaImage image{frame.width, frame.height, {}};
   image.values.resize(size_t(frame.width) * size_t(frame.height));
   for (int y = 0; y < frame.height; ++y) {

@@ -1,5 +1,6 @@
 // JPEG through libjpeg-turbo's TurboJPEG API: decoding camera MJPEG frames, encoding the preview
-// stream. Each object keeps its TurboJPEG handle and buffers, so steady-state use allocates nothing.
+// stream. Each object keeps its TurboJPEG handle and buffers, so steady-state use allocates
+// nothing.
 #pragma once
 
 #include <cstddef>

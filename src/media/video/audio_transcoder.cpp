@@ -127,9 +127,9 @@ struct AudioTranscoder::Impl {
   AvFramePtr to_encode = make_av_frame();
   AvPacketPtr packet = make_av_packet();
   int frame_size = 1024;
-  bool started = false;      // the first sample's time is known
+  bool started = false;                  // the first sample's time is known
   int64_t start_limit = AV_NOPTS_VALUE;  // in 1/sample_rate: the stream starts here at the latest
-  int64_t fifo_start = 0;    // time of the fifo's first sample, in 1/sample_rate
+  int64_t fifo_start = 0;                // time of the fifo's first sample, in 1/sample_rate
   int64_t dropped = 0;
   bool finished = false;
 
@@ -195,8 +195,8 @@ struct AudioTranscoder::Impl {
     stream->time_base = encoder->time_base;
     av_dict_copy(&stream->metadata, input.metadata, 0);
 
-    fifo.reset(av_audio_fifo_alloc(encoder->sample_fmt, encoder->ch_layout.nb_channels,
-                                   4 * frame_size));
+    fifo.reset(
+        av_audio_fifo_alloc(encoder->sample_fmt, encoder->ch_layout.nb_channels, 4 * frame_size));
     if (!fifo) throw std::bad_alloc();
     to_encode->format = encoder->sample_fmt;
     to_encode->sample_rate = encoder->sample_rate;
@@ -227,8 +227,8 @@ struct AudioTranscoder::Impl {
     }
     SwrContext* created = nullptr;
     int rc = swr_alloc_set_opts2(&created, &encoder->ch_layout, encoder->sample_fmt,
-                                 encoder->sample_rate, &source_layout, format, frame.sample_rate,
-                                 0, nullptr);
+                                 encoder->sample_rate, &source_layout, format, frame.sample_rate, 0,
+                                 nullptr);
     av_channel_layout_uninit(&source_layout);
     resampler.reset(created);
     if (rc >= 0) rc = swr_init(created);
@@ -251,12 +251,10 @@ struct AudioTranscoder::Impl {
       converted_capacity = capacity;
     }
     for (;;) {
-      const int produced =
-          swr_convert(resampler.get(), converted, converted_capacity, data, count);
+      const int produced = swr_convert(resampler.get(), converted, converted_capacity, data, count);
       if (produced < 0) fail("audio conversion failed", produced);
-      if (produced > 0 &&
-          av_audio_fifo_write(fifo.get(), reinterpret_cast<void**>(converted), produced) <
-              produced) {
+      if (produced > 0 && av_audio_fifo_write(fifo.get(), reinterpret_cast<void**>(converted),
+                                              produced) < produced) {
         throw std::bad_alloc();
       }
       // Draining may take several calls; converting gives everything in one.
@@ -282,8 +280,8 @@ struct AudioTranscoder::Impl {
   void take(const AVFrame& frame) {
     if (frame.nb_samples <= 0) return;
     if (!started) {
-      int64_t time = frame.best_effort_timestamp != AV_NOPTS_VALUE ? frame.best_effort_timestamp
-                                                                   : frame.pts;
+      int64_t time =
+          frame.best_effort_timestamp != AV_NOPTS_VALUE ? frame.best_effort_timestamp : frame.pts;
       if (time == AV_NOPTS_VALUE) time = 0;
       fifo_start = av_rescale_q(time, input_time_base, encoder->time_base);
       started = true;
@@ -335,8 +333,8 @@ struct AudioTranscoder::Impl {
   void encode(int count) {
     to_encode->nb_samples = frame_size;  // the buffer's size, should it be reallocated
     if (av_frame_make_writable(to_encode.get()) < 0) throw std::bad_alloc();
-    const int read = av_audio_fifo_read(
-        fifo.get(), reinterpret_cast<void**>(to_encode->extended_data), count);
+    const int read =
+        av_audio_fifo_read(fifo.get(), reinterpret_cast<void**>(to_encode->extended_data), count);
     if (read < count) fail("audio buffer underrun", AVERROR_BUG);
     if (count < frame_size) {
       if (encoder->codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME) {
@@ -355,9 +353,8 @@ struct AudioTranscoder::Impl {
 
   void encode_until(int64_t limit, AVRational base) {
     if (!started || finished) return;
-    const int64_t last =
-        av_rescale_q_rnd(limit, base, encoder->time_base,
-                         AVRounding(AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX));
+    const int64_t last = av_rescale_q_rnd(limit, base, encoder->time_base,
+                                          AVRounding(AV_ROUND_DOWN | AV_ROUND_PASS_MINMAX));
     while (av_audio_fifo_size(fifo.get()) >= frame_size && fifo_start + frame_size <= last) {
       encode(frame_size);
     }

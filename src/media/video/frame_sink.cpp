@@ -68,34 +68,36 @@ bool is_image_sequence_path(const std::string& path) {
 
 std::unique_ptr<FrameSink> open_frame_sink(const std::string& path, const SinkOptions& options) {
   if (is_image_sequence_path(path)) {
-    return std::make_unique<PngSequenceSink>(
-        path, ImageSequenceOptions{.width = options.width,
-                                   .height = options.height,
-                                   .layout = options.layout,
-                                   .overwrite = options.overwrite});
+    return std::make_unique<PngSequenceSink>(path,
+                                             ImageSequenceOptions{.width = options.width,
+                                                                  .height = options.height,
+                                                                  .layout = options.layout,
+                                                                  .overwrite = options.overwrite});
   }
   if (!VideoWriter::is_video_path(path)) {
-    throw Error(fmt::format("cannot write '{}': unknown extension (use .mp4, .mkv, .mov or .webm "
-                            "for a video, or a folder or a pattern such as out/%05d.png for a PNG "
-                            "sequence)",
-                            path));
+    throw Error(
+        fmt::format("cannot write '{}': unknown extension (use .mp4, .mkv, .mov or .webm "
+                    "for a video, or a folder or a pattern such as out/%05d.png for a PNG "
+                    "sequence)",
+                    path));
   }
   std::error_code error;
   if (std::filesystem::exists(path, error) && !options.overwrite) {
-    throw Error(fmt::format("cannot write '{}': the file already exists; use --force to replace it",
-                            path));
+    throw Error(
+        fmt::format("cannot write '{}': the file already exists; use --force to replace it", path));
   }
-  return std::make_unique<VideoFileSink>(path, VideoWriterOptions{.width = options.width,
-                                                                  .height = options.height,
-                                                                  .layout = options.layout,
-                                                                  .time_base = options.time_base,
-                                                                  .frame_rate = options.frame_rate,
-                                                                  .crf = options.crf,
-                                                                  .preset = options.preset,
-                                                                  .threads = options.threads,
-                                                                  .rotation = options.rotation,
-                                                                  .audio_source = options.audio_source,
-                                                                  .warn = options.warn});
+  return std::make_unique<VideoFileSink>(path,
+                                         VideoWriterOptions{.width = options.width,
+                                                            .height = options.height,
+                                                            .layout = options.layout,
+                                                            .time_base = options.time_base,
+                                                            .frame_rate = options.frame_rate,
+                                                            .crf = options.crf,
+                                                            .preset = options.preset,
+                                                            .threads = options.threads,
+                                                            .rotation = options.rotation,
+                                                            .audio_source = options.audio_source,
+                                                            .warn = options.warn});
 }
 
 }  // namespace mattecast

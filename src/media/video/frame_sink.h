@@ -35,14 +35,14 @@ struct SinkOptions {
   int width = 0;
   int height = 0;
   PixelLayout layout = PixelLayout::rgb24;
-  Rational time_base;            // of the pts passed to write(); required
-  Rational frame_rate;           // average rate (hint)
-  int crf = -1;                  // H.264 / VP9 quality; -1: the codec's default
-  std::string preset = "medium"; // libx264 preset
-  int threads = 0;               // encoder threads; 0: FFmpeg picks
-  int rotation = 0;              // clockwise display rotation (video files; PNGs are not rotated)
-  std::string audio_source;      // copy (or, where the container cannot hold it, re-encode)
-                                 // this file's audio streams; "" for none; PNG sequences ignore it
+  Rational time_base;             // of the pts passed to write(); required
+  Rational frame_rate;            // average rate (hint)
+  int crf = -1;                   // H.264 / VP9 quality; -1: the codec's default
+  std::string preset = "medium";  // libx264 preset
+  int threads = 0;                // encoder threads; 0: FFmpeg picks
+  int rotation = 0;               // clockwise display rotation (video files; PNGs are not rotated)
+  std::string audio_source;       // copy (or, where the container cannot hold it, re-encode)
+                                  // this file's audio streams; "" for none; PNG sequences ignore it
   // Replace existing outputs (--force): a video file, or the frames of the same naming in a PNG
   // sequence's folder (stale higher-numbered ones are removed on finish()). Else an existing
   // output is refused with an Error naming it and mentioning --force.

@@ -50,10 +50,14 @@ void append_file_name(const SequenceNaming& naming, int64_t index, std::string& 
 
 AVPixelFormat png_format(PixelLayout layout) {
   switch (layout) {
-    case PixelLayout::rgba: return AV_PIX_FMT_RGBA;
-    case PixelLayout::gray8: return AV_PIX_FMT_GRAY8;
-    case PixelLayout::gray16: return AV_PIX_FMT_GRAY16BE;  // PNG stores 16-bit samples big-endian
-    case PixelLayout::rgb24: break;
+    case PixelLayout::rgba:
+      return AV_PIX_FMT_RGBA;
+    case PixelLayout::gray8:
+      return AV_PIX_FMT_GRAY8;
+    case PixelLayout::gray16:
+      return AV_PIX_FMT_GRAY16BE;  // PNG stores 16-bit samples big-endian
+    case PixelLayout::rgb24:
+      break;
   }
   return AV_PIX_FMT_RGB24;
 }
@@ -134,8 +138,10 @@ std::optional<SequenceNaming> parse_sequence_path(const std::string& path) {
     return out;
   };
   SequenceNaming naming;
-  naming.folder = name_start == 0 ? std::string(".") : unescape(std::string_view(path).substr(0, name_start));
-  naming.prefix = unescape(std::string_view(path).substr(name_start, conversions[0].begin - name_start));
+  naming.folder =
+      name_start == 0 ? std::string(".") : unescape(std::string_view(path).substr(0, name_start));
+  naming.prefix =
+      unescape(std::string_view(path).substr(name_start, conversions[0].begin - name_start));
   naming.suffix = unescape(std::string_view(path).substr(conversions[0].end));
   naming.digits = conversions[0].digits;
   return naming;
@@ -145,14 +151,14 @@ struct ImageSequenceWriter::Impl {
   std::string path;
   ImageSequenceOptions options;
   SequenceNaming naming;
-  fs::path target;                     // the folder the frames go to
-  bool target_existed = false;         // at open: frames are moved into it, else it is renamed
-  fs::path temp;                       // the temporary folder
-  std::vector<fs::path> created;       // missing parents created at open, outermost first
+  fs::path target;                // the folder the frames go to
+  bool target_existed = false;    // at open: frames are moved into it, else it is renamed
+  fs::path temp;                  // the temporary folder
+  std::vector<fs::path> created;  // missing parents created at open, outermost first
   AvCodecContextPtr encoder;
   AvFramePtr frame = make_av_frame();
   AvPacketPtr packet = make_av_packet();
-  std::string file_path;               // reused for each frame's name
+  std::string file_path;  // reused for each frame's name
   size_t row_bytes = 0;
   int64_t frames = 0;
   bool finished = false;
@@ -242,10 +248,11 @@ struct ImageSequenceWriter::Impl {
     if (target_existed) {
       const std::vector<std::string> existing = existing_frames();
       if (!existing.empty() && !options.overwrite) {
-        fail(fmt::format("folder '{}' already holds {} frame{} of this name ('{}'{}); use --force "
-                         "to replace them",
-                         target.string(), existing.size(), existing.size() == 1 ? "" : "s",
-                         existing.front(), existing.size() > 1 ? ", ..." : ""));
+        fail(
+            fmt::format("folder '{}' already holds {} frame{} of this name ('{}'{}); use --force "
+                        "to replace them",
+                        target.string(), existing.size(), existing.size() == 1 ? "" : "s",
+                        existing.front(), existing.size() > 1 ? ", ..." : ""));
       }
       temp_parent = target;
     } else {
@@ -300,7 +307,8 @@ struct ImageSequenceWriter::Impl {
 
   void write(const uint8_t* pixels, ptrdiff_t stride) {
     if (finished) fail("already finished");
-    if (!pixels || stride < ptrdiff_t(row_bytes)) fail(fmt::format("bad frame (stride {})", stride));
+    if (!pixels || stride < ptrdiff_t(row_bytes))
+      fail(fmt::format("bad frame (stride {})", stride));
     if (av_frame_make_writable(frame.get()) < 0) throw std::bad_alloc();
     for (int y = 0; y < options.height; ++y) {
       const uint8_t* from = pixels + stride * y;
@@ -388,8 +396,9 @@ ImageSequenceWriter::ImageSequenceWriter(const std::string& path,
   impl_->options = options;
   std::optional<SequenceNaming> naming = parse_sequence_path(path);
   if (!naming) {
-    impl_->fail("not a PNG sequence path (a folder, a path ending in '/', or a pattern such as "
-                "out/%05d.png)");
+    impl_->fail(
+        "not a PNG sequence path (a folder, a path ending in '/', or a pattern such as "
+        "out/%05d.png)");
   }
   impl_->naming = std::move(*naming);
   impl_->open();

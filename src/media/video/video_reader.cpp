@@ -204,7 +204,8 @@ struct VideoReader::Impl {
     info.frame_count = stream->nb_frames > 0 ? stream->nb_frames : -1;
     info.start_pts = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
     size_t matrix_size = 0;
-    const uint8_t* matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &matrix_size);
+    const uint8_t* matrix =
+        av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &matrix_size);
     if (matrix && matrix_size >= 9 * sizeof(int32_t)) {
       info.rotation = rotation_from_matrix(reinterpret_cast<const int32_t*>(matrix));
     }
@@ -260,7 +261,8 @@ struct VideoReader::Impl {
       }
       rc = avcodec_send_packet(codec.get(), packet.get());
       if (rc < 0 && rc != AVERROR(EAGAIN)) {
-        record(packet->pts, packet->pos, "the decoder rejected the packet: " + describe_av_error(rc));
+        record(packet->pts, packet->pos,
+               "the decoder rejected the packet: " + describe_av_error(rc));
       }
       av_packet_unref(packet.get());
       // EAGAIN cannot happen here: frames are always received before the next packet is sent.
@@ -336,8 +338,8 @@ struct VideoReader::Impl {
     int* inverse_table = nullptr;
     int* table = nullptr;
     int source_full = 0, destination_full = 0, brightness = 0, contrast = 0, saturation = 0;
-    if (sws_getColorspaceDetails(converter, &inverse_table, &source_full, &table,
-                                 &destination_full, &brightness, &contrast, &saturation) < 0) {
+    if (sws_getColorspaceDetails(converter, &inverse_table, &source_full, &table, &destination_full,
+                                 &brightness, &contrast, &saturation) < 0) {
       return;
     }
     if (frame.color_range == AVCOL_RANGE_JPEG) source_full = 1;
@@ -364,10 +366,10 @@ struct VideoReader::Impl {
     }
     first_image_pending = false;
     if (decoded->width != info.width || decoded->height != info.height) {
-      throw Error(fmt::format("cannot read image folder '{}': '{}' is {}x{}, unlike the first "
-                              "image '{}' ({}x{})",
-                              info.path, image, decoded->width, decoded->height, images[0],
-                              info.width, info.height));
+      throw Error(fmt::format(
+          "cannot read image folder '{}': '{}' is {}x{}, unlike the first "
+          "image '{}' ({}x{})",
+          info.path, image, decoded->width, decoded->height, images[0], info.width, info.height));
     }
     convert(out, options.keep_alpha && info.has_alpha);
     out.pts = int64_t(next_image);

@@ -40,10 +40,10 @@ struct Rational {
 
 struct VideoInfo {
   std::string path;
-  std::string container;         // FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2";
-                                 // "image folder" for a folder of images
-  std::string codec;             // e.g. "h264"; "images" for a folder
-  int stream_index = -1;         // of the video stream in the file
+  std::string container;  // FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2";
+                          // "image folder" for a folder of images
+  std::string codec;      // e.g. "h264"; "images" for a folder
+  int stream_index = -1;  // of the video stream in the file
   int width = 0;
   int height = 0;
   Rational time_base;            // of every pts the reader returns
@@ -52,12 +52,12 @@ struct VideoInfo {
   double duration_seconds = -1;  // -1 if unknown
   // Whether duration_seconds is the video stream's own, else the file's (which can be the audio's).
   bool duration_is_the_streams = false;
-  int64_t frame_count = -1;      // from the container; -1 if it does not say
-  int64_t start_pts = 0;         // the stream's start time in time_base (0 if unknown)
+  int64_t frame_count = -1;  // from the container; -1 if it does not say
+  int64_t start_pts = 0;     // the stream's start time in time_base (0 if unknown)
   // Clockwise rotation (0, 90, 180 or 270 degrees) a player applies to show the frames upright,
   // from the stream's display matrix. The decoded frames themselves are never rotated.
   int rotation = 0;
-  bool has_alpha = false;        // the stream carries an alpha channel (ProRes 4444, VP9 alpha)
+  bool has_alpha = false;  // the stream carries an alpha channel (ProRes 4444, VP9 alpha)
   int audio_stream_count = 0;
 };
 
@@ -68,10 +68,10 @@ struct VideoFrame {
   int height = 0;
   int channels = 3;  // 3: RGB24; 4: RGBA (only with VideoReader::Options::keep_alpha)
   ptrdiff_t stride = 0;
-  int64_t pts = 0;              // presentation time in time_base
-  bool pts_estimated = false;   // the file gave no timestamp; pts continues the previous frames
+  int64_t pts = 0;             // presentation time in time_base
+  bool pts_estimated = false;  // the file gave no timestamp; pts continues the previous frames
   Rational time_base;
-  int64_t index = 0;            // 0, 1, 2, ... in decoding output order
+  int64_t index = 0;  // 0, 1, 2, ... in decoding output order
   double seconds() const { return double(pts) * time_base.num / time_base.den; }
   RgbImage rgb() const { return {data, width, height, stride}; }  // only for channels == 3
 };
@@ -86,8 +86,8 @@ struct CorruptPacket {
 class VideoReader {
  public:
   struct Options {
-    int threads = 0;         // decoder frame threads; 0: FFmpeg picks (one per core)
-    bool keep_alpha = false; // RGBA frames when the stream has alpha (else always RGB24)
+    int threads = 0;          // decoder frame threads; 0: FFmpeg picks (one per core)
+    bool keep_alpha = false;  // RGBA frames when the stream has alpha (else always RGB24)
     // Frame rate of image inputs (a folder of images, or a "%05d.png" pattern), which carry no
     // timestamps: frame i gets pts i in time base den/num (1/25 by default).
     Rational image_rate = {25, 1};

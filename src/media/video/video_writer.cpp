@@ -29,9 +29,9 @@ struct CodecChoice {
   const char* container;  // FFmpeg muxer name
   const char* encoder;
   AVPixelFormat pixel_format;
-  bool even_size;         // pad odd sizes by one pixel
+  bool even_size;  // pad odd sizes by one pixel
   bool keeps_alpha;
-  const char* label;      // for description()
+  const char* label;  // for description()
 };
 
 std::optional<CodecChoice> choose_codec(const std::string& path, bool rgba) {
@@ -45,10 +45,10 @@ std::optional<CodecChoice> choose_codec(const std::string& path, bool rgba) {
     return CodecChoice{"matroska", "libx264", AV_PIX_FMT_YUV420P, true, false, "H.264"};
   }
   if (extension == ".mov") {
-    return rgba ? CodecChoice{"mov", "prores_ks", AV_PIX_FMT_YUVA444P10LE, false, true,
-                              "ProRes 4444"}
-                : CodecChoice{"mov", "prores_ks", AV_PIX_FMT_YUV422P10LE, false, false,
-                              "ProRes 422 HQ"};
+    return rgba ? CodecChoice{"mov", "prores_ks", AV_PIX_FMT_YUVA444P10LE,
+                              false, true,        "ProRes 4444"}
+                : CodecChoice{"mov", "prores_ks", AV_PIX_FMT_YUV422P10LE,
+                              false, false,       "ProRes 422 HQ"};
   }
   if (extension == ".webm") {
     return rgba ? CodecChoice{"webm", "libvpx-vp9", AV_PIX_FMT_YUVA420P, false, true, "VP9"}
@@ -61,10 +61,14 @@ AVRational to_av(Rational r) { return {r.num, r.den}; }
 
 AVPixelFormat source_format(PixelLayout layout) {
   switch (layout) {
-    case PixelLayout::rgba: return AV_PIX_FMT_RGBA;
-    case PixelLayout::gray8: return AV_PIX_FMT_GRAY8;
-    case PixelLayout::gray16: return AV_PIX_FMT_GRAY16;
-    case PixelLayout::rgb24: break;
+    case PixelLayout::rgba:
+      return AV_PIX_FMT_RGBA;
+    case PixelLayout::gray8:
+      return AV_PIX_FMT_GRAY8;
+    case PixelLayout::gray16:
+      return AV_PIX_FMT_GRAY16;
+    case PixelLayout::rgb24:
+      break;
   }
   return AV_PIX_FMT_RGB24;
 }
@@ -73,7 +77,7 @@ AVPixelFormat source_format(PixelLayout layout) {
 struct AudioTrack {
   int source_index = -1;
   std::string source_codec;
-  AVStream* copy = nullptr;                      // copied packet for packet
+  AVStream* copy = nullptr;                     // copied packet for packet
   std::unique_ptr<AudioTranscoder> transcoder;  // or re-encoded
 };
 
@@ -133,9 +137,9 @@ struct VideoWriter::Impl {
   // Audio, copied or re-encoded.
   AvInputPtr audio_input;
   std::vector<AudioTrack> audio_tracks;
-  std::vector<int> audio_map;        // input stream index -> audio_tracks index (-1: not carried)
+  std::vector<int> audio_map;  // input stream index -> audio_tracks index (-1: not carried)
   AvPacketPtr audio_packet = make_av_packet();
-  bool audio_pending = false;        // audio_packet holds a packet not yet written
+  bool audio_pending = false;  // audio_packet holds a packet not yet written
   bool audio_done = true;
   bool audio_source_has_audio = false;
 
@@ -175,7 +179,8 @@ struct VideoWriter::Impl {
     if (rc < 0 || !output) fail("cannot create the container", rc);
 
     const AVCodec* codec = avcodec_find_encoder_by_name(choice.encoder);
-    if (!codec) fail(fmt::format("FFmpeg has no {} encoder", choice.encoder), AVERROR_ENCODER_NOT_FOUND);
+    if (!codec)
+      fail(fmt::format("FFmpeg has no {} encoder", choice.encoder), AVERROR_ENCODER_NOT_FOUND);
     encoder.reset(avcodec_alloc_context3(codec));
     if (!encoder) throw std::bad_alloc();
     coded_width = choice.even_size ? (width + 1) & ~1 : width;
@@ -259,17 +264,16 @@ struct VideoWriter::Impl {
     source_frame->width = coded_width;
     source_frame->height = coded_height;
     if (av_frame_get_buffer(source_frame.get(), 0) < 0) throw std::bad_alloc();
-    converter = sws_getContext(coded_width, coded_height, source, coded_width, coded_height,
-                               choice.pixel_format,
-                               SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr,
-                               nullptr, nullptr);
+    converter = sws_getContext(
+        coded_width, coded_height, source, coded_width, coded_height, choice.pixel_format,
+        SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr, nullptr);
     if (!converter) fail("no conversion to the encoder's pixel format", AVERROR_BUG);
     // RGB and gray are full range (gray becomes the luma: 0..255 -> 16..235, neutral chroma).
     int* inverse_table = nullptr;
     int* table = nullptr;
     int source_full = 0, destination_full = 0, brightness = 0, contrast = 0, saturation = 0;
-    if (sws_getColorspaceDetails(converter, &inverse_table, &source_full, &table,
-                                 &destination_full, &brightness, &contrast, &saturation) >= 0) {
+    if (sws_getColorspaceDetails(converter, &inverse_table, &source_full, &table, &destination_full,
+                                 &brightness, &contrast, &saturation) >= 0) {
       const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
       sws_setColorspaceDetails(converter, bt709, 1, bt709, 0, brightness, contrast, saturation);
     }
@@ -313,8 +317,8 @@ struct VideoWriter::Impl {
       } else {
         // Opus is what WebM players expect (WebM holds only Opus and Vorbis); AAC for the rest.
         const char* encoder = std::string_view(choice.container) == "webm" ? "libopus" : "aac";
-        const std::string what = fmt::format("audio stream {} of '{}' ({})", i, source,
-                                             track.source_codec);
+        const std::string what =
+            fmt::format("audio stream {} of '{}' ({})", i, source, track.source_codec);
         const std::string context = fmt::format("cannot write video '{}': {}", path, what);
         try {
           track.transcoder = std::make_unique<AudioTranscoder>(*in, output, encoder, context);
@@ -323,9 +327,10 @@ struct VideoWriter::Impl {
           if (reason.substr(0, context.size() + 2) == context + ": ") {
             reason.remove_prefix(context.size() + 2);
           }
-          warn(fmt::format("'{}': {} cannot go into {} as it is and cannot be re-encoded ({}); "
-                           "skipped",
-                           path, what, choice.container, reason));
+          warn(
+              fmt::format("'{}': {} cannot go into {} as it is and cannot be re-encoded ({}); "
+                          "skipped",
+                          path, what, choice.container, reason));
           continue;
         }
         warn(fmt::format("'{}': {} cannot go into {} as it is; re-encoded to {}", path, what,
@@ -476,10 +481,11 @@ struct VideoWriter::Impl {
         if (!track.transcoder) continue;
         track.transcoder->finish(end, encoder->time_base);
         if (const int64_t dropped = track.transcoder->dropped_packets(); dropped > 0) {
-          warn(fmt::format("'{}': {} packet{} of audio stream {} of '{}' could not be decoded and "
-                           "{} left out",
-                           path, dropped, dropped == 1 ? "" : "s", track.source_index,
-                           options.audio_source, dropped == 1 ? "is" : "are"));
+          warn(
+              fmt::format("'{}': {} packet{} of audio stream {} of '{}' could not be decoded and "
+                          "{} left out",
+                          path, dropped, dropped == 1 ? "" : "s", track.source_index,
+                          options.audio_source, dropped == 1 ? "is" : "are"));
         }
       }
     }
@@ -504,8 +510,9 @@ struct VideoWriter::Impl {
       const AudioTrack& track = audio_tracks[i];
       if (i > 0) text += ", ";
       if (track.transcoder) {
-        text += fmt::format("{} re-encoded to {}", track.source_codec,
-                            avcodec_get_name(track.transcoder->output_stream()->codecpar->codec_id));
+        text +=
+            fmt::format("{} re-encoded to {}", track.source_codec,
+                        avcodec_get_name(track.transcoder->output_stream()->codecpar->codec_id));
       } else {
         text += track.source_codec + " copied";
       }
@@ -516,20 +523,28 @@ struct VideoWriter::Impl {
 
 const char* to_string(PixelLayout layout) {
   switch (layout) {
-    case PixelLayout::rgb24: return "RGB";
-    case PixelLayout::rgba: return "RGBA";
-    case PixelLayout::gray8: return "8-bit gray";
-    case PixelLayout::gray16: return "16-bit gray";
+    case PixelLayout::rgb24:
+      return "RGB";
+    case PixelLayout::rgba:
+      return "RGBA";
+    case PixelLayout::gray8:
+      return "8-bit gray";
+    case PixelLayout::gray16:
+      return "16-bit gray";
   }
   return "?";
 }
 
 int bytes_per_pixel(PixelLayout layout) {
   switch (layout) {
-    case PixelLayout::rgb24: return 3;
-    case PixelLayout::rgba: return 4;
-    case PixelLayout::gray8: return 1;
-    case PixelLayout::gray16: return 2;
+    case PixelLayout::rgb24:
+      return 3;
+    case PixelLayout::rgba:
+      return 4;
+    case PixelLayout::gray8:
+      return 1;
+    case PixelLayout::gray16:
+      return 2;
   }
   return 3;
 }
@@ -538,12 +553,12 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
   install_av_log_capture();
   take_av_log_errors();  // drop what earlier, unrelated calls left
   if (options.layout == PixelLayout::gray16) {
-    throw Error(fmt::format("cannot write video '{}': 16-bit gray goes only into PNG sequences "
-                            "(a folder or a %0Nd.png pattern); video files take 8-bit gray",
-                            path));
+    throw Error(
+        fmt::format("cannot write video '{}': 16-bit gray goes only into PNG sequences "
+                    "(a folder or a %0Nd.png pattern); video files take 8-bit gray",
+                    path));
   }
-  const std::optional<CodecChoice> choice =
-      choose_codec(path, options.layout == PixelLayout::rgba);
+  const std::optional<CodecChoice> choice = choose_codec(path, options.layout == PixelLayout::rgba);
   if (!choice) {
     throw Error(fmt::format(
         "cannot write video '{}': unknown extension (use .mp4, .mkv, .mov or .webm)", path));

@@ -59,23 +59,24 @@ enum class PixelLayout {
   rgb24,   // composites
   rgba,    // transparent outputs (alpha kept where the format can; else dropped with a warning)
   gray8,   // alpha mattes
-  gray16,  // alpha mattes, 16 bits in host byte order (PNG sequences only; video outputs take gray8)
+  gray16,  // alpha mattes, 16 bits in host byte order (PNG sequences only; video outputs take
+           // gray8)
 };
 
 const char* to_string(PixelLayout layout);  // "RGB", "RGBA", "8-bit gray", "16-bit gray"
-int bytes_per_pixel(PixelLayout layout);     // 3, 4, 1, 2
+int bytes_per_pixel(PixelLayout layout);    // 3, 4, 1, 2
 
 struct VideoWriterOptions {
   int width = 0;
   int height = 0;
   PixelLayout layout = PixelLayout::rgb24;  // of write()'s pixels; gray16 is refused
-  Rational time_base;         // of the pts passed to write(); required
-  Rational frame_rate;        // average rate, a hint for rate control and the container
-  int crf = -1;               // H.264 / VP9 quality; -1: 18 for H.264, 30 for VP9
+  Rational time_base;                       // of the pts passed to write(); required
+  Rational frame_rate;            // average rate, a hint for rate control and the container
+  int crf = -1;                   // H.264 / VP9 quality; -1: 18 for H.264, 30 for VP9
   std::string preset = "medium";  // libx264 preset
-  int threads = 0;            // encoder threads; 0: FFmpeg picks
-  int rotation = 0;           // clockwise display rotation written as a display matrix
-  std::string audio_source;   // carry this file's audio streams over ("" for none)
+  int threads = 0;                // encoder threads; 0: FFmpeg picks
+  int rotation = 0;               // clockwise display rotation written as a display matrix
+  std::string audio_source;       // carry this file's audio streams over ("" for none)
   std::function<void(const std::string&)> warn;  // re-encoded or skipped streams, dropped alpha
 };
 
