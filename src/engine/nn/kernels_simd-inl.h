@@ -30,6 +30,7 @@ struct Target {};
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using D4 = hn::CappedTag<float, 4>;  // one pixel of 4 channels
+using VF4 = hn::Vec<D4>;
 
 // Masked loads and stores that never touch memory outside the mask: AVX-512 has them for every
 // lane size, AVX2 for 32-bit lanes only. Other partial vectors go through a buffer.
@@ -115,15 +116,14 @@ HWY_INLINE void StoreFN(D d, hn::Vec<D> v, T* p, size_t n) {
   }
 }
 
-// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), then one shorter step. The
-// op is taken by value: capturing by value too lets its state live in registers (intrinsic stores
+// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), but less in the last step.
+// One loop body, so that the compiler hoists op's constants out of the loops around it. The op
+// is taken by value: capturing by value too lets its state live in registers (intrinsic stores
 // may alias anything in memory, which would force reloads after each of them).
 template <class D, class Op>
 HWY_INLINE void ForEachVector(D d, size_t count, Op op) {
   const size_t lanes = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + lanes <= count; i += lanes) op(i, lanes);
-  if (i < count) op(i, count - i);
+  for (size_t i = 0; i < count; i += lanes) op(i, count - i < lanes ? count - i : lanes);
 }
 
 // dst[i] = src[i] converted, for n elements.
@@ -307,17 +307,21 @@ struct ExpParts {
   hn::Vec<D> r_expm1;  // e^r - 1, accurate also for small r
 };
 
-// For x clamped to [-87, 88], where 2^n stays a normal float.
+// For x clamped to [-87, 88], where 2^n stays a normal float. n is rounded to the nearest integer
+// by adding 1.5 * 2^23, which pushes the fraction bits out: n + 127 is then in the low bits.
 template <class D>
 HWY_INLINE ExpParts<D> SplitExp(D d, hn::Vec<D> x) {
+  const hn::RebindToSigned<D> di;
+  const auto shifter = hn::Set(d, 12582912.0f);
   x = hn::Min(hn::Max(x, hn::Set(d, -87.0f)), hn::Set(d, 88.0f));
-  const auto n = hn::Round(hn::Mul(x, hn::Set(d, kLog2e)));
+  const auto shifted = hn::Add(hn::Mul(x, hn::Set(d, kLog2e)), shifter);
+  const auto n = hn::Sub(shifted, shifter);
   const auto r = hn::NegMulAdd(n, hn::Set(d, kLn2Low), hn::NegMulAdd(n, hn::Set(d, kLn2High), x));
   auto q = hn::Set(d, kExpTaylor[6]);
   for (int i = 5; i >= 0; --i) q = hn::MulAdd(q, r, hn::Set(d, kExpTaylor[i]));
-  const hn::RebindToSigned<D> di;
-  const auto exponent = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
-  return {hn::BitCast(d, exponent), hn::Mul(r, q)};
+  // The bits of `shifted` are those of 1.5 * 2^23 plus n; minus theirs plus 127: the exponent.
+  const auto exponent = hn::Sub(hn::BitCast(di, shifted), hn::Set(di, 0x4b400000 - 127));
+  return {hn::BitCast(d, hn::ShiftLeft<23>(exponent)), hn::Mul(r, q)};
 }
 
 // 1 / x to about 1 ulp: the estimate and one Newton step (x normal, 1 / x not subnormal).
