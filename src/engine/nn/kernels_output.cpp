@@ -1,6 +1,7 @@
 // The full-resolution outputs: guided_filter_apply (the refiner's last step) and
-// compose_unrefined. Vectors run along the frame's columns; RGB bytes and the interleaved
-// foreground are split into and merged from planes in registers.
+// compose_unrefined. Vectors run along the frame's columns: guided_filter_apply splits the RGB
+// bytes into planes and merges the foreground back in registers; compose_unrefined works on the
+// interleaved values directly.
 #include "nn/kernels_common.h"  // first: it restricts the targets Highway compiles
 
 #include <cstring>
@@ -19,7 +20,6 @@ namespace {
 struct ApplyTables {
   AxisTaps rows, cols;
   std::vector<int32_t> window_base, window_index0, window_index1;
-  std::vector<int32_t> index0, index1;  // cols.i0 / i1 for gathers
 };
 ApplyTables& apply_tables() {
   thread_local ApplyTables tables;
@@ -30,16 +30,16 @@ struct ApplyScratch {
   AlignedBuffer<float> slots;   // 2 cached rows x channels planes x padded_width
   AlignedBuffer<float> lowres;  // one low-resolution row as 8 planes
 };
+ApplyScratch& apply_scratch() {
+  thread_local ApplyScratch scratch;
+  return scratch;
+}
+
 // compose_unrefined's rows of y as dense pixels, when they are not.
 template <typename T>
 AlignedBuffer<T>& compose_rows() {
   thread_local AlignedBuffer<T> buffer;
   return buffer;
-}
-
-ApplyScratch& apply_scratch() {
-  thread_local ApplyScratch scratch;
-  return scratch;
 }
 
 }  // namespace
@@ -78,15 +78,13 @@ bool PrepareColumns(DF d, ApplyTables& tables, int width, int low_width, int pad
   tables.cols.compute(width, float(low_width) / float(width), low_width, padded_width);
   const size_t size = size_t(padded_width);
   tables.window_base.resize(size / size_t(lanes));
-  for (auto* v : {&tables.window_index0, &tables.window_index1, &tables.index0, &tables.index1})
-    v->resize(size);
+  tables.window_index0.resize(size);
+  tables.window_index1.resize(size);
   bool fit = true;
   for (int block = 0; block < padded_width / lanes; ++block) {
     const int base = tables.cols.i0[size_t(block * lanes)];
     tables.window_base[size_t(block)] = base;
     for (int x = block * lanes; x < (block + 1) * lanes; ++x) {
-      tables.index0[size_t(x)] = tables.cols.i0[size_t(x)];
-      tables.index1[size_t(x)] = tables.cols.i1[size_t(x)];
       tables.window_index0[size_t(x)] = tables.cols.i0[size_t(x)] - base;
       tables.window_index1[size_t(x)] = tables.cols.i1[size_t(x)] - base;
       fit = fit && tables.window_index1[size_t(x)] < lanes;
@@ -115,6 +113,14 @@ void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
   float* lowres = scratch(apply_scratch().lowres, 8 * plane);
   SplitLowRow(d, job, row, lowres, plane);
   const ApplyTables& t = *job.tables;
+  // Locals, not reloaded after each store.
+  const int32_t* window_base = t.window_base.data();
+  const int32_t* window_index0 = t.window_index0.data();
+  const int32_t* window_index1 = t.window_index1.data();
+  const int32_t* index0 = t.cols.i0.data();
+  const int32_t* index1 = t.cols.i1.data();
+  const float* weight0 = t.cols.w0.data();
+  const float* weight1 = t.cols.w1.data();
   const hn::RebindToSigned<DF> di;
   for (int channel = 0; channel < job.channels; ++channel) {
     const int source = job.channels == 8 ? channel : 4 * channel + 3;  // a3, b3 alone
@@ -123,14 +129,14 @@ void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
     for (size_t x = 0; x < size_t(job.padded_width); x += lanes) {
       VF left, right;
       if (job.windows_fit) {
-        const VF window = hn::LoadU(d, in + t.window_base[x / lanes]);
-        left = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, &t.window_index0[x])));
-        right = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, &t.window_index1[x])));
+        const VF window = hn::LoadU(d, in + window_base[x / lanes]);
+        left = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index0 + x)));
+        right = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index1 + x)));
       } else {
-        left = hn::GatherIndex(d, in, hn::LoadU(di, &t.index0[x]));
-        right = hn::GatherIndex(d, in, hn::LoadU(di, &t.index1[x]));
+        left = hn::GatherIndex(d, in, hn::LoadU(di, index0 + x));
+        right = hn::GatherIndex(d, in, hn::LoadU(di, index1 + x));
       }
-      const VF w0 = hn::LoadU(d, &t.cols.w0[x]), w1 = hn::LoadU(d, &t.cols.w1[x]);
+      const VF w0 = hn::LoadU(d, weight0 + x), w1 = hn::LoadU(d, weight1 + x);
       hn::StoreU(hn::Add(hn::Mul(w0, left), hn::Mul(w1, right)), d, result + x);
     }
   }

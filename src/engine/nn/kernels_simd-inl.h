@@ -116,10 +116,10 @@ HWY_INLINE void StoreFN(D d, hn::Vec<D> v, T* p, size_t n) {
   }
 }
 
-// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), but less in the last step.
-// One loop body, so that the compiler hoists op's constants out of the loops around it. The op
-// is taken by value: capturing by value too lets its state live in registers (intrinsic stores
-// may alias anything in memory, which would force reloads after each of them).
+// Calls op(i, n) over [0, count) in steps of Lanes(d): n = Lanes(d), but less in the last step
+// (one loop body: the loads and stores check n). The op is taken by value: capturing by value too
+// lets its state live in registers (intrinsic stores may alias any memory, which would force
+// reloads of captured references after each of them).
 template <class D, class Op>
 HWY_INLINE void ForEachVector(D d, size_t count, Op op) {
   const size_t lanes = hn::Lanes(d);
@@ -133,8 +133,6 @@ HWY_INLINE void ConvertN(D d, const T* src, U* dst, size_t n) {
     StoreFN(d, LoadFN(d, src + i, count), dst + i, count);
   });
 }
-
-HWY_INLINE float Clamp01(float value) { return value < 0.0f ? 0.0f : value > 1.0f ? 1.0f : value; }
 
 template <class D>
 HWY_INLINE hn::Vec<D> Clamp01(D d, hn::Vec<D> v) {
