@@ -45,14 +45,20 @@ void BM_ResizeRgb8(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
 }
-BENCHMARK(BM_ResizeRgb8)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ResizeRgb8)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Arguments: foreground (0 = alpha only), threads.
 void BM_GuidedFilterApply1080p(benchmark::State& state) {
   set_threads(state, 1);
   const bool with_foreground = state.range(0) != 0;
   const std::vector<uint8_t> frame = random_frame(kFrameWidth, kFrameHeight);
-  const std::vector<float> coefficients = random_values<float>(size_t(kLowWidth) * kLowHeight * 8, -1, 1, 2);
+  const std::vector<float> coefficients =
+      random_values<float>(size_t(kLowWidth) * kLowHeight * 8, -1, 1, 2);
   const View<const float> both{coefficients.data(), kLowHeight, kLowWidth, 8, 8};
   std::vector<float> alpha(size_t(kFrameWidth) * kFrameHeight), foreground(3 * alpha.size());
   const RgbImage image{frame.data(), kFrameWidth, kFrameHeight, 3 * kFrameWidth};
@@ -71,16 +77,22 @@ BENCHMARK(BM_GuidedFilterApply1080p)
 void BM_ComposeUnrefined1080p(benchmark::State& state) {
   set_threads(state, 0);
   const std::vector<uint8_t> frame = random_frame(kFrameWidth, kFrameHeight);
-  const std::vector<float> y = random_values<float>(size_t(kFrameWidth) * kFrameHeight * 4, -0.5f, 1.5f, 3);
+  const std::vector<float> y =
+      random_values<float>(size_t(kFrameWidth) * kFrameHeight * 4, -0.5f, 1.5f, 3);
   std::vector<float> alpha(size_t(kFrameWidth) * kFrameHeight), foreground(3 * alpha.size());
   const RgbImage image{frame.data(), kFrameWidth, kFrameHeight, 3 * kFrameWidth};
   for (auto _ : state) {
-    kernels::compose_unrefined(image, View<const float>{y.data(), kFrameHeight, kFrameWidth, 4, 4}, alpha.data(),
-                               foreground.data());
+    kernels::compose_unrefined(image, View<const float>{y.data(), kFrameHeight, kFrameWidth, 4, 4},
+                               alpha.data(), foreground.data());
     benchmark::ClobberMemory();
   }
 }
-BENCHMARK(BM_ComposeUnrefined1080p)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ComposeUnrefined1080p)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Arguments: separate (0: a and b interleaved in one 8-channel buffer; 1: two 4-channel buffers,
 // as the network keeps them), threads.
@@ -92,12 +104,15 @@ void BM_FastGuidedFilterCoefficients(benchmark::State& state) {
   std::vector<float> coefficients(pixels * 8);
   const View<float> both{coefficients.data(), kLowHeight, kLowWidth, 8, 8};
   const bool separate = state.range(0) != 0;
-  const View<float> a = separate ? dense_view(coefficients.data(), kLowHeight, kLowWidth, 4) : both.channels(0, 4);
-  const View<float> b = separate ? dense_view(coefficients.data() + pixels * 4, kLowHeight, kLowWidth, 4)
-                                 : both.channels(4, 4);
+  const View<float> a =
+      separate ? dense_view(coefficients.data(), kLowHeight, kLowWidth, 4) : both.channels(0, 4);
+  const View<float> b = separate
+                            ? dense_view(coefficients.data() + pixels * 4, kLowHeight, kLowWidth, 4)
+                            : both.channels(4, 4);
   for (auto _ : state) {
-    kernels::fast_guided_filter_coefficients(View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
-                                             View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, 1e-5f, a, b);
+    kernels::fast_guided_filter_coefficients(
+        View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
+        View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, 1e-5f, a, b);
     benchmark::ClobberMemory();
   }
 }
@@ -120,7 +135,8 @@ void BM_DeepGuidedFilterStatistics(benchmark::State& state) {
     kernels::deep_guided_filter_statistics(
         View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
         View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, box_weights.data(),
-        View<float>{stats.data(), kLowHeight, kLowWidth, 8, 24}, dense_view(mean_x.data(), kLowHeight, kLowWidth, 4),
+        View<float>{stats.data(), kLowHeight, kLowWidth, 8, 24},
+        dense_view(mean_x.data(), kLowHeight, kLowWidth, 4),
         dense_view(mean_y.data(), kLowHeight, kLowWidth, 4));
     benchmark::ClobberMemory();
   }
@@ -132,13 +148,15 @@ BENCHMARK(BM_DeepGuidedFilterStatistics)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// The decoder's concatenations at 480x270: level 0 upsamples decode1's 32 channels to 270x480 beside
-// s0 (35 channels), level 3 decode4's 128 channels to 34x60 beside f3 and s3 (171 channels).
+// The decoder's concatenations at 480x270: level 0 upsamples decode1's 32 channels to 270x480
+// beside s0 (35 channels), level 3 decode4's 128 channels to 34x60 beside f3 and s3 (171 channels).
 struct UpsampleLevel {
   int src_h, src_w, channels, dst_h, dst_w, skip_channels;
 };
-constexpr UpsampleLevel kUpsampleLevels[] = {
-    {135, 240, 32, 270, 480, 0}, {68, 120, 40, 135, 240, 16}, {34, 60, 80, 68, 120, 24}, {17, 30, 128, 34, 60, 40}};
+constexpr UpsampleLevel kUpsampleLevels[] = {{135, 240, 32, 270, 480, 0},
+                                             {68, 120, 40, 135, 240, 16},
+                                             {34, 60, 80, 68, 120, 24},
+                                             {17, 30, 128, 34, 60, 40}};
 
 // Arguments: level, threads.
 template <typename T>
@@ -146,16 +164,18 @@ void BM_UpsampleConcat(benchmark::State& state) {
   set_threads(state, 1);
   const UpsampleLevel& level = kUpsampleLevels[state.range(0)];
   const size_t dst_pixels = size_t(level.dst_h) * level.dst_w;
-  const std::vector<float> x = random_values<float>(size_t(level.src_h) * level.src_w * level.channels, -1, 1, 6);
+  const std::vector<float> x =
+      random_values<float>(size_t(level.src_h) * level.src_w * level.channels, -1, 1, 6);
   const std::vector<T> skip = random_values<T>(dst_pixels * level.skip_channels, -1, 1, 7);
   const std::vector<float> image = random_values<float>(dst_pixels * 3, 0, 1, 8);
   const int channels = level.channels + level.skip_channels + 3;
   std::vector<T> dst(dst_pixels * channels);
   for (auto _ : state) {
-    kernels::upsample_concat<T>(dense_view(x.data(), level.src_h, level.src_w, level.channels),
-                                dense_view(skip.data(), level.dst_h, level.dst_w, level.skip_channels),
-                                dense_view(image.data(), level.dst_h, level.dst_w, 3),
-                                dense_view(dst.data(), level.dst_h, level.dst_w, channels));
+    kernels::upsample_concat<T>(
+        dense_view(x.data(), level.src_h, level.src_w, level.channels),
+        dense_view(skip.data(), level.dst_h, level.dst_w, level.skip_channels),
+        dense_view(image.data(), level.dst_h, level.dst_w, 3),
+        dense_view(dst.data(), level.dst_h, level.dst_w, channels));
     benchmark::ClobberMemory();
   }
 }

@@ -36,7 +36,11 @@ struct Tensor {
   std::vector<T> data;
 
   Tensor(int h_, int w_, int c_, int stride_ = 0, int offset_ = 0)
-      : h(h_), w(w_), c(c_), stride(stride_ ? stride_ : c_), offset(offset_),
+      : h(h_),
+        w(w_),
+        c(c_),
+        stride(stride_ ? stride_ : c_),
+        offset(offset_),
         data(size_t(h_) * w_ * stride, T(kSentinel)) {}
 
   View<T> view() { return {data.data() + offset, h, w, c, stride}; }
@@ -63,7 +67,9 @@ struct Frame {
   std::vector<uint8_t> bytes;
 
   Frame(int width_, int height_, std::mt19937& rng)
-      : width(width_), height(height_), stride(3 * width_ + 7),
+      : width(width_),
+        height(height_),
+        stride(3 * width_ + 7),
         bytes(size_t(height_ - 1) * stride + 3 * width_) {
     std::uniform_int_distribution<int> dist(0, 255);
     for (uint8_t& byte : bytes) byte = uint8_t(dist(rng));
@@ -76,15 +82,18 @@ constexpr float relative_tolerance() {
   return std::is_same_v<T, bf16> ? 1.0f / 128 : 1e-6f;  // one bf16 rounding step may differ
 }
 
-// Elements in the view agree within abs_tol + rel_tol * |expected|; elements outside keep kSentinel.
+// Elements in the view agree within abs_tol + rel_tol * |expected|; elements outside keep
+// kSentinel.
 template <typename T>
 testing::AssertionResult tensors_match(const Tensor<T>& expected, const Tensor<T>& actual,
-                                       float abs_tol = 1e-6f, float rel_tol = relative_tolerance<T>()) {
+                                       float abs_tol = 1e-6f,
+                                       float rel_tol = relative_tolerance<T>()) {
   for (size_t i = 0; i < actual.data.size(); ++i) {
     const float e = to_float(expected.data[i]), a = to_float(actual.data[i]);
     if (!actual.in_view(i)) {
       if (a != to_float(T(kSentinel)))
-        return testing::AssertionFailure() << "element " << i << " outside the view was written: " << a;
+        return testing::AssertionFailure()
+               << "element " << i << " outside the view was written: " << a;
       continue;
     }
     if (!(std::abs(a - e) <= abs_tol + rel_tol * std::abs(e)))
@@ -95,12 +104,12 @@ testing::AssertionResult tensors_match(const Tensor<T>& expected, const Tensor<T
   return testing::AssertionSuccess();
 }
 
-testing::AssertionResult arrays_match(const std::vector<float>& expected, const std::vector<float>& actual,
-                                      float abs_tol = 1e-6f) {
+testing::AssertionResult arrays_match(const std::vector<float>& expected,
+                                      const std::vector<float>& actual, float abs_tol = 1e-6f) {
   for (size_t i = 0; i < actual.size(); ++i)
     if (!(std::abs(actual[i] - expected[i]) <= abs_tol))
-      return testing::AssertionFailure() << "element " << i << ": expected " << expected[i] << ", got "
-                                         << actual[i];
+      return testing::AssertionFailure()
+             << "element " << i << ": expected " << expected[i] << ", got " << actual[i];
   return testing::AssertionSuccess();
 }
 
@@ -155,7 +164,9 @@ TEST(KernelTargets, FollowTheCpuTier) {
   std::cout << "tier " << to_string(cpu_tier()) << ": kernels on " << fast::kernel_target()
             << "; tested:" << list << std::endl;
   EXPECT_EQ(fast::kernel_target(), targets.front());
-  const char* best = cpu_tier() >= CpuTier::avx512 ? "AVX3" : cpu_tier() == CpuTier::avx2 ? "AVX2" : "SSE4";
+  const char* best = cpu_tier() >= CpuTier::avx512 ? "AVX3"
+                     : cpu_tier() == CpuTier::avx2 ? "AVX2"
+                                                   : "SSE4";
   EXPECT_EQ(targets.front(), best);
   EXPECT_TRUE(targets.back() == "SCALAR" || targets.back() == "EMU128") << targets.back();
 
@@ -175,12 +186,13 @@ TEST(Kernels, ResizeRgb8MatchesReference) {
     int height, width;
     float ratio;
   };
-  const Case cases[] = {{1, 1, 1.0f}, {5, 3, 1.0f}, {23, 31, 0.5f}, {17, 40, 0.375f}, {360, 640, 0.25f},
-                        {1080, 1920, 0.25f}};
+  const Case cases[] = {{1, 1, 1.0f},     {5, 3, 1.0f},      {23, 31, 0.5f},
+                        {17, 40, 0.375f}, {360, 640, 0.25f}, {1080, 1920, 0.25f}};
   std::mt19937 rng(1);
   for (const Case& test : cases) {
     const Frame frame(test.width, test.height, rng);
-    const int dst_h = std::max(1, int(test.height * test.ratio)), dst_w = std::max(1, int(test.width * test.ratio));
+    const int dst_h = std::max(1, int(test.height * test.ratio)),
+              dst_w = std::max(1, int(test.width * test.ratio));
     for_each_type([&](auto t) {
       using T = decltype(t);
       TRACE_TYPES(type_name(t) << " frame " << test.height << "x" << test.width);
@@ -227,10 +239,12 @@ TEST(Kernels, AvgPoolMatchesReference) {
       using T = decltype(t);
       using U = decltype(u);
       for (const int channels : {3, 20}) {
-        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << "x" << channels);
+        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << "x"
+                                 << channels);
         Tensor<T> src(size.h, size.w, channels, channels + 2, 1);
         src.randomize(rng, -1.0f, 1.0f);
-        Tensor<U> expected((size.h + 1) / 2, (size.w + 1) / 2, channels, channels + 5, 2), actual = expected;
+        Tensor<U> expected((size.h + 1) / 2, (size.w + 1) / 2, channels, channels + 5, 2),
+            actual = expected;
         ref::avg_pool_2x2(src.cview(), expected.view());
         for_each_config([&] {
           actual.fill(kSentinel);
@@ -248,8 +262,8 @@ TEST(Kernels, UpsampleConcatMatchesReferenceExactly) {
       using T = decltype(t);
       for (const auto [x_channels, skip_channels] : {std::pair{16, 0}, {40, 16}, {128, 40}, {3, 5}})
         for (const int crop : {0, 1}) {
-          TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " x " << x_channels << " skip "
-                                   << skip_channels << " crop " << crop);
+          TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " x " << x_channels
+                                   << " skip " << skip_channels << " crop " << crop);
           // x and skip are channel slices of wider buffers, as in the network.
           Tensor<float> x(size.h, size.w, x_channels, 2 * x_channels + 1, x_channels);
           x.randomize(rng, -1.0f, 1.0f);
@@ -277,7 +291,8 @@ TEST(Kernels, CopyMatchesReference) {
       using T = decltype(t);
       using U = decltype(u);
       for (const int slice : {0, 1}) {
-        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w << " slice " << slice);
+        TRACE_TYPES(type_name(t) << "->" << type_name(u) << " " << size.h << "x" << size.w
+                                 << " slice " << slice);
         Tensor<T> src(size.h, size.w, 16, 16 + 8 * slice, 3 * slice);
         src.randomize(rng, -4.0f, 4.0f);
         Tensor<U> expected(size.h, size.w, 16, 16 + 5 * slice, slice), actual = expected;
@@ -297,8 +312,10 @@ TEST(Kernels, ConcatChannelsMatchesReference) {
     for_each_type([&](auto t) {
       using T = decltype(t);
       for (const auto [first_c, second_c] : {std::pair{16, 16}, {40, 40}, {3, 20}, {64, 64}}) {
-        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " " << first_c << "+" << second_c);
-        Tensor<float> first(size.h, size.w, first_c, 2 * first_c, first_c);  // a block output's second half
+        TRACE_TYPES(type_name(t) << " " << size.h << "x" << size.w << " " << first_c << "+"
+                                 << second_c);
+        Tensor<float> first(size.h, size.w, first_c, 2 * first_c,
+                            first_c);  // a block output's second half
         Tensor<float> second(size.h, size.w, second_c);
         first.randomize(rng, -2.0f, 2.0f);
         second.randomize(rng, -2.0f, 2.0f);
@@ -337,7 +354,8 @@ TEST(Kernels, GlobalAvgPoolMatchesReference) {
 TEST(Kernels, FullyConnectedMatchesReference) {
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (const auto [inputs, outputs] : {std::pair{1, 1}, {15, 4}, {16, 16}, {72, 24}, {960, 240}, {23, 130}})
+  for (const auto [inputs, outputs] :
+       {std::pair{1, 1}, {15, 4}, {16, 16}, {72, 24}, {960, 240}, {23, 130}})
     for (const bool with_bias : {true, false}) {
       TRACE_TYPES(inputs << "->" << outputs << (with_bias ? " with bias" : ""));
       std::vector<float> weight(static_cast<size_t>(inputs * outputs));
@@ -346,7 +364,8 @@ TEST(Kernels, FullyConnectedMatchesReference) {
         for (float& x : *v) x = dist(rng);
       const float* b = with_bias ? bias.data() : nullptr;
       const std::vector<bf16> weight_bf16(weight.begin(), weight.end());
-      std::vector<float> expected(static_cast<size_t>(outputs)), expected_bf16 = expected, actual = expected;
+      std::vector<float> expected(static_cast<size_t>(outputs)), expected_bf16 = expected,
+                                                                 actual = expected;
       ref::fully_connected(weight.data(), b, in.data(), inputs, outputs, expected.data());
       ref::fully_connected(weight_bf16.data(), b, in.data(), inputs, outputs, expected_bf16.data());
       for_each_config([&] {
@@ -407,7 +426,8 @@ TEST(Kernels, GruResetMatchesReference) {
       using T = decltype(t);
       using U = decltype(u);
       for (const int channels : {16, 20, 64}) {
-        TRACE_TYPES(type_name(t) << "," << type_name(u) << " " << size.h << "x" << size.w << "x" << channels);
+        TRACE_TYPES(type_name(t) << "," << type_name(u) << " " << size.h << "x" << size.w << "x"
+                                 << channels);
         const GruTensors<T, float> in(size, channels, rng);
         Tensor<U> expected(size.h, size.w, channels, 2 * channels, channels), actual = expected;
         ref::gru_reset(in.gates.cview(), in.h.cview(), expected.view());
@@ -429,16 +449,18 @@ TEST(Kernels, GruUpdateMatchesReference) {
         using U = decltype(u);
         using V = decltype(v);
         for (const int channels : {16, 20, 40}) {
-          TRACE_TYPES(type_name(t) << "," << type_name(u) << "," << type_name(v) << " " << size.h << "x"
-                                   << size.w << "x" << channels);
+          TRACE_TYPES(type_name(t) << "," << type_name(u) << "," << type_name(v) << " " << size.h
+                                   << "x" << size.w << "x" << channels);
           const GruTensors<T, U> in(size, channels, rng);
           Tensor<float> expected_h = in.h;
           Tensor<V> expected(size.h, size.w, channels, 2 * channels, channels), actual = expected;
-          ref::gru_update(in.gates.cview(), in.candidate.cview(), expected_h.view(), expected.view());
+          ref::gru_update(in.gates.cview(), in.candidate.cview(), expected_h.view(),
+                          expected.view());
           for_each_config([&] {
             Tensor<float> actual_h = in.h;
             actual.fill(kSentinel);
-            fast::gru_update(in.gates.cview(), in.candidate.cview(), actual_h.view(), actual.view());
+            fast::gru_update(in.gates.cview(), in.candidate.cview(), actual_h.view(),
+                             actual.view());
             EXPECT_TRUE(tensors_match(expected_h, actual_h));
             EXPECT_TRUE(tensors_match(expected, actual));
           });
@@ -458,7 +480,8 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
         src_sm.randomize(rng, 0.0f, 1.0f);
         Tensor<T> y(size.h, size.w, 4, 4 + 16 * slice, 0);
         y.randomize(rng, -0.5f, 1.0f);
-        Tensor<float> expected_a(size.h, size.w, 4, 4 + 4 * slice, 4 * slice), actual_a = expected_a;
+        Tensor<float> expected_a(size.h, size.w, 4, 4 + 4 * slice, 4 * slice),
+            actual_a = expected_a;
         Tensor<float> expected_b(size.h, size.w, 4, 4 + 4 * slice, 0), actual_b = expected_b;
         ref::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, expected_a.view(),
                                              expected_b.view());
@@ -495,14 +518,16 @@ TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
       Tensor<float> expected_stats(size.h, size.w, 8, 24, 0), actual_stats = expected_stats;
       Tensor<float> expected_mean_x(size.h, size.w, 4), actual_mean_x = expected_mean_x;
       Tensor<float> expected_mean_y(size.h, size.w, 4, 8, 4), actual_mean_y = expected_mean_y;
-      ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, expected_stats.view(),
-                                         expected_mean_x.view(), expected_mean_y.view());
+      ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights,
+                                         expected_stats.view(), expected_mean_x.view(),
+                                         expected_mean_y.view());
       for_each_config([&] {
         actual_stats.fill(kSentinel);
         actual_mean_x.fill(kSentinel);
         actual_mean_y.fill(kSentinel);
-        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, actual_stats.view(),
-                                            actual_mean_x.view(), actual_mean_y.view());
+        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights,
+                                            actual_stats.view(), actual_mean_x.view(),
+                                            actual_mean_y.view());
         // Same products summed in the same order: bit-identical.
         EXPECT_TRUE(tensors_match(expected_stats, actual_stats, 0.0f, 0.0f));
         EXPECT_TRUE(tensors_match(expected_mean_x, actual_mean_x, 0.0f, 0.0f));
@@ -515,7 +540,8 @@ TEST(Kernels, GuidedFilterOffsetMatchesReference) {
   std::mt19937 rng(13);
   for (const Size size : kSizes) {
     SCOPED_TRACE(testing::Message() << size.h << "x" << size.w);
-    Tensor<float> a(size.h, size.w, 4, 8, 0), mean_x(size.h, size.w, 4), mean_y(size.h, size.w, 4, 8, 4);
+    Tensor<float> a(size.h, size.w, 4, 8, 0), mean_x(size.h, size.w, 4),
+        mean_y(size.h, size.w, 4, 8, 4);
     a.randomize(rng, -2.0f, 2.0f);
     mean_x.randomize(rng, 0.0f, 1.0f);
     mean_y.randomize(rng, -0.5f, 1.0f);
@@ -533,23 +559,26 @@ TEST(Kernels, GuidedFilterApplyMatchesReference) {
   struct Case {
     Size frame, low;
   };
-  const Case cases[] = {{{1, 1}, {1, 1}},       {{3, 5}, {1, 2}},         {{17, 31}, {5, 8}},
-                        {{23, 40}, {23, 40}},   {{270, 480}, {67, 120}},  {{720, 1280}, {270, 480}},
+  const Case cases[] = {{{1, 1}, {1, 1}},          {{3, 5}, {1, 2}},
+                        {{17, 31}, {5, 8}},        {{23, 40}, {23, 40}},
+                        {{270, 480}, {67, 120}},   {{720, 1280}, {270, 480}},
                         {{1080, 1920}, {270, 480}}};
   std::mt19937 rng(14);
   for (const Case& test : cases) {
-    SCOPED_TRACE(testing::Message() << "frame " << test.frame.h << "x" << test.frame.w << " from " << test.low.h
-                                    << "x" << test.low.w);
+    SCOPED_TRACE(testing::Message() << "frame " << test.frame.h << "x" << test.frame.w << " from "
+                                    << test.low.h << "x" << test.low.w);
     const Frame frame(test.frame.w, test.frame.h, rng);
     // a and b interleaved in one buffer, as the refiner keeps them.
     Tensor<float> coefficients(test.low.h, test.low.w, 8);
     coefficients.randomize(rng, -1.5f, 1.5f);
-    const View<const float> a = coefficients.cview().channels(0, 4), b = coefficients.cview().channels(4, 4);
+    const View<const float> a = coefficients.cview().channels(0, 4),
+                            b = coefficients.cview().channels(4, 4);
     const size_t pixels = size_t(test.frame.h) * test.frame.w;
     std::vector<float> expected_alpha(pixels), expected_fgr(3 * pixels);
     ref::guided_filter_apply(frame.image(), a, b, expected_alpha.data(), expected_fgr.data());
     for_each_config([&] {
-      std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel), alpha_only(pixels, kSentinel);
+      std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel),
+          alpha_only(pixels, kSentinel);
       fast::guided_filter_apply(frame.image(), a, b, alpha.data(), fgr.data());
       fast::guided_filter_apply(frame.image(), a, b, alpha_only.data(), nullptr);
       EXPECT_TRUE(arrays_match(expected_alpha, alpha));
@@ -571,9 +600,11 @@ TEST(Kernels, ComposeUnrefinedMatchesReference) {
         y.randomize(rng, -0.5f, 1.5f);
         const size_t pixels = size_t(size.h) * size.w;
         std::vector<float> expected_alpha(pixels), expected_fgr(3 * pixels);
-        ref::compose_unrefined(frame.image(), y.cview(), expected_alpha.data(), expected_fgr.data());
+        ref::compose_unrefined(frame.image(), y.cview(), expected_alpha.data(),
+                               expected_fgr.data());
         for_each_config([&] {
-          std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel), alpha_only(pixels, kSentinel);
+          std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel),
+              alpha_only(pixels, kSentinel);
           fast::compose_unrefined(frame.image(), y.cview(), alpha.data(), fgr.data());
           fast::compose_unrefined(frame.image(), y.cview(), alpha_only.data(), nullptr);
           EXPECT_TRUE(arrays_match(expected_alpha, alpha));
@@ -586,40 +617,49 @@ TEST(Kernels, ComposeUnrefinedMatchesReference) {
 
 TEST(Kernels, ActivationsAtExtremes) {
   // Saturated sigmoids and tanhs, and tanh around zero, where it must not cancel.
-  const float values[] = {-100.0f, -88.5f, -30.0f, -9.5f, -1e-3f, -1e-6f, 0.0f, 1e-6f, 1e-3f, 9.5f, 30.0f, 88.5f, 100.0f};
+  const float values[] = {-100.0f, -88.5f, -30.0f, -9.5f, -1e-3f, -1e-6f, 0.0f,
+                          1e-6f,   1e-3f,  9.5f,   30.0f, 88.5f,  100.0f};
   const int n = int(std::size(values));
   const size_t count = std::size(values);
   // r = sigmoid(values); z = sigmoid(100) = 1 and h = 0, so the update is tanh(values).
   std::vector<float> gates(values, values + n), candidate(values, values + n), half(count, 0.5f);
   gates.resize(2 * count, 100.0f);
-  const View<const float> gate_view{gates.data(), 1, 1, 2 * n, 2 * n}, candidate_view{candidate.data(), 1, 1, n, n};
+  const View<const float> gate_view{gates.data(), 1, 1, 2 * n, 2 * n},
+      candidate_view{candidate.data(), 1, 1, n, n};
   std::vector<float> expected_reset(count), expected_h(count, 0.0f), expected_out(count);
-  ref::gru_reset(gate_view, View<const float>{half.data(), 1, 1, n, n}, dense_view(expected_reset.data(), 1, 1, n));
+  ref::gru_reset(gate_view, View<const float>{half.data(), 1, 1, n, n},
+                 dense_view(expected_reset.data(), 1, 1, n));
   ref::gru_update(gate_view, candidate_view, dense_view(expected_h.data(), 1, 1, n),
                   dense_view(expected_out.data(), 1, 1, n));
   for_each_config([&] {
     std::vector<float> reset(count), state(count, 0.0f), out(count);
-    fast::gru_reset(gate_view, View<const float>{half.data(), 1, 1, n, n}, dense_view(reset.data(), 1, 1, n));
-    fast::gru_update(gate_view, candidate_view, dense_view(state.data(), 1, 1, n), dense_view(out.data(), 1, 1, n));
+    fast::gru_reset(gate_view, View<const float>{half.data(), 1, 1, n, n},
+                    dense_view(reset.data(), 1, 1, n));
+    fast::gru_update(gate_view, candidate_view, dense_view(state.data(), 1, 1, n),
+                     dense_view(out.data(), 1, 1, n));
     EXPECT_TRUE(arrays_match(expected_reset, reset));
     for (int i = 0; i < n; ++i)
-      EXPECT_NEAR(out[i], expected_out[i], 1e-6f * std::abs(expected_out[i])) << "tanh(" << values[i] << ")";
+      EXPECT_NEAR(out[i], expected_out[i], 1e-6f * std::abs(expected_out[i]))
+          << "tanh(" << values[i] << ")";
   });
 }
 
 TEST(Kernels, Bf16RoundingMatchesBf16Round) {
   // Ties to even both ways, the largest finite values, infinities, NaNs, subnormals.
-  const uint32_t patterns[] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu,
-                               0x7f800000u, 0xff800000u, 0x7fc00001u, 0xff800001u, 0x00000001u, 0x80008000u,
-                               0x00018000u, 0x3f800000u, 0x00000000u, 0x80000000u, 0x4049fdb0u};
+  const uint32_t patterns[] = {0x3f808000u, 0x3f818000u, 0xbf808000u, 0x3f80ffffu, 0x7f7fffffu,
+                               0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00001u, 0xff800001u,
+                               0x00000001u, 0x80008000u, 0x00018000u, 0x3f800000u, 0x00000000u,
+                               0x80000000u, 0x4049fdb0u};
   const int n = int(std::size(patterns));
   std::vector<float> values(std::size(patterns));
   for (int i = 0; i < n; ++i) std::memcpy(&values[i], &patterns[i], sizeof(float));
   for_each_config([&] {
     for (const int stride : {n, n + 1}) {  // the flat loop and the per-pixel one
       std::vector<bf16> out(static_cast<size_t>(stride));
-      fast::copy(View<const float>{values.data(), 1, 1, n, n}, View<bf16>{out.data(), 1, 1, n, stride});
-      for (int i = 0; i < n; ++i) EXPECT_EQ(out[i].bits, bf16::round(values[i])) << std::hex << patterns[i];
+      fast::copy(View<const float>{values.data(), 1, 1, n, n},
+                 View<bf16>{out.data(), 1, 1, n, stride});
+      for (int i = 0; i < n; ++i)
+        EXPECT_EQ(out[i].bits, bf16::round(values[i])) << std::hex << patterns[i];
     }
   });
 }
@@ -639,11 +679,12 @@ TEST(Kernels, FrameConversionIsExactForEveryColour) {
         const uint32_t colour = uint32_t(frame) << 20 | uint32_t(i);
         for (int c = 0; c < 3; ++c) pixels[3 * i + c] = uint8_t(colour >> (16 - 8 * c));
       }
-      fast::guided_filter_apply(RgbImage{pixels.data(), width, height, 3 * width}, a, b, alpha.data(),
-                                fgr.data());
+      fast::guided_filter_apply(RgbImage{pixels.data(), width, height, 3 * width}, a, b,
+                                alpha.data(), fgr.data());
       size_t mismatches = 0;
       for (size_t i = 0; i < alpha.size(); ++i) {
-        const float rgb[3] = {pixels[3 * i] / 255.0f, pixels[3 * i + 1] / 255.0f, pixels[3 * i + 2] / 255.0f};
+        const float rgb[3] = {pixels[3 * i] / 255.0f, pixels[3 * i + 1] / 255.0f,
+                              pixels[3 * i + 2] / 255.0f};
         mismatches += alpha[i] != (rgb[0] + rgb[1] + rgb[2]) / 3.0f;
         for (int c = 0; c < 3; ++c) mismatches += fgr[3 * i + c] != rgb[c];
       }
@@ -657,15 +698,17 @@ TEST(Kernels, FrameConversionIsExactForEveryColour) {
 // The reference against hand-computed values
 
 TEST(KernelSemantics, UpsampleConcatOfTwoByTwo) {
-  // Along one axis, [p, q] becomes [p, 3/4 p + 1/4 q, 1/4 p + 3/4 q, q]; here value = 2 * row + col.
-  // Channel 1 is the skip connection, channel 2 the image, both copied unchanged.
+  // Along one axis, [p, q] becomes [p, 3/4 p + 1/4 q, 1/4 p + 3/4 q, q]; here value = 2 * row +
+  // col. Channel 1 is the skip connection, channel 2 the image, both copied unchanged.
   const float src[4] = {0, 1, 2, 3};
   const float axis[4] = {0.0f, 0.25f, 0.75f, 1.0f};
   for (const int size : {4, 3}) {  // 3: the odd-sized destination is a crop of the 4x4 result
     const size_t pixels = size_t(size) * size;
     std::vector<float> skip(pixels, 7.0f), image(pixels, 0.5f), dst(3 * pixels);
-    ref::upsample_concat(View<const float>{src, 2, 2, 1, 1}, dense_view<const float>(skip.data(), size, size, 1),
-                         dense_view<const float>(image.data(), size, size, 1), dense_view(dst.data(), size, size, 3));
+    ref::upsample_concat(View<const float>{src, 2, 2, 1, 1},
+                         dense_view<const float>(skip.data(), size, size, 1),
+                         dense_view<const float>(image.data(), size, size, 1),
+                         dense_view(dst.data(), size, size, 3));
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x) {
         const float* pixel = dst.data() + 3 * (size_t(y) * size + x);
@@ -694,7 +737,8 @@ TEST(KernelSemantics, ResizeRgb8AtScaleOneIsExactlyDivisionBy255) {
   for (int y = 0; y < 7; ++y)
     for (int x = 0; x < 9; ++x)
       for (int c = 0; c < 3; ++c)
-        EXPECT_EQ(dst.view().pixel(y, x)[c], float(frame.bytes[y * frame.stride + 3 * x + c]) / 255.0f);
+        EXPECT_EQ(dst.view().pixel(y, x)[c],
+                  float(frame.bytes[y * frame.stride + 3 * x + c]) / 255.0f);
 }
 
 TEST(KernelSemantics, ResizeRgb8Downsamples) {
@@ -708,7 +752,8 @@ TEST(KernelSemantics, ResizeRgb8Downsamples) {
 }
 
 TEST(KernelSemantics, NormalizeSubtractsAndScales) {
-  const float src[3] = {1.0f, 0.5f, 0.0f}, mean[3] = {0.5f, 0.25f, 0.5f}, inv_std[3] = {2.0f, 4.0f, 8.0f};
+  const float src[3] = {1.0f, 0.5f, 0.0f}, mean[3] = {0.5f, 0.25f, 0.5f},
+              inv_std[3] = {2.0f, 4.0f, 8.0f};
   float dst[3];
   ref::normalize(View<const float>{src, 1, 1, 3, 3}, dense_view(dst, 1, 1, 3), mean, inv_std);
   EXPECT_EQ(dst[0], 1.0f);
@@ -732,7 +777,8 @@ TEST(KernelSemantics, GruGating) {
   // Gates of 0 give r = z = 1/2; tanh(20) rounds to 1 in float.
   const float gates[2] = {0.0f, 0.0f}, candidate[1] = {20.0f};
   float state[1] = {0.8f}, reset[1], out[1];
-  ref::gru_reset(View<const float>{gates, 1, 1, 2, 2}, View<const float>{state, 1, 1, 1, 1}, dense_view(reset, 1, 1, 1));
+  ref::gru_reset(View<const float>{gates, 1, 1, 2, 2}, View<const float>{state, 1, 1, 1, 1},
+                 dense_view(reset, 1, 1, 1));
   EXPECT_EQ(reset[0], 0.4f);
   ref::gru_update(View<const float>{gates, 1, 1, 2, 2}, View<const float>{candidate, 1, 1, 1, 1},
                   dense_view(state, 1, 1, 1), dense_view(out, 1, 1, 1));
@@ -750,17 +796,19 @@ TEST(KernelSemantics, BoxFilterPadsWithZeros) {
   std::fill(std::begin(box_weights), std::end(box_weights), 1.0f / 9.0f);
   std::vector<float> src_sm(size_t(h) * w * 3, value), y(size_t(h) * w * 4, value);
   std::vector<float> stats(size_t(h) * w * 8), mean_x(size_t(h) * w * 4), mean_y(size_t(h) * w * 4);
-  ref::deep_guided_filter_statistics(dense_view<const float>(src_sm.data(), h, w, 3),
-                                     dense_view<const float>(y.data(), h, w, 4), box_weights,
-                                     dense_view(stats.data(), h, w, 8), dense_view(mean_x.data(), h, w, 4),
-                                     dense_view(mean_y.data(), h, w, 4));
+  ref::deep_guided_filter_statistics(
+      dense_view<const float>(src_sm.data(), h, w, 3), dense_view<const float>(y.data(), h, w, 4),
+      box_weights, dense_view(stats.data(), h, w, 8), dense_view(mean_x.data(), h, w, 4),
+      dense_view(mean_y.data(), h, w, 4));
   const auto mean_at = [&](int row, int col) { return mean_y[(size_t(row) * w + col) * 4 + 3]; };
   EXPECT_NEAR(mean_at(0, 0), value * 4 / 9, 1e-7);
   EXPECT_NEAR(mean_at(h - 1, w - 1), value * 4 / 9, 1e-7);
   EXPECT_NEAR(mean_at(0, 2), value * 6 / 9, 1e-7);
   EXPECT_NEAR(mean_at(2, 0), value * 6 / 9, 1e-7);
   EXPECT_NEAR(mean_at(1, 1), value, 1e-7);
-  const auto stats_at = [&](int row, int col, int k) { return stats[(size_t(row) * w + col) * 8 + k]; };
+  const auto stats_at = [&](int row, int col, int k) {
+    return stats[(size_t(row) * w + col) * 8 + k];
+  };
   for (int k = 0; k < 4; ++k) {
     SCOPED_TRACE(testing::Message() << "channel " << k);
     EXPECT_NEAR(mean_x[k], value * 4 / 9, 1e-7);
@@ -773,10 +821,12 @@ TEST(KernelSemantics, BoxFilterPadsWithZeros) {
   }
 
   // The separable box of the fast guided filter: with x = 0, A = 0 and b = box(y).
-  std::vector<float> zero_guide(size_t(h) * w * 3, 0.0f), a(size_t(h) * w * 4), b(size_t(h) * w * 4);
+  std::vector<float> zero_guide(size_t(h) * w * 3, 0.0f), a(size_t(h) * w * 4),
+      b(size_t(h) * w * 4);
   ref::fast_guided_filter_coefficients(dense_view<const float>(zero_guide.data(), h, w, 3),
                                        dense_view<const float>(y.data(), h, w, 4), 1e-5f,
-                                       dense_view(a.data(), h, w, 4), dense_view(b.data(), h, w, 4));
+                                       dense_view(a.data(), h, w, 4),
+                                       dense_view(b.data(), h, w, 4));
   for (const float coefficient : a) EXPECT_EQ(coefficient, 0.0f);
   EXPECT_NEAR(b[0], value * 4 / 9, 1e-7);
   EXPECT_NEAR(b[(size_t(1) * w + 2) * 4], value, 1e-7);
@@ -790,7 +840,8 @@ TEST(KernelSemantics, DeepGuidedFilterBoxUsesLearntWeightsPerChannelAndTap) {
   const int h = 5, w = 6, qy = 2, qx = 3;
   float box_weights[36];
   for (int c = 0; c < 4; ++c)
-    for (int t = 0; t < 9; ++t) box_weights[c * 9 + t] = 0.1f * float(c + 1) + 0.01f * float(t) - 0.03f;
+    for (int t = 0; t < 9; ++t)
+      box_weights[c * 9 + t] = 0.1f * float(c + 1) + 0.01f * float(t) - 0.03f;
   Tensor<float> src_sm(h, w, 3), y(h, w, 4), stats(h, w, 8), mean_x(h, w, 4), mean_y(h, w, 4);
   src_sm.fill(0.0f);
   y.fill(0.0f);
@@ -798,8 +849,8 @@ TEST(KernelSemantics, DeepGuidedFilterBoxUsesLearntWeightsPerChannelAndTap) {
   std::copy_n(rgb, 3, src_sm.view().pixel(qy, qx));
   std::copy_n(prediction, 4, y.view().pixel(qy, qx));
   const float guide[4] = {rgb[0], rgb[1], rgb[2], (rgb[0] + rgb[1] + rgb[2]) / 3.0f};
-  ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, stats.view(), mean_x.view(),
-                                     mean_y.view());
+  ref::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights, stats.view(),
+                                     mean_x.view(), mean_y.view());
   for (int row = 0; row < h; ++row)
     for (int col = 0; col < w; ++col) {
       const int dy = qy - row, dx = qx - col;  // the offset of tap t from p to q
@@ -811,8 +862,10 @@ TEST(KernelSemantics, DeepGuidedFilterBoxUsesLearntWeightsPerChannelAndTap) {
         const float mx = weight * guide[k], my = weight * prediction[k];
         EXPECT_EQ(mean_x.view().pixel(row, col)[k], mx);
         EXPECT_EQ(mean_y.view().pixel(row, col)[k], my);
-        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[k], weight * (guide[k] * prediction[k]) - mx * my);
-        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[4 + k], weight * (guide[k] * guide[k]) - mx * mx);
+        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[k],
+                        weight * (guide[k] * prediction[k]) - mx * my);
+        EXPECT_FLOAT_EQ(stats.view().pixel(row, col)[4 + k],
+                        weight * (guide[k] * guide[k]) - mx * mx);
       }
     }
 }
@@ -839,13 +892,16 @@ TEST(KernelSemantics, GuidedFilterApplyAndCompose) {
   const uint8_t pixels[6] = {255, 0, 51, 102, 204, 0};
   const float a[4] = {0.0f, 0.5f, -1.0f, 0.5f}, b[4] = {0.1f, 0.0f, 0.2f, 0.25f};
   float alpha[2], fgr[6];
-  ref::guided_filter_apply(RgbImage{pixels, 2, 1, 6}, View<const float>{a, 1, 1, 4, 4}, View<const float>{b, 1, 1, 4, 4},
-                           alpha, fgr);
+  ref::guided_filter_apply(RgbImage{pixels, 2, 1, 6}, View<const float>{a, 1, 1, 4, 4},
+                           View<const float>{b, 1, 1, 4, 4}, alpha, fgr);
   for (int x = 0; x < 2; ++x) {
-    const float rgb[3] = {pixels[3 * x] / 255.0f, pixels[3 * x + 1] / 255.0f, pixels[3 * x + 2] / 255.0f};
-    EXPECT_FLOAT_EQ(alpha[x], std::clamp(0.5f * (rgb[0] + rgb[1] + rgb[2]) / 3 + 0.25f, 0.0f, 1.0f));
+    const float rgb[3] = {pixels[3 * x] / 255.0f, pixels[3 * x + 1] / 255.0f,
+                          pixels[3 * x + 2] / 255.0f};
+    EXPECT_FLOAT_EQ(alpha[x],
+                    std::clamp(0.5f * (rgb[0] + rgb[1] + rgb[2]) / 3 + 0.25f, 0.0f, 1.0f));
     for (int c = 0; c < 3; ++c)
-      EXPECT_FLOAT_EQ(fgr[3 * x + c], std::clamp(a[c] * rgb[c] + b[c] + rgb[c], 0.0f, 1.0f)) << x << "," << c;
+      EXPECT_FLOAT_EQ(fgr[3 * x + c], std::clamp(a[c] * rgb[c] + b[c] + rgb[c], 0.0f, 1.0f))
+          << x << "," << c;
   }
   EXPECT_EQ(fgr[0], 1.0f);  // 0 * 1 + 0.1 + 1 clamps
 

@@ -56,7 +56,8 @@ void NormalizeRows(DF d, View<const T> src, View<U> dst, const float* pattern, i
     if (flat) {
       ForEachVector(d, 3 * size_t(src.w), [=](size_t i, size_t n) HWY_ATTR {
         const size_t k = (i / lanes) % 3;
-        const VF mean = hn::LoadU(d, pattern + k * lanes), scale = hn::LoadU(d, pattern + (3 + k) * lanes);
+        const VF mean = hn::LoadU(d, pattern + k * lanes),
+                 scale = hn::LoadU(d, pattern + (3 + k) * lanes);
         StoreFN(d, hn::Mul(hn::Sub(LoadFN(d, in + i, n), mean), scale), out + i, n);
       });
       continue;
@@ -64,8 +65,10 @@ void NormalizeRows(DF d, View<const T> src, View<U> dst, const float* pattern, i
     for (int x = 0; x < src.w; ++x)
       ForEachVector(d4, 3, [=](size_t c, size_t n) HWY_ATTR {
         const VF4 mean = hn::LoadU(d4, pattern + c), scale = hn::LoadU(d4, pattern + 3 * lanes + c);
-        StoreFN(d4, hn::Mul(hn::Sub(LoadFN(d4, in + x * src.pixel_stride + ptrdiff_t(c), n), mean), scale),
-                out + x * dst.pixel_stride + ptrdiff_t(c), n);
+        StoreFN(
+            d4,
+            hn::Mul(hn::Sub(LoadFN(d4, in + x * src.pixel_stride + ptrdiff_t(c), n), mean), scale),
+            out + x * dst.pixel_stride + ptrdiff_t(c), n);
       });
   }
 }
@@ -123,7 +126,8 @@ void SumRows(DF d, View<const T> src, float* sums, int begin, int end) {
     float* out = sums + size_t(y) * channels;
     ForEachVector(d, channels, [=](size_t c, size_t n) HWY_ATTR {
       VF sum = hn::Zero(d);
-      for (int x = 0; x < src.w; ++x) sum = hn::Add(sum, LoadFN(d, row + x * src.pixel_stride + ptrdiff_t(c), n));
+      for (int x = 0; x < src.w; ++x)
+        sum = hn::Add(sum, LoadFN(d, row + x * src.pixel_stride + ptrdiff_t(c), n));
       StoreFN(d, sum, out + c, n);
     });
   }
@@ -163,7 +167,8 @@ void GruResetRows(DF d, View<const T> gates, View<const float> h, View<U> dst, i
     U* out = dst.row(y);
     for (int x = 0; x < h.w; ++x) {
       ForEachVector(d, size_t(h.c), [=](size_t c, size_t n) HWY_ATTR {
-        StoreFN(d, hn::Mul(Sigmoid(d, LoadFN(d, gate + c, n)), LoadFN(d, state + c, n)), out + c, n);
+        StoreFN(d, hn::Mul(Sigmoid(d, LoadFN(d, gate + c, n)), LoadFN(d, state + c, n)), out + c,
+                n);
       });
       gate += gates.pixel_stride;
       state += h.pixel_stride;

@@ -94,8 +94,8 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
 // = [box(x*y) - mean_x*mean_y, box(x*x) - mean_x*mean_x] into channels 0..7 of `stats`.
 template <typename T>
 void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y,
-                                   const float* box_weights, View<float> stats,
-                                   View<float> mean_x, View<float> mean_y);
+                                   const float* box_weights, View<float> stats, View<float> mean_x,
+                                   View<float> mean_y);
 
 // b = mean_y - a * mean_x (4 channels).
 void guided_filter_offset(View<const float> a, View<const float> mean_x, View<const float> mean_y,
@@ -164,8 +164,8 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
                                      View<float> a, View<float> b);
 template <typename T>
 void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y,
-                                   const float* box_weights, View<float> stats,
-                                   View<float> mean_x, View<float> mean_y);
+                                   const float* box_weights, View<float> stats, View<float> mean_x,
+                                   View<float> mean_y);
 void guided_filter_offset(View<const float> a, View<const float> mean_x, View<const float> mean_y,
                           View<float> b);
 void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,

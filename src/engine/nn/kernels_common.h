@@ -55,7 +55,8 @@ template <typename T>
 const T* dense_pixels(const T* pixels, ptrdiff_t stride, int channels, size_t count, T* buffer) {
   if (stride == channels) return pixels;
   for (size_t i = 0; i < count; ++i)
-    std::memcpy(buffer + i * size_t(channels), pixels + ptrdiff_t(i) * stride, size_t(channels) * sizeof(T));
+    std::memcpy(buffer + i * size_t(channels), pixels + ptrdiff_t(i) * stride,
+                size_t(channels) * sizeof(T));
   return buffer;
 }
 

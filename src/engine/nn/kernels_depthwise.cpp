@@ -65,16 +65,19 @@ void DepthwiseBlock(DF d, const float* plane, int plane_w, const DepthwiseJob& j
       for (VF& value : sum) value = bias;
 #pragma GCC unroll 5
       for (int ky = 0; ky < kernel; ++ky) {
-        const float* row = plane + (size_t(y + ky * dilation) * size_t(plane_w) + size_t(x0)) * lanes;
+        const float* row =
+            plane + (size_t(y + ky * dilation) * size_t(plane_w) + size_t(x0)) * lanes;
 #pragma GCC unroll 5
         for (int kx = 0; kx < kernel; ++kx) {
           const VF weight = LoadFN(d, job.taps + size_t(ky * kernel + kx) * channels + c, n);
           const float* in = row + size_t(kx * dilation) * lanes;
-          for (int p = 0; p < kPixels; ++p) sum[p] = hn::MulAdd(weight, hn::LoadU(d, in + size_t(p) * lanes), sum[p]);
+          for (int p = 0; p < kPixels; ++p)
+            sum[p] = hn::MulAdd(weight, hn::LoadU(d, in + size_t(p) * lanes), sum[p]);
         }
       }
       const int pixels = std::min(kPixels, dst.w - x0);
-      for (int p = 0; p < pixels; ++p) StoreFN(d, Activate(d, job.activation, sum[p]), dst.pixel(y, x0 + p) + c, n);
+      for (int p = 0; p < pixels; ++p)
+        StoreFN(d, Activate(d, job.activation, sum[p]), dst.pixel(y, x0 + p) + c, n);
     }
 }
 
@@ -85,7 +88,8 @@ void DepthwiseBlocks(DF d, View<const T> src, const DepthwiseJob& job, View<U> d
                      int end) {
   const size_t lanes = hn::Lanes(d);
   const int pad = job.dilation * (job.kernel - 1) / 2;
-  const int plane_w = src.w + 2 * pad + kPixels, plane_h = src.h + 2 * pad;  // the last 8 may overrun w
+  const int plane_w = src.w + 2 * pad + kPixels,
+            plane_h = src.h + 2 * pad;  // the last 8 may overrun w
   const size_t plane_size = size_t(plane_w) * size_t(plane_h) * lanes;
   float* plane = scratch(depthwise_plane(), plane_size);
   std::fill(plane, plane + plane_size, 0.0f);  // the borders stay zero; blocks overwrite the rest
@@ -107,14 +111,15 @@ void DepthwiseConv(Target, View<const T> src, const float* taps, const float* bi
   const DF d;
   const DepthwiseJob job{taps, bias, kernel, dilation, activation};
   const int lanes = int(hn::Lanes(d)), blocks = (dst.c + lanes - 1) / lanes;
-  parallel_rows(blocks, dst.pixels() * size_t(lanes * kernel * kernel), [&](int begin, int end) HWY_ATTR {
-    if (kernel == 3)
-      DepthwiseBlocks<3>(d, src, job, dst, begin, end);
-    else if (kernel == 5)
-      DepthwiseBlocks<5>(d, src, job, dst, begin, end);
-    else
-      DepthwiseBlocks<0>(d, src, job, dst, begin, end);
-  });
+  parallel_rows(blocks, dst.pixels() * size_t(lanes * kernel * kernel),
+                [&](int begin, int end) HWY_ATTR {
+                  if (kernel == 3)
+                    DepthwiseBlocks<3>(d, src, job, dst, begin, end);
+                  else if (kernel == 5)
+                    DepthwiseBlocks<5>(d, src, job, dst, begin, end);
+                  else
+                    DepthwiseBlocks<0>(d, src, job, dst, begin, end);
+                });
 }
 
 }  // namespace mattecast::kernels::HWY_NAMESPACE

@@ -14,15 +14,19 @@ template <class Body>
 void dispatch(const Body& body) {
   switch (active_target()) {
 #if HWY_TARGETS & HWY_AVX3
-    case HWY_AVX3: return body(N_AVX3::Target{});
+    case HWY_AVX3:
+      return body(N_AVX3::Target{});
 #endif
 #if HWY_TARGETS & HWY_AVX2
-    case HWY_AVX2: return body(N_AVX2::Target{});
+    case HWY_AVX2:
+      return body(N_AVX2::Target{});
 #endif
 #if HWY_TARGETS & HWY_SSE4
-    case HWY_SSE4: return body(N_SSE4::Target{});
+    case HWY_SSE4:
+      return body(N_SSE4::Target{});
 #endif
-    default: return body(HWY_STATIC_DISPATCH(Target){});  // the portable fallback
+    default:
+      return body(HWY_STATIC_DISPATCH(Target){});  // the portable fallback
   }
 }
 

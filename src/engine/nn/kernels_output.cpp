@@ -130,8 +130,10 @@ void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
       VF left, right;
       if (job.windows_fit) {
         const VF window = hn::LoadU(d, in + window_base[x / lanes]);
-        left = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index0 + x)));
-        right = hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index1 + x)));
+        left =
+            hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index0 + x)));
+        right =
+            hn::TableLookupLanes(window, hn::IndicesFromVec(d, hn::LoadU(di, window_index1 + x)));
       } else {
         left = hn::GatherIndex(d, in, hn::LoadU(di, index0 + x));
         right = hn::GatherIndex(d, in, hn::LoadU(di, index1 + x));
@@ -228,7 +230,8 @@ TwoTables MakeTwoTables(DF d, const int32_t* index) {
 }
 
 HWY_INLINE VF Lookup(VF lo, VF hi, const TwoTables& t) {
-  return hn::IfThenElse(t.from_lo, hn::TableLookupLanes(lo, t.index), hn::TableLookupLanes(hi, t.index));
+  return hn::IfThenElse(t.from_lo, hn::TableLookupLanes(lo, t.index),
+                        hn::TableLookupLanes(hi, t.index));
 }
 
 // One row of compose_unrefined from dense y (4 channels per pixel).
@@ -241,15 +244,18 @@ void ComposeRow(DF d, const uint8_t* pixels, const T* y, size_t width, float* al
                             MakeTwoTables(d, kTables.rgb[2])};
   const TwoTables alpha_lanes = MakeTwoTables(d, kTables.alpha);
   const hn::Rebind<uint8_t, DF> d8;
-  const auto block = [&](const T* in, const uint8_t* bytes, float* alpha_out, float* rgb_out) HWY_ATTR {
-    const VF v[4] = {LoadF(d, in), LoadF(d, in + lanes), LoadF(d, in + 2 * lanes), LoadF(d, in + 3 * lanes)};
+  const auto block = [&](const T* in, const uint8_t* bytes, float* alpha_out,
+                         float* rgb_out) HWY_ATTR {
+    const VF v[4] = {LoadF(d, in), LoadF(d, in + lanes), LoadF(d, in + 2 * lanes),
+                     LoadF(d, in + 3 * lanes)};
     const VF matte = hn::IfThenElse(hn::FirstN(d, lanes / 2), Lookup(v[0], v[1], alpha_lanes),
                                     Lookup(v[2], v[3], alpha_lanes));
     hn::StoreU(Clamp01(d, matte), d, alpha_out);
     if (!rgb_out) return;
     for (size_t o = 0; o < 3; ++o) {
       const VF source = UnitFromBytes(d, hn::LoadU(d8, bytes + o * lanes));
-      hn::StoreU(Clamp01(d, hn::Add(Lookup(v[o], v[o + 1], rgb[o]), source)), d, rgb_out + o * lanes);
+      hn::StoreU(Clamp01(d, hn::Add(Lookup(v[o], v[o + 1], rgb[o]), source)), d,
+                 rgb_out + o * lanes);
     }
   };
   size_t x = 0;
@@ -277,7 +283,8 @@ void GuidedFilterApply(Target, const RgbImage& frame, View<const float> a, View<
   ApplyTables& tables = apply_tables();
   tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
   const bool fit = PrepareColumns(d, tables, width, a.w, padded_width);
-  const ApplyJob job{frame, a, b, alpha, foreground, foreground ? 8 : 2, padded_width, &tables, fit};
+  const ApplyJob job{frame,        a,       b,  alpha, foreground, foreground ? 8 : 2,
+                     padded_width, &tables, fit};
   parallel_rows(frame.height, size_t(width) * (foreground ? 16 : 6),
                 [&](int begin, int end) HWY_ATTR { ApplyRows(d, job, begin, end); });
 }
@@ -290,8 +297,10 @@ void ComposeUnrefined(Target, const RgbImage& frame, View<const T> y, float* alp
   parallel_rows(frame.height, width * 4, [&](int begin, int end) HWY_ATTR {
     T* buffer = scratch(compose_rows<T>(), 4 * width);
     for (int row = begin; row < end; ++row)
-      ComposeRow(d, frame.data + row * frame.stride, dense_pixels(y.row(row), y.pixel_stride, 4, width, buffer),
-                 width, alpha + size_t(row) * width, foreground ? foreground + size_t(row) * width * 3 : nullptr);
+      ComposeRow(d, frame.data + row * frame.stride,
+                 dense_pixels(y.row(row), y.pixel_stride, 4, width, buffer), width,
+                 alpha + size_t(row) * width,
+                 foreground ? foreground + size_t(row) * width * 3 : nullptr);
   });
 }
 

@@ -60,8 +60,10 @@ void resize_rgb8_columns(const uint8_t* top, const uint8_t* bottom, float wy0, f
     const int left = 3 * cols.i0[size_t(x)], right = 3 * cols.i1[size_t(x)];
     const float wx0 = cols.w0[size_t(x)], wx1 = cols.w1[size_t(x)];
     for (int c = 0; c < 3; ++c) {
-      const float upper = wx0 * (float(top[left + c]) / 255.0f) + wx1 * (float(top[right + c]) / 255.0f);
-      const float lower = wx0 * (float(bottom[left + c]) / 255.0f) + wx1 * (float(bottom[right + c]) / 255.0f);
+      const float upper =
+          wx0 * (float(top[left + c]) / 255.0f) + wx1 * (float(top[right + c]) / 255.0f);
+      const float lower =
+          wx0 * (float(bottom[left + c]) / 255.0f) + wx1 * (float(bottom[right + c]) / 255.0f);
       planes[c * dst_w + x] = wy0 * upper + wy1 * lower;
     }
   }
@@ -91,7 +93,8 @@ void StoreRgb(DF d, const VF (&rgb)[3], T* out, size_t n) {
   } else {
     const hn::Rebind<uint16_t, DF> d16;
     uint16_t buffer[3 * hn::MaxLanes(DF())];
-    hn::StoreInterleaved3(RoundToBf16(d, rgb[0]), RoundToBf16(d, rgb[1]), RoundToBf16(d, rgb[2]), d16, buffer);
+    hn::StoreInterleaved3(RoundToBf16(d, rgb[0]), RoundToBf16(d, rgb[1]), RoundToBf16(d, rgb[2]),
+                          d16, buffer);
     std::memcpy(out, buffer, 3 * n * sizeof(T));
   }
 }
@@ -102,12 +105,14 @@ void StorePlanes(DF d, const float* planes, size_t width, size_t begin, size_t e
                  ptrdiff_t stride) {
   if (stride != 3) {  // channel slices: one value at a time
     for (size_t x = begin; x < end; ++x)
-      for (size_t c = 0; c < 3; ++c) out[ptrdiff_t(x) * stride + ptrdiff_t(c)] = T(planes[c * width + x]);
+      for (size_t c = 0; c < 3; ++c)
+        out[ptrdiff_t(x) * stride + ptrdiff_t(c)] = T(planes[c * width + x]);
     return;
   }
   ForEachVector(d, end - begin, [=](size_t i, size_t n) HWY_ATTR {
     const size_t x = begin + i;
-    const VF rgb[3] = {hn::LoadU(d, planes + x), hn::LoadU(d, planes + width + x), hn::LoadU(d, planes + 2 * width + x)};
+    const VF rgb[3] = {hn::LoadU(d, planes + x), hn::LoadU(d, planes + width + x),
+                       hn::LoadU(d, planes + 2 * width + x)};
     StoreRgb(d, rgb, out + 3 * x, n);
   });
 }
@@ -129,7 +134,8 @@ void ResizeRgb8Row(DF d, const uint8_t* top, const uint8_t* bottom, float wy0_, 
   const bool dense = dst.pixel_stride == 3;
   size_t x = 0;
   for (; x + lanes <= size_t(columns.gather_width); x += lanes) {
-    const auto offset0 = hn::LoadU(di, &columns.offset0[x]), offset1 = hn::LoadU(di, &columns.offset1[x]);
+    const auto offset0 = hn::LoadU(di, &columns.offset0[x]),
+               offset1 = hn::LoadU(di, &columns.offset1[x]);
     const decltype(offset0) taps[4] = {
         hn::GatherOffset(di, top_words, offset0), hn::GatherOffset(di, top_words, offset1),
         hn::GatherOffset(di, bottom_words, offset0), hn::GatherOffset(di, bottom_words, offset1)};
@@ -163,7 +169,8 @@ void UpsampleRowHorizontally(DF d, View<const float> x, const AxisTaps& cols, in
     const VF wx0 = hn::Set(d, cols.w0[i]), wx1 = hn::Set(d, cols.w1[i]);
     float* result = out + i * channels;
     ForEachVector(d, channels, [=](size_t c, size_t n) HWY_ATTR {
-      StoreFN(d, hn::Add(hn::Mul(wx0, LoadFN(d, left + c, n)), hn::Mul(wx1, LoadFN(d, right + c, n))),
+      StoreFN(d,
+              hn::Add(hn::Mul(wx0, LoadFN(d, left + c, n)), hn::Mul(wx1, LoadFN(d, right + c, n))),
               result + c, n);
     });
   }
@@ -180,7 +187,8 @@ void ConcatRow(DF d, const float* top, const float* bottom, float wy0_, float wy
     const float* upper = top + size_t(i) * channels;
     const float* lower = bottom + size_t(i) * channels;
     ForEachVector(d, channels, [=](size_t c, size_t n) HWY_ATTR {
-      StoreFN(d, hn::Add(hn::Mul(wy0, hn::LoadU(d, upper + c)), hn::Mul(wy1, hn::LoadU(d, lower + c))),
+      StoreFN(d,
+              hn::Add(hn::Mul(wy0, hn::LoadU(d, upper + c)), hn::Mul(wy1, hn::LoadU(d, lower + c))),
               pixel + c, n);
     });
     if (skip_c > 0) ConvertN(d, skip.pixel(row, i), pixel + channels, skip_c);
@@ -204,7 +212,8 @@ void ResizeRgb8(Target, const RgbImage& src, View<T> dst, float scale_y, float s
     for (int y = begin; y < end; ++y) {
       const uint8_t* top = src.data + rows.i0[size_t(y)] * src.stride;
       const uint8_t* bottom = src.data + rows.i1[size_t(y)] * src.stride;
-      ResizeRgb8Row(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], cols, columns, dst, y, planes);
+      ResizeRgb8Row(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], cols, columns, dst, y,
+                    planes);
     }
   });
 }
@@ -255,7 +264,8 @@ void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x)
 }
 
 template <typename T>
-void upsample_concat(View<const float> x, View<const T> skip, View<const float> image, View<T> dst) {
+void upsample_concat(View<const float> x, View<const T> skip, View<const float> image,
+                     View<T> dst) {
   dispatch([&](auto target) { UpsampleConcat(target, x, skip, image, dst); });
 }
 

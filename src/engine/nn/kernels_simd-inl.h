@@ -209,7 +209,8 @@ HWY_INLINE void LoadTriples(D d, const float* pixels, size_t n, hn::Vec<D> (&pla
 template <class D>
 HWY_INLINE void Transpose4(D d, const hn::Vec<D> (&in)[4], hn::Vec<D> (&out)[4]) {
   const hn::Repartition<uint64_t, D> d64;
-  const auto pairs = [&](hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D>& lower, hn::Vec<D>& upper) HWY_ATTR {
+  const auto pairs = [&](hn::Vec<D> a, hn::Vec<D> b, hn::Vec<D>& lower,
+                         hn::Vec<D>& upper) HWY_ATTR {
     lower = hn::BitCast(d, hn::InterleaveLower(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
     upper = hn::BitCast(d, hn::InterleaveUpper(d64, hn::BitCast(d64, a), hn::BitCast(d64, b)));
   };
@@ -226,7 +227,8 @@ HWY_INLINE void StoreBlocks(D d, hn::Vec<D> v, float* out, ptrdiff_t step, size_
     const hn::Half<D> dh;
     constexpr size_t kHalf = hn::MaxLanes(D()) / 8;  // blocks in a half
     StoreBlocks(dh, hn::LowerHalf(dh, v), out, step, count);
-    if (count > kHalf) StoreBlocks(dh, hn::UpperHalf(dh, v), out + ptrdiff_t(kHalf) * step, step, count - kHalf);
+    if (count > kHalf)
+      StoreBlocks(dh, hn::UpperHalf(dh, v), out + ptrdiff_t(kHalf) * step, step, count - kHalf);
   }
 }
 
@@ -249,7 +251,8 @@ HWY_INLINE hn::Vec<D> LoadBlocks(D d, const T* in, ptrdiff_t step, size_t count)
 // n <= Lanes(d) pixels of 4 channels (float or bf16), `stride` elements apart, as 4 planes (zero
 // past n).
 template <class D, typename T>
-HWY_INLINE void LoadQuads(D d, const T* pixels, ptrdiff_t stride, size_t n, hn::Vec<D> (&planes)[4]) {
+HWY_INLINE void LoadQuads(D d, const T* pixels, ptrdiff_t stride, size_t n,
+                          hn::Vec<D> (&planes)[4]) {
 #if HWY_TARGET == HWY_SCALAR  // one pixel, channel by channel
   for (size_t k = 0; k < 4; ++k) planes[k] = n > 0 ? LoadF(d, pixels + k) : hn::Zero(d);
 #else
@@ -297,7 +300,8 @@ constexpr float kLog2e = 1.44269504f;
 constexpr float kLn2High = 0.693359375f;    // few mantissa bits: n * kLn2High is exact
 constexpr float kLn2Low = -2.12194440e-4f;  // ln2 - kLn2High
 // Taylor coefficients of (e^r - 1) / r up to r^6: truncation error of e^r below 6e-9.
-constexpr float kExpTaylor[7] = {1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+constexpr float kExpTaylor[7] = {1.0f,       1.0f / 2,   1.0f / 6,   1.0f / 24,
+                                 1.0f / 120, 1.0f / 720, 1.0f / 5040};
 
 template <class D>
 struct ExpParts {

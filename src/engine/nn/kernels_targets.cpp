@@ -1,5 +1,6 @@
 // Which SIMD target the kernels run on: the best one compiled (HWY_TARGETS) that the CPU supports,
-// no higher than the CPU tier's (cpu_tier(), which $MATTECAST_ISA caps). Tests may pick a lower one.
+// no higher than the CPU tier's (cpu_tier(), which $MATTECAST_ISA caps). Tests may pick a lower
+// one.
 #include "nn/kernels_common.h"  // first: it restricts the targets Highway compiles
 
 #include <hwy/targets.h>
@@ -14,10 +15,13 @@ namespace {
 // The best target of each tier. Highway numbers the x86 targets from the best (the lowest bit).
 int64_t tier_target(CpuTier tier) {
   switch (tier) {
-    case CpuTier::baseline: return HWY_SSE4;
-    case CpuTier::avx2: return HWY_AVX2;
+    case CpuTier::baseline:
+      return HWY_SSE4;
+    case CpuTier::avx2:
+      return HWY_AVX2;
     case CpuTier::avx512:
-    case CpuTier::amx: break;
+    case CpuTier::amx:
+      break;
   }
   return HWY_AVX3;
 }
