@@ -309,13 +309,13 @@ struct ExpParts {
   hn::Vec<D> r_expm1;  // e^r - 1, accurate also for small r
 };
 
-// For x clamped to [-87, 88], where 2^n stays a normal float. n is rounded to the nearest integer
-// by adding 1.5 * 2^23, which pushes the fraction bits out: n + 127 is then in the low bits.
+// For x in [-87, 88], where 2^n stays a normal float (the callers limit x). n is rounded to the
+// nearest integer by adding 1.5 * 2^23, which pushes the fraction bits out: n + 127 is then in
+// the low bits.
 template <class D>
 HWY_INLINE ExpParts<D> SplitExp(D d, hn::Vec<D> x) {
   const hn::RebindToSigned<D> di;
   const auto shifter = hn::Set(d, 12582912.0f);
-  x = hn::Min(hn::Max(x, hn::Set(d, -87.0f)), hn::Set(d, 88.0f));
   const auto shifted = hn::Add(hn::Mul(x, hn::Set(d, kLog2e)), shifter);
   const auto n = hn::Sub(shifted, shifter);
   const auto r = hn::NegMulAdd(n, hn::Set(d, kLn2Low), hn::NegMulAdd(n, hn::Set(d, kLn2High), x));
@@ -336,7 +336,9 @@ HWY_INLINE hn::Vec<D> Reciprocal(D d, hn::Vec<D> x) {
 template <class D>
 HWY_INLINE hn::Vec<D> Sigmoid(D d, hn::Vec<D> x) {
   // Below -80 the result is under 2e-35 anyway; the limit keeps 1 / (1 + e^-x) a normal float.
-  const ExpParts<D> e = SplitExp(d, hn::Neg(hn::Max(x, hn::Set(d, -80.0f))));
+  // Above 87 e^-x is no normal float: 1 / (1 + e^-87) is 1 already.
+  const auto limited = hn::Min(hn::Max(x, hn::Set(d, -80.0f)), hn::Set(d, 87.0f));
+  const ExpParts<D> e = SplitExp(d, hn::Neg(limited));
   return Reciprocal(d, hn::Add(hn::Set(d, 1.0f), hn::MulAdd(e.scale, e.r_expm1, e.scale)));
 }
 
