@@ -200,14 +200,17 @@ void DeepStatsRow(DF d, const float* const rows[3], size_t length, const DeepTap
                                      rows[2]};  // locals: not reloaded after stores
   const float* weights = taps.weight[0];
   const View<float> cov = out.cov_xy, var = out.var_x, mean_x = out.mean_x, mean_y = out.mean_y;
+  VF tap[9];  // locals: not reloaded after stores (the scalar target reloads them, below)
+  for (size_t t = 0; t < 9; ++t) tap[t] = hn::LoadU(d, weights + t * (16 + 3));
   for (size_t i = 0; i < 4 * w; i += lanes) {
-    const size_t phase = lanes >= 4 ? 0 : i % 4;  // the channel of lane 0
+    const size_t phase = i % 4;  // the channel of lane 0 on the scalar target
     VF box[kQuantities];
     for (size_t q = 0; q < kQuantities; ++q) {
       VF sum = hn::Zero(d);
       for (size_t r = 0; r < 3; ++r)
         for (size_t dx = 0; dx < 3; ++dx) {
-          const VF weight = hn::LoadU(d, weights + (3 * r + dx) * (16 + 3) + phase);
+          const VF weight = lanes >= 4 ? tap[3 * r + dx]
+                                       : hn::LoadU(d, weights + (3 * r + dx) * (16 + 3) + phase);
           sum = hn::Add(sum, hn::Mul(weight, hn::LoadU(d, row_terms[r] + q * length + i + 4 * dx)));
         }
       box[q] = sum;
