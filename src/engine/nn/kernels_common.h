@@ -2,8 +2,8 @@
 // parallel-for, bilinear tables and per-thread scratch. Include it before any Highway header.
 #pragma once
 
-// Compiled targets: AVX-512 (AVX3), AVX2, SSE4 and Highway's portable fallback. SSSE3 adds little
-// over the fallback; AVX3_DL's extra instructions are not used.
+// Compiled targets: AVX-512 (AVX3), AVX2, SSE4 and Highway's portable fallback. Not SSSE3 (CPUs
+// older than SSE4.2 run the fallback) nor AVX3_DL (the kernels use none of its instructions).
 #ifndef HWY_DISABLED_TARGETS
 #define HWY_DISABLED_TARGETS (HWY_SSSE3 | HWY_AVX3_DL)
 #endif
