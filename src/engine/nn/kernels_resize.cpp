@@ -111,8 +111,9 @@ void StorePlanes(DF d, const float* planes, size_t width, size_t begin, size_t e
   }
   ForEachVector(d, end - begin, [=](size_t i, size_t n) HWY_ATTR {
     const size_t x = begin + i;
-    const VF rgb[3] = {hn::LoadU(d, planes + x), hn::LoadU(d, planes + width + x),
-                       hn::LoadU(d, planes + 2 * width + x)};
+    // Partial loads at the end: a full vector would read past the last plane.
+    const VF rgb[3] = {LoadFN(d, planes + x, n), LoadFN(d, planes + width + x, n),
+                       LoadFN(d, planes + 2 * width + x, n)};
     StoreRgb(d, rgb, out + 3 * x, n);
   });
 }
