@@ -207,61 +207,55 @@ LiveStats::~LiveStats() = default;
 int64_t LiveStats::now_ns() const { return sources_.now_ns(); }
 
 namespace {
-// Takes a CPU sample at most every 100 ms; called under the mutex from the per-frame reports.
+// One more frame in a total and its last-second ring, and a CPU sample if 100 ms have passed.
 template <class State, class Sources>
-void maybe_sample_cpu(State& s, const Sources& sources, int64_t now) {
+void count_frame(State& s, const Sources& sources, uint64_t& total, Ring& ring, int64_t now) {
+  ++total;
+  ring.push(now, 1);
   if (s.cpu_size == 0 || now - s.cpu_sample(0).wall >= kCpuSampleEveryNs)
     s.sample_cpu(now, sources.cpu_ns());
 }
 }  // namespace
 
-void LiveStats::frame_captured() {
+template <class Update>
+void LiveStats::report(Update&& update) {
   std::lock_guard lock(mutex_);
-  State& s = *state_;
-  if (s.finished) return;
-  const int64_t now = sources_.now_ns();
-  ++s.captured;
-  s.captured_ring.push(now, 1);
-  maybe_sample_cpu(s, sources_, now);
+  if (state_->finished) return;
+  update(*state_, sources_.now_ns());
+}
+
+void LiveStats::frame_captured() {
+  report([this](State& s, int64_t now) {
+    count_frame(s, sources_, s.captured, s.captured_ring, now);
+  });
 }
 
 void LiveStats::frame_dropped(uint64_t count) {
-  std::lock_guard lock(mutex_);
-  State& s = *state_;
-  if (s.finished || count == 0) return;
-  const int64_t now = sources_.now_ns();
-  s.dropped += count;
-  s.dropped_ring.push(now, static_cast<double>(count));
+  if (count == 0) return;
+  report([count](State& s, int64_t now) {
+    s.dropped += count;
+    s.dropped_ring.push(now, static_cast<double>(count));
+  });
 }
 
 void LiveStats::frame_output() {
-  std::lock_guard lock(mutex_);
-  State& s = *state_;
-  if (s.finished) return;
-  const int64_t now = sources_.now_ns();
-  ++s.output;
-  s.output_ring.push(now, 1);
-  maybe_sample_cpu(s, sources_, now);
+  report([this](State& s, int64_t now) { count_frame(s, sources_, s.output, s.output_ring, now); });
 }
 
 void LiveStats::frame_output(int64_t captured_ns) {
-  std::lock_guard lock(mutex_);
-  State& s = *state_;
-  if (s.finished) return;
-  const int64_t now = sources_.now_ns();
-  ++s.output;
-  s.output_ring.push(now, 1);
-  const double ms = std::max<double>(0.0, static_cast<double>(now - captured_ns) * 1e-6);
-  s.latency_ring.push(now, ms);
-  const double bin = ms / kBinMs;
-  if (bin < static_cast<double>(kBins))
-    ++s.bins[static_cast<size_t>(bin)];
-  else
-    ++s.latency_overflow;
-  s.latency_min = s.latency_count ? std::min(s.latency_min, ms) : ms;
-  s.latency_max = s.latency_count ? std::max(s.latency_max, ms) : ms;
-  ++s.latency_count;
-  maybe_sample_cpu(s, sources_, now);
+  report([this, captured_ns](State& s, int64_t now) {
+    count_frame(s, sources_, s.output, s.output_ring, now);
+    const double ms = std::max<double>(0.0, static_cast<double>(now - captured_ns) * 1e-6);
+    s.latency_ring.push(now, ms);
+    const double bin = ms / kBinMs;
+    if (bin < static_cast<double>(kBins))
+      ++s.bins[static_cast<size_t>(bin)];
+    else
+      ++s.latency_overflow;
+    s.latency_min = s.latency_count ? std::min(s.latency_min, ms) : ms;
+    s.latency_max = s.latency_count ? std::max(s.latency_max, ms) : ms;
+    ++s.latency_count;
+  });
 }
 
 void LiveStats::stage(int id, double ms) {

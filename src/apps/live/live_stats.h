@@ -138,6 +138,10 @@ class LiveStats {
 
  private:
   struct State;
+  // Runs update(state, now) under the mutex, unless finish() was called.
+  template <class Update>
+  void report(Update&& update);
+
   std::unique_ptr<State> state_;
   LiveStatsSources sources_;
   mutable std::mutex mutex_;
