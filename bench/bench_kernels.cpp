@@ -1,5 +1,6 @@
 // Micro-benchmarks of the hand-written kernels at the sizes of a 1080p frame at ratio 0.25
-// (network input 480x270). Arguments end with the OpenMP thread count.
+// (network input 480x270), each with one workspace kept across iterations, as a session keeps its
+// own. Arguments end with the OpenMP thread count.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -40,8 +41,9 @@ void BM_ResizeRgb8(benchmark::State& state) {
   const std::vector<uint8_t> frame = random_frame(kFrameWidth, kFrameHeight);
   std::vector<float> dst(size_t(kLowWidth) * kLowHeight * 3);
   const RgbImage image{frame.data(), kFrameWidth, kFrameHeight, 3 * kFrameWidth};
+  kernels::Workspace ws;
   for (auto _ : state) {
-    kernels::resize_rgb8(image, dense_view(dst.data(), kLowHeight, kLowWidth, 3), 4.0f, 4.0f);
+    kernels::resize_rgb8(ws, image, dense_view(dst.data(), kLowHeight, kLowWidth, 3), 4.0f, 4.0f);
     benchmark::ClobberMemory();
   }
 }
@@ -62,8 +64,9 @@ void BM_GuidedFilterApply1080p(benchmark::State& state) {
   const View<const float> both{coefficients.data(), kLowHeight, kLowWidth, 8, 8};
   std::vector<float> alpha(size_t(kFrameWidth) * kFrameHeight), foreground(3 * alpha.size());
   const RgbImage image{frame.data(), kFrameWidth, kFrameHeight, 3 * kFrameWidth};
+  kernels::Workspace ws;
   for (auto _ : state) {
-    kernels::guided_filter_apply(image, both.channels(0, 4), both.channels(4, 4), alpha.data(),
+    kernels::guided_filter_apply(ws, image, both.channels(0, 4), both.channels(4, 4), alpha.data(),
                                  with_foreground ? foreground.data() : nullptr);
     benchmark::ClobberMemory();
   }
@@ -81,8 +84,10 @@ void BM_ComposeUnrefined1080p(benchmark::State& state) {
       random_values<float>(size_t(kFrameWidth) * kFrameHeight * 4, -0.5f, 1.5f, 3);
   std::vector<float> alpha(size_t(kFrameWidth) * kFrameHeight), foreground(3 * alpha.size());
   const RgbImage image{frame.data(), kFrameWidth, kFrameHeight, 3 * kFrameWidth};
+  kernels::Workspace ws;
   for (auto _ : state) {
-    kernels::compose_unrefined(image, View<const float>{y.data(), kFrameHeight, kFrameWidth, 4, 4},
+    kernels::compose_unrefined(ws, image,
+                               View<const float>{y.data(), kFrameHeight, kFrameWidth, 4, 4},
                                alpha.data(), foreground.data());
     benchmark::ClobberMemory();
   }
@@ -109,9 +114,10 @@ void BM_FastGuidedFilterCoefficients(benchmark::State& state) {
   const View<float> b = separate
                             ? dense_view(coefficients.data() + pixels * 4, kLowHeight, kLowWidth, 4)
                             : both.channels(4, 4);
+  kernels::Workspace ws;
   for (auto _ : state) {
     kernels::fast_guided_filter_coefficients(
-        View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
+        ws, View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
         View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, 1e-5f, a, b);
     benchmark::ClobberMemory();
   }
@@ -131,9 +137,10 @@ void BM_DeepGuidedFilterStatistics(benchmark::State& state) {
   const std::vector<float> y = random_values<float>(pixels * 4, -0.5f, 1, 5);
   const std::vector<float> box_weights = random_values<float>(36, -0.2f, 0.4f, 6);
   std::vector<float> stats(pixels * 24), mean_x(pixels * 4), mean_y(pixels * 4);
+  kernels::Workspace ws;
   for (auto _ : state) {
     kernels::deep_guided_filter_statistics(
-        View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
+        ws, View<const float>{src_sm.data(), kLowHeight, kLowWidth, 3, 3},
         View<const float>{y.data(), kLowHeight, kLowWidth, 4, 4}, box_weights.data(),
         View<float>{stats.data(), kLowHeight, kLowWidth, 8, 24},
         dense_view(mean_x.data(), kLowHeight, kLowWidth, 4),
@@ -170,9 +177,10 @@ void BM_UpsampleConcat(benchmark::State& state) {
   const std::vector<float> image = random_values<float>(dst_pixels * 3, 0, 1, 8);
   const int channels = level.channels + level.skip_channels + 3;
   std::vector<T> dst(dst_pixels * channels);
+  kernels::Workspace ws;
   for (auto _ : state) {
     kernels::upsample_concat<T>(
-        dense_view(x.data(), level.src_h, level.src_w, level.channels),
+        ws, dense_view(x.data(), level.src_h, level.src_w, level.channels),
         dense_view(skip.data(), level.dst_h, level.dst_w, level.skip_channels),
         dense_view(image.data(), level.dst_h, level.dst_w, 3),
         dense_view(dst.data(), level.dst_h, level.dst_w, channels));

@@ -187,6 +187,7 @@ TEST(KernelTargets, FollowTheCpuTier) {
 // Fast versus reference
 
 TEST(Kernels, ResizeRgb8MatchesReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   struct Case {
     int height, width;
     float ratio;
@@ -206,7 +207,7 @@ TEST(Kernels, ResizeRgb8MatchesReference) {
         ref::resize_rgb8(frame.image(), expected.view(), 1.0f / test.ratio, 1.0f / test.ratio);
         for_each_config([&] {
           actual.fill(kSentinel);
-          fast::resize_rgb8(frame.image(), actual.view(), 1.0f / test.ratio, 1.0f / test.ratio);
+          fast::resize_rgb8(ws, frame.image(), actual.view(), 1.0f / test.ratio, 1.0f / test.ratio);
           EXPECT_TRUE(tensors_match(expected, actual));
         });
       }
@@ -261,6 +262,7 @@ TEST(Kernels, AvgPoolMatchesReference) {
 }
 
 TEST(Kernels, UpsampleConcatMatchesReferenceExactly) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   std::mt19937 rng(18);
   for (const Size size : kSizes)
     for_each_type([&](auto t) {
@@ -282,7 +284,7 @@ TEST(Kernels, UpsampleConcatMatchesReferenceExactly) {
           ref::upsample_concat(x.cview(), skip.cview(), image.cview(), expected.view());
           for_each_config([&] {
             actual.fill(kSentinel);
-            fast::upsample_concat(x.cview(), skip.cview(), image.cview(), actual.view());
+            fast::upsample_concat(ws, x.cview(), skip.cview(), image.cview(), actual.view());
             EXPECT_TRUE(tensors_match(expected, actual, 0.0f, 0.0f));
           });
         }
@@ -337,6 +339,7 @@ TEST(Kernels, ConcatChannelsMatchesReference) {
 }
 
 TEST(Kernels, GlobalAvgPoolMatchesReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   std::mt19937 rng(7);
   for (const Size size : kSizes)
     for_each_type([&](auto t) {
@@ -349,7 +352,7 @@ TEST(Kernels, GlobalAvgPoolMatchesReference) {
         ref::global_avg_pool(src.cview(), expected.data());
         for_each_config([&] {
           std::fill(actual.begin(), actual.end(), kSentinel);
-          fast::global_avg_pool(src.cview(), actual.data());
+          fast::global_avg_pool(ws, src.cview(), actual.data());
           EXPECT_TRUE(arrays_match(expected, actual, 1e-6f));
         });
       }
@@ -475,6 +478,7 @@ TEST(Kernels, GruUpdateMatchesReference) {
 }
 
 TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   std::mt19937 rng(11);
   for (const Size size : kSizes)
     for_each_type([&](auto t) {
@@ -493,8 +497,8 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
         for_each_config([&] {
           actual_a.fill(kSentinel);
           actual_b.fill(kSentinel);
-          fast::fast_guided_filter_coefficients(src_sm.cview(), y.cview(), 1e-5f, actual_a.view(),
-                                                actual_b.view());
+          fast::fast_guided_filter_coefficients(ws, src_sm.cview(), y.cview(), 1e-5f,
+                                                actual_a.view(), actual_b.view());
           // A = cov / (var + eps) would magnify any rounding difference of cov and var; there is
           // none: same operations in the same order, and no FMA contraction (-ffp-contract=off,
           // also with -march=native).
@@ -506,6 +510,7 @@ TEST(Kernels, FastGuidedFilterCoefficientsMatchReference) {
 }
 
 TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   std::mt19937 rng(12);
   // Learnt box weights: [4, 1, 3, 3], around the initial 1/9 but different per channel and tap.
   std::uniform_real_distribution<float> weight_dist(-0.2f, 0.4f);
@@ -530,7 +535,7 @@ TEST(Kernels, DeepGuidedFilterStatisticsMatchReference) {
         actual_stats.fill(kSentinel);
         actual_mean_x.fill(kSentinel);
         actual_mean_y.fill(kSentinel);
-        fast::deep_guided_filter_statistics(src_sm.cview(), y.cview(), box_weights,
+        fast::deep_guided_filter_statistics(ws, src_sm.cview(), y.cview(), box_weights,
                                             actual_stats.view(), actual_mean_x.view(),
                                             actual_mean_y.view());
         // Same products summed in the same order: bit-identical.
@@ -561,6 +566,7 @@ TEST(Kernels, GuidedFilterOffsetMatchesReference) {
 }
 
 TEST(Kernels, GuidedFilterApplyMatchesReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   struct Case {
     Size frame, low;
   };
@@ -584,8 +590,8 @@ TEST(Kernels, GuidedFilterApplyMatchesReference) {
     for_each_config([&] {
       std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel),
           alpha_only(pixels, kSentinel);
-      fast::guided_filter_apply(frame.image(), a, b, alpha.data(), fgr.data());
-      fast::guided_filter_apply(frame.image(), a, b, alpha_only.data(), nullptr);
+      fast::guided_filter_apply(ws, frame.image(), a, b, alpha.data(), fgr.data());
+      fast::guided_filter_apply(ws, frame.image(), a, b, alpha_only.data(), nullptr);
       EXPECT_TRUE(arrays_match(expected_alpha, alpha));
       EXPECT_TRUE(arrays_match(expected_fgr, fgr));
       EXPECT_TRUE(alpha == alpha_only);
@@ -594,6 +600,7 @@ TEST(Kernels, GuidedFilterApplyMatchesReference) {
 }
 
 TEST(Kernels, ComposeUnrefinedMatchesReference) {
+  kernels::Workspace ws;  // reused by every size, target and thread count below
   std::mt19937 rng(15);
   for (const Size size : kSizes)
     for_each_type([&](auto t) {
@@ -610,8 +617,8 @@ TEST(Kernels, ComposeUnrefinedMatchesReference) {
         for_each_config([&] {
           std::vector<float> alpha(pixels, kSentinel), fgr(3 * pixels, kSentinel),
               alpha_only(pixels, kSentinel);
-          fast::compose_unrefined(frame.image(), y.cview(), alpha.data(), fgr.data());
-          fast::compose_unrefined(frame.image(), y.cview(), alpha_only.data(), nullptr);
+          fast::compose_unrefined(ws, frame.image(), y.cview(), alpha.data(), fgr.data());
+          fast::compose_unrefined(ws, frame.image(), y.cview(), alpha_only.data(), nullptr);
           EXPECT_TRUE(arrays_match(expected_alpha, alpha));
           EXPECT_TRUE(arrays_match(expected_fgr, fgr));
           EXPECT_TRUE(alpha == alpha_only);
@@ -670,6 +677,7 @@ TEST(Kernels, Bf16RoundingMatchesBf16Round) {
 }
 
 TEST(Kernels, FrameConversionIsExactForEveryColour) {
+  kernels::Workspace ws;  // reused for every target and frame below
   // Every (R, G, B) once: with A = [0, 0, 0, 1] and b = 0, alpha is the gray value
   // ((R + G) + B) / 3 and the foreground the colour itself, bit for bit.
   const float coefficients[8] = {0, 0, 0, 1, 0, 0, 0, 0};
@@ -684,7 +692,7 @@ TEST(Kernels, FrameConversionIsExactForEveryColour) {
         const uint32_t colour = uint32_t(frame) << 20 | uint32_t(i);
         for (int c = 0; c < 3; ++c) pixels[3 * i + c] = uint8_t(colour >> (16 - 8 * c));
       }
-      fast::guided_filter_apply(RgbImage{pixels.data(), width, height, 3 * width}, a, b,
+      fast::guided_filter_apply(ws, RgbImage{pixels.data(), width, height, 3 * width}, a, b,
                                 alpha.data(), fgr.data());
       size_t mismatches = 0;
       for (size_t i = 0; i < alpha.size(); ++i) {

@@ -245,7 +245,7 @@ void RvmNetwork::forward(const RgbImage& frame, float ratio, Matte& out) {
 
 void RvmNetwork::prepare_input(const RgbImage& frame) {
   const float scale = float(1.0 / double(ratio_));  // PyTorch resizes by the given factor
-  kernels::resize_rgb8(frame, src_small_.view<float>(), scale, scale);
+  kernels::resize_rgb8(dnnl_.workspace, frame, src_small_.view<float>(), scale, scale);
   with_view(normalized_, [&](auto dst) {
     kernels::normalize(View<const float>(src_small_.view<float>()), dst, kMean, kInvStd);
   });
@@ -259,7 +259,9 @@ void RvmNetwork::prepare_input(const RgbImage& frame) {
 
 void RvmNetwork::squeeze_excite(const EncoderBlock& block, Tensor& x) {
   const SqueezeExcitation& se = *block.weights->squeeze_excitation;
-  with_view(x, [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
+  with_view(x, [&](auto v) {
+    kernels::global_avg_pool(dnnl_.workspace, as_const(v), pooled_features_.data());
+  });
   const auto fully_connected_pair = [&](const auto* fc1,
                                         const auto* fc2) {  // float or bf16 weights
     kernels::fully_connected(fc1, se.fc1_bias.data(), pooled_features_.data(), se.channels,
@@ -301,8 +303,9 @@ void RvmNetwork::encode() {
 
   // LR-ASPP: ReLU(BN(conv(f4))) * sigmoid(conv(mean(f4))).
   conv(aspp_main_, features4_, aspp_);
-  with_view(features4_,
-            [&](auto v) { kernels::global_avg_pool(as_const(v), pooled_features_.data()); });
+  with_view(features4_, [&](auto v) {
+    kernels::global_avg_pool(dnnl_.workspace, as_const(v), pooled_features_.data());
+  });
   kernels::fully_connected(weights_.aspp_gate.data(), nullptr, pooled_features_.data(), 960, 128,
                            gate_.data());
   for (int i = 0; i < 128; ++i) gate_[i] = 1.0f / (1.0f + std::exp(-gate_[i]));
@@ -339,7 +342,8 @@ void RvmNetwork::decode() {
     Level& level = up_[i];
     with_view(level.input, [&](auto input) {
       using T = std::remove_pointer_t<decltype(input.data)>;
-      kernels::upsample_concat(x->view<float>(), View<const T>(features_[2 - i].view<T>()),
+      kernels::upsample_concat(dnnl_.workspace, x->view<float>(),
+                               View<const T>(features_[2 - i].view<T>()),
                                pooled_[2 - i].view<float>(), input);
     });
     conv(level.conv, level.input, level.output);
@@ -348,7 +352,8 @@ void RvmNetwork::decode() {
   }
   with_view(output_input_, [&](auto input) {
     using T = std::remove_pointer_t<decltype(input.data)>;
-    kernels::upsample_concat(x->view<float>(), View<const T>{}, src_small_.view<float>(), input);
+    kernels::upsample_concat(dnnl_.workspace, x->view<float>(), View<const T>{},
+                             src_small_.view<float>(), input);
   });
   conv(output_conv1_, output_input_, output_mid_);
   conv(output_conv2_, output_mid_, hidden_);
@@ -365,19 +370,19 @@ void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
   const View<const float> y = projection_.view<float>();
 
   if (ratio_ == 1.0f) {  // the network ran at full resolution: nothing to refine
-    kernels::compose_unrefined(frame, y, out.alpha.data(), foreground);
+    kernels::compose_unrefined(dnnl_.workspace, frame, y, out.alpha.data(), foreground);
     return;
   }
   if (weights_.refiner == RefinerKind::fast_guided_filter) {
-    kernels::fast_guided_filter_coefficients(small, y, kGuidedFilterEps, coeff_a_.view<float>(),
-                                             coeff_b_.view<float>());
+    kernels::fast_guided_filter_coefficients(dnnl_.workspace, small, y, kGuidedFilterEps,
+                                             coeff_a_.view<float>(), coeff_b_.view<float>());
   } else {
     // Deep guided filter: box statistics (the learnt 3x3 box) into channels 0..7 of the refiner's
     // input, the hidden features into 8..23, then A from them by three 1x1 convs.
     const View<float> stats = dgf_stats_.view<float>();
     const View<float> mean_x = mean_x_.view<float>(), mean_y = mean_y_.view<float>();
-    kernels::deep_guided_filter_statistics(small, y, weights_.dgf_box.data(), stats.channels(0, 8),
-                                           mean_x, mean_y);
+    kernels::deep_guided_filter_statistics(dnnl_.workspace, small, y, weights_.dgf_box.data(),
+                                           stats.channels(0, 8), mean_x, mean_y);
     with_view(hidden_,
               [&](auto hidden) { kernels::copy(as_const(hidden), stats.channels(8, 16)); });
     conv(dgf_conv1_, dgf_stats_, dgf_mid1_);
@@ -385,8 +390,8 @@ void RvmNetwork::refine(const RgbImage& frame, Matte& out) {
     conv(dgf_conv3_, dgf_mid2_, coeff_a_);
     kernels::guided_filter_offset(coeff_a_.view<float>(), mean_x, mean_y, coeff_b_.view<float>());
   }
-  kernels::guided_filter_apply(frame, coeff_a_.view<float>(), coeff_b_.view<float>(),
-                               out.alpha.data(), foreground);
+  kernels::guided_filter_apply(dnnl_.workspace, frame, coeff_a_.view<float>(),
+                               coeff_b_.view<float>(), out.alpha.data(), foreground);
 }
 
 }  // namespace mattecast

@@ -64,7 +64,7 @@ class RvmNetwork {
   RvmOptions options_;
   DataType compute_type_;  // activations fed to convolutions
 
-  DnnlContext dnnl_;
+  DnnlContext dnnl_;  // also the kernels' workspace
   int frame_w_ = 0, frame_h_ = 0;
   float ratio_ = 0;
   Size input_size_;             // network input (downsampled frame)

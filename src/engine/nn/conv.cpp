@@ -189,9 +189,9 @@ void Conv2d::plan_own_depthwise() {
 }
 
 template <typename T, typename U>
-void Conv2d::run_own_depthwise(const void* src, void* dst) const {
+void Conv2d::run_own_depthwise(kernels::Workspace& ws, const void* src, void* dst) const {
   const ConvSpec& s = spec_;
-  kernels::depthwise_conv(dense_view(static_cast<const T*>(src), out_h_, out_w_, s.in_channels),
+  kernels::depthwise_conv(ws, dense_view(static_cast<const T*>(src), out_h_, out_w_, s.in_channels),
                           depthwise_taps_.data(), weights_->bias.data(), s.kernel, s.dilation,
                           s.activation,
                           dense_view(static_cast<U*>(dst), out_h_, out_w_, s.out_channels));
@@ -202,13 +202,13 @@ void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratch
   if (!depthwise_taps_.empty()) {
     const bool bf16_in = src_type_ == DataType::bf16, bf16_out = dst_type_ == DataType::bf16;
     if (bf16_in && bf16_out)
-      run_own_depthwise<bf16, bf16>(src, dst);
+      run_own_depthwise<bf16, bf16>(context.workspace, src, dst);
     else if (bf16_in)
-      run_own_depthwise<bf16, float>(src, dst);
+      run_own_depthwise<bf16, float>(context.workspace, src, dst);
     else if (bf16_out)
-      run_own_depthwise<float, bf16>(src, dst);
+      run_own_depthwise<float, bf16>(context.workspace, src, dst);
     else
-      run_own_depthwise<float, float>(src, dst);
+      run_own_depthwise<float, float>(context.workspace, src, dst);
     return;
   }
   src_.set_data_handle(const_cast<void*>(src));

@@ -12,6 +12,7 @@
 
 #include "mattecast/mattecast.h"
 #include "nn/activation.h"
+#include "nn/workspace.h"
 
 namespace mattecast {
 
@@ -41,11 +42,12 @@ struct ConvWeights {
   std::vector<float> bias;  // out_channels values (zeros when the layer has none)
 };
 
-// What the CPU engine and stream of a session are shared by its convolutions.
+// What a session's layers share: oneDNN's CPU engine and stream, and our kernels' workspace.
 struct DnnlContext {
   CpuTier tier = cpu_tier();  // first: the tier's cap must reach oneDNN before it runs anything
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+  kernels::Workspace workspace;
 };
 
 class Conv2d {
@@ -77,7 +79,7 @@ class Conv2d {
                      bool winograd);
   void plan_own_depthwise();
   template <typename T, typename U>
-  void run_own_depthwise(const void* src, void* dst) const;
+  void run_own_depthwise(kernels::Workspace& ws, const void* src, void* dst) const;
 
   std::string name_;
   ConvSpec spec_;

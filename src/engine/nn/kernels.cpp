@@ -11,23 +11,6 @@
 
 #include "nn/kernels.h"
 
-#ifndef MATTECAST_NN_KERNELS_SHARED
-#define MATTECAST_NN_KERNELS_SHARED
-
-namespace mattecast::kernels {
-namespace {
-
-// global_avg_pool's per-row sums, on the calling thread.
-AlignedBuffer<float>& row_sums() {
-  thread_local AlignedBuffer<float> sums;
-  return sums;
-}
-
-}  // namespace
-}  // namespace mattecast::kernels
-
-#endif  // MATTECAST_NN_KERNELS_SHARED
-
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "nn/kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -246,12 +229,14 @@ void ConcatChannels(Target, View<const float> first, View<const float> second, V
 }
 
 template <typename T>
-void GlobalAvgPool(Target, View<const T> src, float* out) {
+void GlobalAvgPool(Target, Workspace& ws, View<const T> src, float* out) {
   const DF d;
   // Threads sum whole rows into per-row partial sums, which are then added in row order: the
   // reference's order, whatever the thread count.
   const size_t channels = size_t(src.c);
-  float* sums = scratch(row_sums(), size_t(src.h) * channels);
+  AlignedBuffer<float>& row_sums = ws.tables().values;
+  row_sums.resize(size_t(src.h) * channels);  // keeps an allocation that is large enough
+  float* sums = row_sums.data();
   parallel_rows(src.h, size_t(src.w) * channels,
                 [&](int begin, int end) HWY_ATTR { SumRows(d, src, sums, begin, end); });
   const float count = float(src.h * src.w);
@@ -323,8 +308,8 @@ void concat_channels(View<const float> first, View<const float> second, View<U> 
 }
 
 template <typename T>
-void global_avg_pool(View<const T> src, float* out) {
-  dispatch([&](auto target) { GlobalAvgPool(target, src, out); });
+void global_avg_pool(Workspace& ws, View<const T> src, float* out) {
+  dispatch([&](auto target) { GlobalAvgPool(target, ws, src, out); });
 }
 
 template <typename W>
@@ -351,8 +336,8 @@ void gru_update(View<const T> gates, View<const U> candidate, View<float> h, Vie
 // Every combination of float and bf16.
 template void concat_channels(View<const float>, View<const float>, View<float>);
 template void concat_channels(View<const float>, View<const float>, View<bf16>);
-template void global_avg_pool(View<const float>, float*);
-template void global_avg_pool(View<const bf16>, float*);
+template void global_avg_pool(Workspace&, View<const float>, float*);
+template void global_avg_pool(Workspace&, View<const bf16>, float*);
 template void fully_connected(const float*, const float*, const float*, int, int, float*);
 template void fully_connected(const bf16*, const float*, const float*, int, int, float*);
 template void scale_channels(View<float>, const float*);

@@ -6,6 +6,12 @@
 // kernels_reference.cpp). Tests run both on seeded random tensors and compare. Activation views may
 // hold float or bf16 (T, U, V, W in {float, bf16}, all combinations); arithmetic is always float.
 //
+// The kernels that need scratch memory take a Workspace (nn/workspace.h) first, which the caller
+// owns and keeps from frame to frame: each OpenMP thread of a kernel's parallel region uses the
+// slot of its thread number, and tables read by all threads are filled in it beforehand. Its
+// buffers grow to the largest size asked for and are then reused: nothing is allocated per frame.
+// The reference kernels need none.
+//
 // Bilinear resizing everywhere is PyTorch's `interpolate(mode='bilinear', align_corners=False)`
 // without antialiasing: for output index i, src = max(scale * (i + 0.5) - 0.5, 0) computed in
 // float, i0 = int(src), i1 = min(i0 + 1, n - 1), lambda = src - i0, and
@@ -21,13 +27,14 @@
 #include "mattecast/mattecast.h"
 #include "nn/activation.h"
 #include "nn/view.h"
+#include "nn/workspace.h"
 
 namespace mattecast::kernels {
 
 // 8-bit RGB frame -> float 0..1 (x / 255), bilinearly resized to dst (3 channels).
 // scale_y/scale_x are the source-per-destination steps (PyTorch: 1 / downsample_ratio).
 template <typename T>
-void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x);
+void resize_rgb8(Workspace& ws, const RgbImage& src, View<T> dst, float scale_y, float scale_x);
 
 // dst = (src - mean[c]) * inv_std[c] for 3 channels.
 template <typename T, typename U>
@@ -42,7 +49,8 @@ void avg_pool_2x2(View<const T> src, View<U> dst);
 // (dst.c = x.c + skip.c + image.c; skip may have no channels), where up(x) is the bilinear
 // x2 upsampling (scale 0.5) of x cropped to dst's size (dst.h <= 2 * x.h).
 template <typename T>
-void upsample_concat(View<const float> x, View<const T> skip, View<const float> image, View<T> dst);
+void upsample_concat(Workspace& ws, View<const float> x, View<const T> skip,
+                     View<const float> image, View<T> dst);
 
 // Element-wise copy between views of equal shape (channel slices allowed).
 template <typename T, typename U>
@@ -55,7 +63,7 @@ void concat_channels(View<const float> first, View<const float> second, View<U> 
 // Mean over all pixels per channel: out[c] = sum / (h*w), each row summed left to right,
 // then the row sums added top to bottom (an order that rows can be summed in parallel by).
 template <typename T>
-void global_avg_pool(View<const T> src, float* out);
+void global_avg_pool(Workspace& ws, View<const T> src, float* out);
 
 // A fully connected layer: out[o] = bias[o] + sum_i weight[o * inputs + i] * in[i]
 // (no bias when null). Weights in float, or in bf16 (half the bytes to read).
@@ -83,8 +91,8 @@ void gru_update(View<const T> gates, View<const U> candidate, View<float> h, Vie
 // computed as PyTorch does: horizontal 3-tap (1/3 each) then vertical 3-tap (1/3 each).
 // A = cov_xy / (var_x + eps), b = mean_y - A * mean_x. a, b: 4 channels each.
 template <typename T>
-void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, float eps,
-                                     View<float> a, View<float> b);
+void fast_guided_filter_coefficients(Workspace& ws, View<const float> src_sm, View<const T> y,
+                                     float eps, View<float> a, View<float> b);
 
 // Deep guided filter statistics at low resolution. box is the learnable depthwise 3x3 conv
 // (zero padding 1, no bias): box_weights = PyTorch's [4,1,3,3] weight, channel-major with
@@ -93,7 +101,7 @@ void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, 
 // y = 4 channels. mean_x = box(x), mean_y = box(y); writes stats = [cov_xy (4), var_x (4)]
 // = [box(x*y) - mean_x*mean_y, box(x*x) - mean_x*mean_x] into channels 0..7 of `stats`.
 template <typename T>
-void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y,
+void deep_guided_filter_statistics(Workspace& ws, View<const float> src_sm, View<const T> y,
                                    const float* box_weights, View<float> stats, View<float> mean_x,
                                    View<float> mean_y);
 
@@ -106,21 +114,22 @@ void guided_filter_offset(View<const float> a, View<const float> mean_x, View<co
 // guide g = [R, G, B, (R+G+B)/3] of the frame (x / 255): out = A * g + b; then
 // alpha = clamp(out[3], 0, 1) and, unless foreground is null,
 // foreground = clamp(out[0..2] + g[0..2], 0, 1). alpha: h x w, foreground: h x w x 3.
-void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,
-                         float* alpha, float* foreground);
+void guided_filter_apply(Workspace& ws, const RgbImage& frame, View<const float> a,
+                         View<const float> b, float* alpha, float* foreground);
 
 // Output without refiner (downsample_ratio == 1): y = 4 channels at the frame's size.
 // alpha = clamp(y[3]), foreground = clamp(y[0..2] + frame / 255) unless null.
 template <typename T>
-void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground);
+void compose_unrefined(Workspace& ws, const RgbImage& frame, View<const T> y, float* alpha,
+                       float* foreground);
 
 // Depthwise convolution, stride 1, zero padding dilation * (kernel - 1) / 2 ("same"):
 // dst[c] = act(bias[c] + sum of taps[(ky * kernel + kx) * C + c] * src[c] at the dilated offsets).
 // For the dilated layers, where oneDNN 2.6's kernel is several times slower than this one. Its
 // reference is reference::conv2d (nn/conv_reference.h), through Conv2d's tests.
 template <typename T, typename U>
-void depthwise_conv(View<const T> src, const float* taps, const float* bias, int kernel,
-                    int dilation, Activation activation, View<U> dst);
+void depthwise_conv(Workspace& ws, View<const T> src, const float* taps, const float* bias,
+                    int kernel, int dilation, Activation activation, View<U> dst);
 
 // The SIMD targets (Highway's names: "AVX3" for AVX-512, "AVX2", "SSE4", "SCALAR") the kernels
 // can run on at the CPU tier (cpu_tier()), best first; the first is used unless changed below.
@@ -135,7 +144,8 @@ bool enable_avx512(bool enable);
 
 namespace reference {
 
-// The kernels above (except depthwise_conv) as plain loops; see kernels_reference.cpp.
+// The kernels above (except depthwise_conv) as plain loops, without a workspace; see
+// kernels_reference.cpp.
 template <typename T>
 void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x);
 template <typename T, typename U>

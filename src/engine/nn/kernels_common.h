@@ -1,5 +1,6 @@
-// Shared by the kernel sources (kernels*.cpp): the Highway targets they are compiled for, the one
-// parallel-for, bilinear tables and per-thread scratch. Include it before any Highway header.
+// Shared by the kernel sources (kernels*.cpp): the Highway targets they are compiled for, the
+// parallel-for (with or without workspace slots) and dense_pixels. Include it before any Highway
+// header.
 #pragma once
 
 // Compiled targets: AVX-512 (AVX3), AVX2, SSE4 and Highway's portable fallback. Not SSSE3 (CPUs
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
+#include "nn/workspace.h"
 
 namespace mattecast::kernels {
 
@@ -41,11 +43,12 @@ void parallel_rows(int rows, size_t work_per_row, const Body& body) {
   }
 }
 
-// Per-thread scratch (64-byte aligned, contents unspecified) that grows once and is then reused.
-template <typename T>
-T* scratch(AlignedBuffer<T>& buffer, size_t count) {
-  if (buffer.size() < count) buffer.resize(count);
-  return buffer.data();
+// parallel_rows whose body also gets its thread's workspace slot: body(scratch, begin, end).
+template <class Body>
+void parallel_rows(Workspace& ws, int rows, size_t work_per_row, const Body& body) {
+  ws.reserve(omp_get_max_threads());
+  parallel_rows(rows, work_per_row,
+                [&](int begin, int end) { body(ws.slot(omp_get_thread_num()), begin, end); });
 }
 
 // `count` pixels of `channels` elements, `stride` apart, as one dense array: `pixels` itself when
@@ -59,29 +62,5 @@ const T* dense_pixels(const T* pixels, ptrdiff_t stride, int channels, size_t co
                 size_t(channels) * sizeof(T));
   return buffer;
 }
-
-// One axis of the bilinear taps, with PyTorch's align_corners=False arithmetic (as the reference).
-struct AxisTaps {
-  std::vector<int> i0, i1;
-  std::vector<float> w0, w1;  // 1 - lambda, lambda
-
-  // `padded_size` >= dst_size entries, the ones past dst_size repeating the last.
-  void compute(int dst_size, float scale, int src_size, int padded_size = 0) {
-    const size_t size = size_t(std::max(dst_size, padded_size));
-    i0.resize(size);
-    i1.resize(size);
-    w0.resize(size);
-    w1.resize(size);
-    for (size_t i = 0; i < size; ++i) {
-      float source = scale * (float(std::min(int(i), dst_size - 1)) + 0.5f) - 0.5f;
-      if (source < 0.0f) source = 0.0f;
-      i0[i] = std::min(int(source), src_size - 1);
-      i1[i] = std::min(i0[i] + 1, src_size - 1);
-      const float lambda = std::min(std::max(source - float(i0[i]), 0.0f), 1.0f);
-      w0[i] = 1.0f - lambda;
-      w1[i] = lambda;
-    }
-  }
-};
 
 }  // namespace mattecast::kernels

@@ -11,12 +11,6 @@
 namespace mattecast::kernels {
 namespace {
 
-// Per thread: one channel block of the source with zero borders.
-AlignedBuffer<float>& depthwise_plane() {
-  thread_local AlignedBuffer<float> plane;
-  return plane;
-}
-
 constexpr int kPixels = 8;  // neighbouring output pixels computed together
 
 }  // namespace
@@ -84,14 +78,14 @@ void DepthwiseBlock(DF d, const float* plane, int plane_w, const DepthwiseJob& j
 // Channel blocks [begin, end) of Lanes channels (the last may be partial). Each is first copied,
 // in float, into the zero-padded plane: each bf16 value is converted once instead of once per tap.
 template <int kKernel, typename T, typename U>
-void DepthwiseBlocks(DF d, View<const T> src, const DepthwiseJob& job, View<U> dst, int begin,
-                     int end) {
+void DepthwiseBlocks(DF d, Workspace::Slot& scratch, View<const T> src, const DepthwiseJob& job,
+                     View<U> dst, int begin, int end) {
   const size_t lanes = hn::Lanes(d);
   const int pad = job.dilation * (job.kernel - 1) / 2;
   const int plane_w = src.w + 2 * pad + kPixels,
             plane_h = src.h + 2 * pad;  // the last 8 may overrun w
   const size_t plane_size = size_t(plane_w) * size_t(plane_h) * lanes;
-  float* plane = scratch(depthwise_plane(), plane_size);
+  float* plane = scratch.get<float>(0, plane_size);  // one channel block with zero borders
   std::fill(plane, plane + plane_size, 0.0f);  // the borders stay zero; blocks overwrite the rest
   for (int block = begin; block < end; ++block) {
     const size_t c = size_t(block) * lanes, n = std::min(lanes, size_t(dst.c) - c);
@@ -106,19 +100,19 @@ void DepthwiseBlocks(DF d, View<const T> src, const DepthwiseJob& job, View<U> d
 }  // namespace
 
 template <typename T, typename U>
-void DepthwiseConv(Target, View<const T> src, const float* taps, const float* bias, int kernel,
-                   int dilation, Activation activation, View<U> dst) {
+void DepthwiseConv(Target, Workspace& ws, View<const T> src, const float* taps, const float* bias,
+                   int kernel, int dilation, Activation activation, View<U> dst) {
   const DF d;
   const DepthwiseJob job{taps, bias, kernel, dilation, activation};
   const int lanes = int(hn::Lanes(d)), blocks = (dst.c + lanes - 1) / lanes;
-  parallel_rows(blocks, dst.pixels() * size_t(lanes * kernel * kernel),
-                [&](int begin, int end) HWY_ATTR {
+  parallel_rows(ws, blocks, dst.pixels() * size_t(lanes * kernel * kernel),
+                [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
                   if (kernel == 3)
-                    DepthwiseBlocks<3>(d, src, job, dst, begin, end);
+                    DepthwiseBlocks<3>(d, scratch, src, job, dst, begin, end);
                   else if (kernel == 5)
-                    DepthwiseBlocks<5>(d, src, job, dst, begin, end);
+                    DepthwiseBlocks<5>(d, scratch, src, job, dst, begin, end);
                   else
-                    DepthwiseBlocks<0>(d, src, job, dst, begin, end);
+                    DepthwiseBlocks<0>(d, scratch, src, job, dst, begin, end);
                 });
 }
 
@@ -132,21 +126,21 @@ HWY_AFTER_NAMESPACE();
 namespace mattecast::kernels {
 
 template <typename T, typename U>
-void depthwise_conv(View<const T> src, const float* taps, const float* bias, int kernel,
-                    int dilation, Activation activation, View<U> dst) {
+void depthwise_conv(Workspace& ws, View<const T> src, const float* taps, const float* bias,
+                    int kernel, int dilation, Activation activation, View<U> dst) {
   dispatch([&](auto target) {
-    DepthwiseConv(target, src, taps, bias, kernel, dilation, activation, dst);
+    DepthwiseConv(target, ws, src, taps, bias, kernel, dilation, activation, dst);
   });
 }
 
-template void depthwise_conv(View<const float>, const float*, const float*, int, int, Activation,
-                             View<float>);
-template void depthwise_conv(View<const float>, const float*, const float*, int, int, Activation,
-                             View<bf16>);
-template void depthwise_conv(View<const bf16>, const float*, const float*, int, int, Activation,
-                             View<float>);
-template void depthwise_conv(View<const bf16>, const float*, const float*, int, int, Activation,
-                             View<bf16>);
+template void depthwise_conv(Workspace&, View<const float>, const float*, const float*, int, int,
+                             Activation, View<float>);
+template void depthwise_conv(Workspace&, View<const float>, const float*, const float*, int, int,
+                             Activation, View<bf16>);
+template void depthwise_conv(Workspace&, View<const bf16>, const float*, const float*, int, int,
+                             Activation, View<float>);
+template void depthwise_conv(Workspace&, View<const bf16>, const float*, const float*, int, int,
+                             Activation, View<bf16>);
 
 }  // namespace mattecast::kernels
 

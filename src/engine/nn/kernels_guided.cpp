@@ -19,16 +19,10 @@
 namespace mattecast::kernels {
 namespace {
 
-// Per-thread rows of the guided filters: a ring of three filtered rows, a zero row for the
-// padding, one chunk of terms, the guide [R, G, B, gray] of a row, and a dense copy of a strided
-// row of src_sm.
-struct GuidedScratch {
-  AlignedBuffer<float> ring, zero, terms, guide, rgb;
-};
-GuidedScratch& guided_scratch() {
-  thread_local GuidedScratch scratch;
-  return scratch;
-}
+// The guided filters' rows in each thread's workspace slot: a ring of three filtered rows, a zero
+// row for the padding, one chunk of terms, the guide [R, G, B, gray] of a row, and a dense copy of
+// a strided row of src_sm.
+enum GuidedBuffer { kRing, kZero, kTerms, kGuide, kRgb };
 
 constexpr int kQuantities = 4;  // rows of quads: x, y, x*y, x*x
 constexpr int kChunk = 64;      // pixels of a row whose terms stay in the L1 cache together
@@ -81,11 +75,11 @@ HWY_INLINE void StoreQuadValues(DF d, VF v, float* row, ptrdiff_t stride, size_t
 #endif
 }
 
-// The guide x = [R, G, B, (R + G + B) / 3] of one row of src_sm as dense quads.
-void GuideRow(DF d, View<const float> src_sm, int row, GuidedScratch& s, float* guide) {
+// The guide x = [R, G, B, (R + G + B) / 3] of one row of src_sm as dense quads (through `dense`,
+// 3 * w floats, when the row is strided).
+void GuideRow(DF d, View<const float> src_sm, int row, float* dense, float* guide) {
   const size_t w = size_t(src_sm.w);
-  const float* rgb =
-      dense_pixels(src_sm.row(row), src_sm.pixel_stride, 3, w, scratch(s.rgb, 3 * w));
+  const float* rgb = dense_pixels(src_sm.row(row), src_sm.pixel_stride, 3, w, dense);
   ForEachVector(d, w, [=](size_t x, size_t n) HWY_ATTR {
     VF planes[3];
     LoadTriples(d, rgb + 3 * x, n, planes);
@@ -227,24 +221,24 @@ void DeepStatsRow(DF d, const float* const rows[3], size_t length, const DeepTap
 }  // namespace
 
 template <typename T>
-void FastGuidedFilterCoefficients(Target, View<const float> src_sm, View<const T> y, float eps,
-                                  View<float> a, View<float> b) {
+void FastGuidedFilterCoefficients(Target, Workspace& ws, View<const float> src_sm, View<const T> y,
+                                  float eps, View<float> a, View<float> b) {
   const DF d;
   const int h = y.h, w = y.w;
   const size_t length = RowLength(d, w), row_size = kQuantities * length;
   const size_t chunk_length = RowLength(d, kChunk + 2);
-  parallel_rows(h, size_t(w) * 64, [&](int begin, int end) HWY_ATTR {
-    GuidedScratch& s = guided_scratch();
-    float* ring = scratch(s.ring, 3 * row_size);
-    float* zero = scratch(s.zero, row_size);
-    float* terms = scratch(s.terms, kQuantities * chunk_length);
-    float* guide = scratch(s.guide, length);
+  parallel_rows(ws, h, size_t(w) * 64, [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+    float* ring = scratch.get<float>(kRing, 3 * row_size);
+    float* zero = scratch.get<float>(kZero, row_size);
+    float* terms = scratch.get<float>(kTerms, kQuantities * chunk_length);
+    float* guide = scratch.get<float>(kGuide, length);
+    float* dense = scratch.get<float>(kRgb, 3 * size_t(w));
     std::fill(zero, zero + row_size, 0.0f);
     // Row `row` filtered horizontally and weighted for the vertical pass; zero outside the image.
     const auto filtered = [&](int row) HWY_ATTR -> const float* {
       if (row < 0 || row >= h) return zero;
       float* out = ring + size_t(row % 3) * row_size;
-      GuideRow(d, src_sm, row, s, guide);
+      GuideRow(d, src_sm, row, dense, guide);
       FilteredRow(d, guide, y, row, terms, chunk_length, out, length);
       return out;
     };
@@ -259,7 +253,7 @@ void FastGuidedFilterCoefficients(Target, View<const float> src_sm, View<const T
 }
 
 template <typename T>
-void DeepGuidedFilterStatistics(Target, View<const float> src_sm, View<const T> y,
+void DeepGuidedFilterStatistics(Target, Workspace& ws, View<const float> src_sm, View<const T> y,
                                 const float* box_weights, View<float> stats, View<float> mean_x,
                                 View<float> mean_y) {
   const DF d;
@@ -267,17 +261,17 @@ void DeepGuidedFilterStatistics(Target, View<const float> src_sm, View<const T> 
   const size_t length = RowLength(d, w + 2), row_size = kQuantities * length;
   const DeepStatsOutputs outputs{stats.channels(0, 4), stats.channels(4, 4), mean_x, mean_y};
   const DeepTaps taps = MakeDeepTaps(box_weights);
-  parallel_rows(h, size_t(w) * 160, [&](int begin, int end) HWY_ATTR {
-    GuidedScratch& s = guided_scratch();
-    float* ring = scratch(s.ring, 3 * row_size);
-    float* zero = scratch(s.zero, row_size);
-    float* guide = scratch(s.guide, length);
+  parallel_rows(ws, h, size_t(w) * 160, [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+    float* ring = scratch.get<float>(kRing, 3 * row_size);
+    float* zero = scratch.get<float>(kZero, row_size);
+    float* guide = scratch.get<float>(kGuide, length);
+    float* dense = scratch.get<float>(kRgb, 3 * size_t(w));
     std::fill(zero, zero + row_size, 0.0f);
     // Unweighted, padded terms of row `row` (pixel p at 4 * (p + 1)); zero outside the image.
     const auto terms = [&](int row) HWY_ATTR -> const float* {
       if (row < 0 || row >= h) return zero;
       float* out = ring + size_t(row % 3) * row_size;
-      GuideRow(d, src_sm, row, s, guide);
+      GuideRow(d, src_sm, row, dense, guide);
       TermsRange<false>(d, guide, y, row, 0, w, out + 4, length);
       ZeroPixel(out, length, 0);
       ZeroPixel(out, length, size_t(w) + 1);
@@ -317,17 +311,17 @@ HWY_AFTER_NAMESPACE();
 namespace mattecast::kernels {
 
 template <typename T>
-void fast_guided_filter_coefficients(View<const float> src_sm, View<const T> y, float eps,
-                                     View<float> a, View<float> b) {
-  dispatch([&](auto target) { FastGuidedFilterCoefficients(target, src_sm, y, eps, a, b); });
+void fast_guided_filter_coefficients(Workspace& ws, View<const float> src_sm, View<const T> y,
+                                     float eps, View<float> a, View<float> b) {
+  dispatch([&](auto target) { FastGuidedFilterCoefficients(target, ws, src_sm, y, eps, a, b); });
 }
 
 template <typename T>
-void deep_guided_filter_statistics(View<const float> src_sm, View<const T> y,
+void deep_guided_filter_statistics(Workspace& ws, View<const float> src_sm, View<const T> y,
                                    const float* box_weights, View<float> stats, View<float> mean_x,
                                    View<float> mean_y) {
   dispatch([&](auto target) {
-    DeepGuidedFilterStatistics(target, src_sm, y, box_weights, stats, mean_x, mean_y);
+    DeepGuidedFilterStatistics(target, ws, src_sm, y, box_weights, stats, mean_x, mean_y);
   });
 }
 
@@ -336,14 +330,14 @@ void guided_filter_offset(View<const float> a, View<const float> mean_x, View<co
   dispatch([&](auto target) { GuidedFilterOffset(target, a, mean_x, mean_y, b); });
 }
 
-template void fast_guided_filter_coefficients(View<const float>, View<const float>, float,
-                                              View<float>, View<float>);
-template void fast_guided_filter_coefficients(View<const float>, View<const bf16>, float,
-                                              View<float>, View<float>);
-template void deep_guided_filter_statistics(View<const float>, View<const float>, const float*,
-                                            View<float>, View<float>, View<float>);
-template void deep_guided_filter_statistics(View<const float>, View<const bf16>, const float*,
-                                            View<float>, View<float>, View<float>);
+template void fast_guided_filter_coefficients(Workspace&, View<const float>, View<const float>,
+                                              float, View<float>, View<float>);
+template void fast_guided_filter_coefficients(Workspace&, View<const float>, View<const bf16>,
+                                              float, View<float>, View<float>);
+template void deep_guided_filter_statistics(Workspace&, View<const float>, View<const float>,
+                                            const float*, View<float>, View<float>, View<float>);
+template void deep_guided_filter_statistics(Workspace&, View<const float>, View<const bf16>,
+                                            const float*, View<float>, View<float>, View<float>);
 
 }  // namespace mattecast::kernels
 

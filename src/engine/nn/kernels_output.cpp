@@ -14,33 +14,27 @@
 namespace mattecast::kernels {
 namespace {
 
-// guided_filter_apply's bilinear tables, filled by the calling thread and read by all threads.
-// Each block of Lanes columns reads its low-resolution taps from one vector of Lanes values
-// starting at window_base[block] (window_index0/1: tap - window_base, per column).
+// guided_filter_apply's bilinear tables, filled by the calling thread and read by all threads, in
+// the workspace's tables. Each block of Lanes columns reads its low-resolution taps from one
+// vector of Lanes values starting at window_base[block] (window_index0/1: tap - window_base, per
+// column).
 struct ApplyTables {
-  AxisTaps rows, cols;
-  std::vector<int32_t> window_base, window_index0, window_index1;
+  AxisTaps &rows, &cols;
+  std::vector<int32_t>&window_base, &window_index0, &window_index1;
 };
-ApplyTables& apply_tables() {
-  thread_local ApplyTables tables;
-  return tables;
+
+ApplyTables apply_tables(Workspace::Tables& t) {
+  return {t.rows, t.cols, t.indices[0], t.indices[1], t.indices[2]};
 }
 
-struct ApplyScratch {
-  AlignedBuffer<float> slots;   // 2 cached rows x channels planes x padded_width
-  AlignedBuffer<float> lowres;  // one low-resolution row as 8 planes
+// guided_filter_apply's buffers in each thread's slot.
+enum ApplyBuffer {
+  kCachedRows,  // 2 cached rows x channels planes x padded_width
+  kLowRow,      // one low-resolution row as 8 planes
 };
-ApplyScratch& apply_scratch() {
-  thread_local ApplyScratch scratch;
-  return scratch;
-}
 
-// compose_unrefined's rows of y as dense pixels, when they are not.
-template <typename T>
-AlignedBuffer<T>& compose_rows() {
-  thread_local AlignedBuffer<T> buffer;
-  return buffer;
-}
+// Floats per plane of a low-resolution row of `width` pixels.
+size_t LowPlane(int width) { return (size_t(width) + 31) / 16 * 16; }
 
 }  // namespace
 }  // namespace mattecast::kernels
@@ -107,10 +101,10 @@ void SplitLowRow(DF d, const ApplyJob& job, int row, float* planes, size_t plane
   }
 }
 
-// Horizontal interpolation of one low-resolution row into `out` (job.channels planes).
-void InterpolateRow(DF d, const ApplyJob& job, int row, float* out) {
-  const size_t lanes = hn::Lanes(d), plane = (size_t(job.a.w) + 31) / 16 * 16;
-  float* lowres = scratch(apply_scratch().lowres, 8 * plane);
+// Horizontal interpolation of one low-resolution row into `out` (job.channels planes), through
+// `lowres` (8 planes of LowPlane(a.w)).
+void InterpolateRow(DF d, const ApplyJob& job, int row, float* lowres, float* out) {
+  const size_t lanes = hn::Lanes(d), plane = LowPlane(job.a.w);
   SplitLowRow(d, job, row, lowres, plane);
   const ApplyTables& t = *job.tables;
   // Locals, not reloaded after each store.
@@ -173,9 +167,10 @@ void ApplyRow(DF d, const ApplyJob& job, int y, const float* top, const float* b
 }
 
 // Rows [begin, end) of guided_filter_apply on one thread.
-void ApplyRows(DF d, const ApplyJob& job, int begin, int end) {
+void ApplyRows(DF d, Workspace::Slot& scratch, const ApplyJob& job, int begin, int end) {
   const size_t slot_size = size_t(job.channels) * size_t(job.padded_width);
-  float* slots = scratch(apply_scratch().slots, 2 * slot_size);
+  float* slots = scratch.get<float>(kCachedRows, 2 * slot_size);
+  float* lowres = scratch.get<float>(kLowRow, 8 * LowPlane(job.a.w));
   int cached[2] = {-1, -1};
   // The slot holding low-resolution row `row`, filled if needed without evicting row `keep`.
   const auto cached_row = [&](int row, int keep) HWY_ATTR {
@@ -183,7 +178,7 @@ void ApplyRows(DF d, const ApplyJob& job, int begin, int end) {
       if (cached[slot] == row) return slots + size_t(slot) * slot_size;
     const int slot = cached[0] == keep ? 1 : 0;
     cached[slot] = row;
-    InterpolateRow(d, job, row, slots + size_t(slot) * slot_size);
+    InterpolateRow(d, job, row, lowres, slots + size_t(slot) * slot_size);
     return slots + size_t(slot) * slot_size;
   };
   for (int y = begin; y < end; ++y) {
@@ -276,32 +271,34 @@ void ComposeRow(DF d, const uint8_t* pixels, const T* y, size_t width, float* al
 
 }  // namespace
 
-void GuidedFilterApply(Target, const RgbImage& frame, View<const float> a, View<const float> b,
-                       float* alpha, float* foreground) {
+void GuidedFilterApply(Target, Workspace& ws, const RgbImage& frame, View<const float> a,
+                       View<const float> b, float* alpha, float* foreground) {
   const DF d;
   const int width = frame.width, padded_width = (width + 15) / 16 * 16;  // whole 64-byte lines
-  ApplyTables& tables = apply_tables();
+  ApplyTables tables = apply_tables(ws.tables());
   tables.rows.compute(frame.height, float(a.h) / float(frame.height), a.h);
   const bool fit = PrepareColumns(d, tables, width, a.w, padded_width);
   const ApplyJob job{frame,        a,       b,  alpha, foreground, foreground ? 8 : 2,
                      padded_width, &tables, fit};
-  parallel_rows(frame.height, size_t(width) * (foreground ? 16 : 6),
-                [&](int begin, int end) HWY_ATTR { ApplyRows(d, job, begin, end); });
+  parallel_rows(ws, frame.height, size_t(width) * (foreground ? 16 : 6),
+                [&](Workspace::Slot& scratch, int begin, int end)
+                    HWY_ATTR { ApplyRows(d, scratch, job, begin, end); });
 }
 
 template <typename T>
-void ComposeUnrefined(Target, const RgbImage& frame, View<const T> y, float* alpha,
+void ComposeUnrefined(Target, Workspace& ws, const RgbImage& frame, View<const T> y, float* alpha,
                       float* foreground) {
   const DF d;
   const size_t width = size_t(frame.width);
-  parallel_rows(frame.height, width * 4, [&](int begin, int end) HWY_ATTR {
-    T* buffer = scratch(compose_rows<T>(), 4 * width);
-    for (int row = begin; row < end; ++row)
-      ComposeRow(d, frame.data + row * frame.stride,
-                 dense_pixels(y.row(row), y.pixel_stride, 4, width, buffer), width,
-                 alpha + size_t(row) * width,
-                 foreground ? foreground + size_t(row) * width * 3 : nullptr);
-  });
+  parallel_rows(
+      ws, frame.height, width * 4, [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+        T* buffer = scratch.get<T>(0, 4 * width);  // rows of y as dense pixels, when they are not
+        for (int row = begin; row < end; ++row)
+          ComposeRow(d, frame.data + row * frame.stride,
+                     dense_pixels(y.row(row), y.pixel_stride, 4, width, buffer), width,
+                     alpha + size_t(row) * width,
+                     foreground ? foreground + size_t(row) * width * 3 : nullptr);
+      });
 }
 
 }  // namespace mattecast::kernels::HWY_NAMESPACE
@@ -313,18 +310,19 @@ HWY_AFTER_NAMESPACE();
 
 namespace mattecast::kernels {
 
-void guided_filter_apply(const RgbImage& frame, View<const float> a, View<const float> b,
-                         float* alpha, float* foreground) {
-  dispatch([&](auto target) { GuidedFilterApply(target, frame, a, b, alpha, foreground); });
+void guided_filter_apply(Workspace& ws, const RgbImage& frame, View<const float> a,
+                         View<const float> b, float* alpha, float* foreground) {
+  dispatch([&](auto target) { GuidedFilterApply(target, ws, frame, a, b, alpha, foreground); });
 }
 
 template <typename T>
-void compose_unrefined(const RgbImage& frame, View<const T> y, float* alpha, float* foreground) {
-  dispatch([&](auto target) { ComposeUnrefined(target, frame, y, alpha, foreground); });
+void compose_unrefined(Workspace& ws, const RgbImage& frame, View<const T> y, float* alpha,
+                       float* foreground) {
+  dispatch([&](auto target) { ComposeUnrefined(target, ws, frame, y, alpha, foreground); });
 }
 
-template void compose_unrefined(const RgbImage&, View<const float>, float*, float*);
-template void compose_unrefined(const RgbImage&, View<const bf16>, float*, float*);
+template void compose_unrefined(Workspace&, const RgbImage&, View<const float>, float*, float*);
+template void compose_unrefined(Workspace&, const RgbImage&, View<const bf16>, float*, float*);
 
 }  // namespace mattecast::kernels
 

@@ -11,46 +11,28 @@
 namespace mattecast::kernels {
 namespace {
 
-// Tables of the calling thread, filled before a parallel region and read by all its threads.
-AxisTaps& row_taps() {
-  thread_local AxisTaps taps;
-  return taps;
-}
-AxisTaps& column_taps() {
-  thread_local AxisTaps taps;
-  return taps;
-}
-
 // Byte offsets of the bilinear taps of every destination column, for 4-byte gathers (R, G, B).
 struct Rgb8Columns {
-  std::vector<int32_t> offset0, offset1;
+  const int32_t* offset0;
+  const int32_t* offset1;
   int gather_width;  // columns [0, gather_width) can load 4 bytes per tap inside the frame
 };
-Rgb8Columns& rgb8_columns() {
-  thread_local Rgb8Columns columns;
-  return columns;
-}
 
-// Per thread: resize_rgb8's output row as 3 planes; upsample_concat's two cached rows of x.
-AlignedBuffer<float>& row_planes() {
-  thread_local AlignedBuffer<float> planes;
-  return planes;
-}
-AlignedBuffer<float>& upsample_slots() {
-  thread_local AlignedBuffer<float> slots;
-  return slots;
-}
-
-void prepare_rgb8_columns(const AxisTaps& cols, int dst_w, int src_w, Rgb8Columns& columns) {
-  columns.offset0.resize(size_t(dst_w));
-  columns.offset1.resize(size_t(dst_w));
-  columns.gather_width = 0;
+// Fills the offsets into the workspace's index tables 0 and 1.
+Rgb8Columns prepare_rgb8_columns(const AxisTaps& cols, int dst_w, int src_w,
+                                 Workspace::Tables& tables) {
+  std::vector<int32_t>& offset0 = tables.indices[0];
+  std::vector<int32_t>& offset1 = tables.indices[1];
+  offset0.resize(size_t(dst_w));
+  offset1.resize(size_t(dst_w));
+  int gather_width = 0;
   for (int x = 0; x < dst_w; ++x) {
-    columns.offset0[size_t(x)] = 3 * cols.i0[size_t(x)];
-    columns.offset1[size_t(x)] = 3 * cols.i1[size_t(x)];
+    offset0[size_t(x)] = 3 * cols.i0[size_t(x)];
+    offset1[size_t(x)] = 3 * cols.i1[size_t(x)];
     // A 4-byte load at the last pixel of the last row would read past the frame.
-    if (cols.i1[size_t(x)] < src_w - 1) columns.gather_width = x + 1;
+    if (cols.i1[size_t(x)] < src_w - 1) gather_width = x + 1;
   }
+  return {offset0.data(), offset1.data(), gather_width};
 }
 
 // Columns [begin, dst_w) of one destination row, one at a time, into planes of dst_w floats.
@@ -200,54 +182,58 @@ void ConcatRow(DF d, const float* top, const float* bottom, float wy0_, float wy
 }  // namespace
 
 template <typename T>
-void ResizeRgb8(Target, const RgbImage& src, View<T> dst, float scale_y, float scale_x) {
+void ResizeRgb8(Target, Workspace& ws, const RgbImage& src, View<T> dst, float scale_y,
+                float scale_x) {
   const DF d;
-  AxisTaps& rows = row_taps();
-  AxisTaps& cols = column_taps();
+  AxisTaps& rows = ws.tables().rows;
+  AxisTaps& cols = ws.tables().cols;
   rows.compute(dst.h, scale_y, src.height);
   cols.compute(dst.w, scale_x, src.width);
-  Rgb8Columns& columns = rgb8_columns();
-  prepare_rgb8_columns(cols, dst.w, src.width, columns);
-  parallel_rows(dst.h, size_t(dst.w) * 12, [&](int begin, int end) HWY_ATTR {
-    float* planes = scratch(row_planes(), size_t(dst.w) * 3);
-    for (int y = begin; y < end; ++y) {
-      const uint8_t* top = src.data + rows.i0[size_t(y)] * src.stride;
-      const uint8_t* bottom = src.data + rows.i1[size_t(y)] * src.stride;
-      ResizeRgb8Row(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], cols, columns, dst, y,
-                    planes);
-    }
-  });
+  const Rgb8Columns columns = prepare_rgb8_columns(cols, dst.w, src.width, ws.tables());
+  parallel_rows(
+      ws, dst.h, size_t(dst.w) * 12, [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+        float* planes = scratch.get<float>(0, size_t(dst.w) * 3);  // the output row as 3 planes
+        for (int y = begin; y < end; ++y) {
+          const uint8_t* top = src.data + rows.i0[size_t(y)] * src.stride;
+          const uint8_t* bottom = src.data + rows.i1[size_t(y)] * src.stride;
+          ResizeRgb8Row(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], cols, columns, dst,
+                        y, planes);
+        }
+      });
 }
 
 template <typename T>
-void UpsampleConcat(Target, View<const float> x, View<const T> skip, View<const float> image,
-                    View<T> dst) {
+void UpsampleConcat(Target, Workspace& ws, View<const float> x, View<const T> skip,
+                    View<const float> image, View<T> dst) {
   const DF d;
-  AxisTaps& rows = row_taps();
-  AxisTaps& cols = column_taps();
+  AxisTaps& rows = ws.tables().rows;
+  AxisTaps& cols = ws.tables().cols;
   rows.compute(dst.h, 0.5f, x.h);
   cols.compute(dst.w, 0.5f, x.w);
-  parallel_rows(dst.h, size_t(dst.w) * size_t(dst.c), [&](int begin, int end) HWY_ATTR {
-    // Rows of x resized horizontally, two at a time per thread: each serves up to four
-    // destination rows, so the horizontal half of the arithmetic runs once per row.
-    const size_t slot_size = size_t(dst.w) * size_t(x.c) + hn::Lanes(d);  // whole vectors fit
-    float* slots = scratch(upsample_slots(), 2 * slot_size);
-    int cached[2] = {-1, -1};
-    // The slot holding x's row `row` resized, filled if needed without evicting row `keep`.
-    const auto cached_row = [&](int row, int keep) HWY_ATTR {
-      for (int slot = 0; slot < 2; ++slot)
-        if (cached[slot] == row) return slots + size_t(slot) * slot_size;
-      const int slot = cached[0] == keep ? 1 : 0;
-      cached[slot] = row;
-      UpsampleRowHorizontally(d, x, cols, dst.w, row, slots + size_t(slot) * slot_size);
-      return slots + size_t(slot) * slot_size;
-    };
-    for (int y = begin; y < end; ++y) {
-      const float* top = cached_row(rows.i0[size_t(y)], rows.i1[size_t(y)]);
-      const float* bottom = cached_row(rows.i1[size_t(y)], rows.i0[size_t(y)]);
-      ConcatRow(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], skip, image, dst, y, x.c);
-    }
-  });
+  parallel_rows(
+      ws, dst.h, size_t(dst.w) * size_t(dst.c),
+      [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+        // Rows of x resized horizontally, two at a time per thread: each serves up to four
+        // destination rows, so the horizontal half of the arithmetic runs once per row.
+        const size_t slot_size = size_t(dst.w) * size_t(x.c) + hn::Lanes(d);  // whole vectors fit
+        float* slots = scratch.get<float>(0, 2 * slot_size);
+        int cached[2] = {-1, -1};
+        // The slot holding x's row `row` resized, filled if needed without evicting row `keep`.
+        const auto cached_row = [&](int row, int keep) HWY_ATTR {
+          for (int slot = 0; slot < 2; ++slot)
+            if (cached[slot] == row) return slots + size_t(slot) * slot_size;
+          const int slot = cached[0] == keep ? 1 : 0;
+          cached[slot] = row;
+          UpsampleRowHorizontally(d, x, cols, dst.w, row, slots + size_t(slot) * slot_size);
+          return slots + size_t(slot) * slot_size;
+        };
+        for (int y = begin; y < end; ++y) {
+          const float* top = cached_row(rows.i0[size_t(y)], rows.i1[size_t(y)]);
+          const float* bottom = cached_row(rows.i1[size_t(y)], rows.i0[size_t(y)]);
+          ConcatRow(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], skip, image, dst, y,
+                    x.c);
+        }
+      });
 }
 
 }  // namespace mattecast::kernels::HWY_NAMESPACE
@@ -260,20 +246,22 @@ HWY_AFTER_NAMESPACE();
 namespace mattecast::kernels {
 
 template <typename T>
-void resize_rgb8(const RgbImage& src, View<T> dst, float scale_y, float scale_x) {
-  dispatch([&](auto target) { ResizeRgb8(target, src, dst, scale_y, scale_x); });
+void resize_rgb8(Workspace& ws, const RgbImage& src, View<T> dst, float scale_y, float scale_x) {
+  dispatch([&](auto target) { ResizeRgb8(target, ws, src, dst, scale_y, scale_x); });
 }
 
 template <typename T>
-void upsample_concat(View<const float> x, View<const T> skip, View<const float> image,
-                     View<T> dst) {
-  dispatch([&](auto target) { UpsampleConcat(target, x, skip, image, dst); });
+void upsample_concat(Workspace& ws, View<const float> x, View<const T> skip,
+                     View<const float> image, View<T> dst) {
+  dispatch([&](auto target) { UpsampleConcat(target, ws, x, skip, image, dst); });
 }
 
-template void resize_rgb8(const RgbImage&, View<float>, float, float);
-template void resize_rgb8(const RgbImage&, View<bf16>, float, float);
-template void upsample_concat(View<const float>, View<const float>, View<const float>, View<float>);
-template void upsample_concat(View<const float>, View<const bf16>, View<const float>, View<bf16>);
+template void resize_rgb8(Workspace&, const RgbImage&, View<float>, float, float);
+template void resize_rgb8(Workspace&, const RgbImage&, View<bf16>, float, float);
+template void upsample_concat(Workspace&, View<const float>, View<const float>, View<const float>,
+                              View<float>);
+template void upsample_concat(Workspace&, View<const float>, View<const bf16>, View<const float>,
+                              View<bf16>);
 
 }  // namespace mattecast::kernels
 
