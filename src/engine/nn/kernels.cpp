@@ -196,7 +196,7 @@ void Normalize(Target, View<const T> src, View<U> dst, const float* mean, const 
     pattern[i] = mean[i % 3];
     pattern[3 * lanes + i] = inv_std[i % 3];
   }
-  parallel_rows(src.h, size_t(src.w) * 3, [&](int begin, int end) HWY_ATTR {
+  parallel_rows(src.h, kDefaultTeam, size_t(src.w) * 3, [&](int begin, int end) HWY_ATTR {
     NormalizeRows(d, src, dst, pattern, begin, end);
   });
 }
@@ -204,7 +204,7 @@ void Normalize(Target, View<const T> src, View<U> dst, const float* mean, const 
 template <typename T, typename U>
 void AvgPool2x2(Target, View<const T> src, View<U> dst) {
   const DF d;
-  parallel_rows(dst.h, size_t(dst.w) * size_t(dst.c) * 4,
+  parallel_rows(dst.h, kDefaultTeam, size_t(dst.w) * size_t(dst.c) * 4,
                 [&](int begin, int end) HWY_ATTR { AvgPoolRows(d, src, dst, begin, end); });
 }
 
@@ -212,7 +212,7 @@ template <typename T, typename U>
 void Copy(Target, View<const T> src, View<U> dst) {
   const DF d;
   const size_t row_size = size_t(src.w) * size_t(src.c);
-  parallel_rows(src.h, row_size, [&](int begin, int end) HWY_ATTR {
+  parallel_rows(src.h, kDefaultTeam, row_size, [&](int begin, int end) HWY_ATTR {
     if (src.dense() && dst.dense())
       ConvertN(d, src.row(begin), dst.row(begin), size_t(end - begin) * row_size);
     else
@@ -223,9 +223,9 @@ void Copy(Target, View<const T> src, View<U> dst) {
 template <typename U>
 void ConcatChannels(Target, View<const float> first, View<const float> second, View<U> dst) {
   const DF d;
-  parallel_rows(dst.h, size_t(dst.w) * size_t(dst.c), [&](int begin, int end) HWY_ATTR {
-    ConcatRows(d, first, second, dst, begin, end);
-  });
+  parallel_rows(dst.h, kDefaultTeam, size_t(dst.w) * size_t(dst.c),
+                [&](int begin, int end)
+                    HWY_ATTR { ConcatRows(d, first, second, dst, begin, end); });
 }
 
 template <typename T>
@@ -237,7 +237,7 @@ void GlobalAvgPool(Target, Workspace& ws, View<const T> src, float* out) {
   AlignedBuffer<float>& row_sums = ws.tables().values;
   row_sums.resize(size_t(src.h) * channels);  // keeps an allocation that is large enough
   float* sums = row_sums.data();
-  parallel_rows(src.h, size_t(src.w) * channels,
+  parallel_rows(src.h, kDefaultTeam, size_t(src.w) * channels,
                 [&](int begin, int end) HWY_ATTR { SumRows(d, src, sums, begin, end); });
   const float count = float(src.h * src.w);
   for (size_t c = 0; c < channels; ++c) {
@@ -251,7 +251,7 @@ template <typename W>
 void FullyConnected(Target, const W* weight, const float* bias, const float* in, int inputs,
                     int outputs, float* out) {
   const DF d;
-  parallel_rows(outputs, size_t(inputs), [&](int begin, int end) HWY_ATTR {
+  parallel_rows(outputs, kDefaultTeam, size_t(inputs), [&](int begin, int end) HWY_ATTR {
     DotRows(d, weight, bias, in, inputs, begin, end, out);
   });
 }
@@ -259,23 +259,23 @@ void FullyConnected(Target, const W* weight, const float* bias, const float* in,
 template <typename T>
 void ScaleChannels(Target, View<T> x, const float* scale) {
   const DF d;
-  parallel_rows(x.h, size_t(x.w) * size_t(x.c),
+  parallel_rows(x.h, kDefaultTeam, size_t(x.w) * size_t(x.c),
                 [&](int begin, int end) HWY_ATTR { ScaleRows(d, x, scale, begin, end); });
 }
 
 template <typename T, typename U>
 void GruReset(Target, View<const T> gates, View<const float> h, View<U> dst) {
   const DF d;
-  parallel_rows(h.h, size_t(h.w) * size_t(h.c) * 8,
+  parallel_rows(h.h, kDefaultTeam, size_t(h.w) * size_t(h.c) * 8,
                 [&](int begin, int end) HWY_ATTR { GruResetRows(d, gates, h, dst, begin, end); });
 }
 
 template <typename T, typename U, typename V>
 void GruUpdate(Target, View<const T> gates, View<const U> candidate, View<float> h, View<V> out) {
   const DF d;
-  parallel_rows(h.h, size_t(h.w) * size_t(h.c) * 16, [&](int begin, int end) HWY_ATTR {
-    GruUpdateRows(d, gates, candidate, h, out, begin, end);
-  });
+  parallel_rows(h.h, kDefaultTeam, size_t(h.w) * size_t(h.c) * 16,
+                [&](int begin, int end)
+                    HWY_ATTR { GruUpdateRows(d, gates, candidate, h, out, begin, end); });
 }
 
 }  // namespace mattecast::kernels::HWY_NAMESPACE

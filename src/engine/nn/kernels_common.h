@@ -1,6 +1,6 @@
 // Shared by the kernel sources (kernels*.cpp): the Highway targets they are compiled for, the
-// parallel-for (with or without workspace slots) and dense_pixels. Include it before any Highway
-// header.
+// parallel-for (core/parallel_rows.h, and a flavour handing out workspace slots) and dense_pixels.
+// Include it before any Highway header.
 #pragma once
 
 // Compiled targets: AVX-512 (AVX3), AVX2, SSE4 and Highway's portable fallback. Not SSSE3 (CPUs
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
+#include "core/parallel_rows.h"
 #include "nn/workspace.h"
 
 namespace mattecast::kernels {
@@ -25,29 +26,13 @@ namespace mattecast::kernels {
 // The Highway target (a HWY_* bit) the kernels run on now; see kernels_dispatch.h.
 int64_t active_target();
 
-// Below this many elements a parallel region costs more than it saves.
-constexpr size_t kMinParallelWork = size_t(1) << 15;
-
-// Calls body(begin, end) on contiguous bands of [0, rows), one band per OpenMP thread (the caller's
-// thread count), or once on the calling thread when the work is small.
-template <class Body>
-void parallel_rows(int rows, size_t work_per_row, const Body& body) {
-  if (rows <= 0) return;
-  const bool parallel = rows > 1 && size_t(rows) * work_per_row >= kMinParallelWork;
-#pragma omp parallel if (parallel)
-  {
-    const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int begin = int(int64_t(rows) * thread / threads);
-    const int end = int(int64_t(rows) * (thread + 1) / threads);
-    if (begin < end) body(begin, end);
-  }
-}
+using mattecast::parallel_rows;  // beside the overload below, which would hide it
 
 // parallel_rows whose body also gets its thread's workspace slot: body(scratch, begin, end).
 template <class Body>
 void parallel_rows(Workspace& ws, int rows, size_t work_per_row, const Body& body) {
   ws.reserve(omp_get_max_threads());
-  parallel_rows(rows, work_per_row,
+  parallel_rows(rows, kDefaultTeam, work_per_row,
                 [&](int begin, int end) { body(ws.slot(omp_get_thread_num()), begin, end); });
 }
 

@@ -290,7 +290,7 @@ void DeepGuidedFilterStatistics(Target, Workspace& ws, View<const float> src_sm,
 void GuidedFilterOffset(Target, View<const float> a, View<const float> mean_x,
                         View<const float> mean_y, View<float> b) {
   const D4 d4;
-  parallel_rows(a.h, size_t(a.w) * 4, [&](int begin, int end) HWY_ATTR {
+  parallel_rows(a.h, kDefaultTeam, size_t(a.w) * 4, [&](int begin, int end) HWY_ATTR {
     for (int y = begin; y < end; ++y)
       for (int x = 0; x < a.w; ++x)
         ForEachVector(d4, 4, [=](size_t k, size_t n) HWY_ATTR {

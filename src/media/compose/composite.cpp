@@ -2,13 +2,13 @@
 // instruction set (baseline x86-64, AVX2, AVX-512) and picked at run time; rows split into bands.
 #include "compose/composite.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "core/parallel_rows.h"  // the engine's, shared with its kernels
 
 namespace mattecast {
 
@@ -26,26 +26,8 @@ Isa compose_isa() {
 
 void run_row_bands(int rows, int threads, size_t work_per_row, void (*body)(void*, int, int),
                    void* context) {
-  if (rows <= 0) return;
-  // Below this much work a parallel region costs more than it saves.
-  constexpr size_t kMinParallelWork = size_t(1) << 15;
-  if (threads == 1 || rows == 1 || size_t(rows) * work_per_row < kMinParallelWork) {
-    body(context, 0, rows);  // on the calling thread, outside any OpenMP region
-    return;
-  }
-  const auto band = [&] {
-    const int count = omp_get_num_threads(), index = omp_get_thread_num();
-    const int begin = int(int64_t(rows) * index / count);
-    const int end = int(int64_t(rows) * (index + 1) / count);
-    if (begin < end) body(context, begin, end);
-  };
-  if (threads > 1) {
-#pragma omp parallel num_threads(std::min(threads, rows))
-    band();
-  } else {
-#pragma omp parallel
-    band();
-  }
+  parallel_rows(rows, threads, work_per_row,
+                [&](int begin, int end) { body(context, begin, end); });
 }
 
 }  // namespace compose_detail

@@ -68,7 +68,8 @@ MATTECAST_COMPOSE_AVX2 void run_avx2(const Body& body, int begin, int end) {
 }
 
 // Calls body(begin, end) on contiguous bands of [0, rows), per the threads rule above.
-// `work_per_row` (in elements) keeps small jobs on one thread.
+// `work_per_row` (in elements) keeps small jobs on one thread. The engine's parallel_rows
+// (core/parallel_rows.h), behind a plain function: this header's users do not see the engine's.
 void run_row_bands(int rows, int threads, size_t work_per_row, void (*body)(void*, int, int),
                    void* context);
 
