@@ -92,6 +92,49 @@ TEST(Cli, BenchPrintsJson) {
   EXPECT_EQ(result["isa"], mattecast::to_string(mattecast::cpu_tier()));
 }
 
+// calibrate writes a calibration that --precision int8 then runs with; an existing output is kept
+// without --force, and a calibration for other weights is refused naming the file.
+TEST(Cli, CalibrateWritesWhatInt8Reads) {
+  const fs::path dir = fresh_dir("calibrate");
+  const std::string clip = kShared + "/media/video/liveportrait_d0.mp4";
+  const std::string calibration = (dir / "calibration.json").string();
+  Result r = run(fmt::format("calibrate {} --frames 2 --ratio 0.25 --model {} -o {}", clip, kModel,
+                             calibration));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto json = nlohmann::json::parse(std::ifstream(calibration));
+  EXPECT_EQ(json["format"], "mattecast-int8-calibration");
+  EXPECT_EQ(json["frames"], 2);
+  EXPECT_EQ(json["ranges"].size(), 13u);  // the decoder's dense convolutions
+
+  r = run(fmt::format("calibrate {} --frames 1 --model {} -o {}", clip, kModel, calibration));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
+
+  r =
+      run(fmt::format("bench --model {} --size 320x180 --frames 1 --warmup 0 --json "
+                      "--precision int8 --int8-calibration {}",
+                      kModel, calibration));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["results"][0]["precision"], "int8");
+
+  std::string text;
+  {
+    std::ifstream in(calibration);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::string weights = json["weights"].get<std::string>();
+  text.replace(text.find(weights), weights.size(), "0123456789abcdef");
+  std::ofstream(calibration) << text;
+  r =
+      run(fmt::format("bench --model {} --size 320x180 --frames 1 --precision int8 "
+                      "--int8-calibration {}",
+                      kModel, calibration));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find(calibration + ": int8 calibration made for other weights"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, VersionNamesOneDnnAndTheTier) {
   const Result r = run("--version");
   EXPECT_EQ(r.status, 0) << r.output;
@@ -113,7 +156,7 @@ TEST(Cli, InfoCpuNamesTheTierAndFollowsTheCap) {
   EXPECT_EQ(capped.status, 0) << capped.output;
   EXPECT_NE(capped.output.find("tier:        baseline"), std::string::npos) << capped.output;
   EXPECT_NE(capped.output.find("running sse41"), std::string::npos) << capped.output;
-  EXPECT_NE(capped.output.find("precisions:  fp32\n"), std::string::npos) << capped.output;
+  EXPECT_NE(capped.output.find("precisions:  fp32 int8\n"), std::string::npos) << capped.output;
 }
 
 TEST(Cli, TierCapsAndPrecisionsTheCpuLacksExitWithStatus2) {

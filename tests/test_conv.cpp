@@ -1,6 +1,7 @@
 // oneDNN convolutions (every layer type the network uses) against the plain reference loops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -117,6 +118,72 @@ TEST_P(ConvVsReference, BFloat16Inputs) {
                  << to_string(cpu_tier());
   set_threads(2);
   check(GetParam(), DataType::bf16, 1e-3);  // same rounded operands: only summation order differs
+}
+
+// int8: against the float reference on the input clipped to the quantization ranges, within
+// the error that rounding input (8 bits per channel's range) and folded weights (7 bits of each
+// output channel's range, as AVX2 without VNNI has them) can cause.
+TEST_P(ConvVsReference, Int8WithinQuantizationError) {
+  const ConvCase& c = GetParam();
+  if (c.spec.depthwise) GTEST_SKIP() << "int8 is for dense layers";
+  set_threads(2);
+  DnnlContext context;
+  const ConvWeights weights = random_weights(c.spec, 7);
+  Conv2d conv(c.name, c.spec, &weights);
+  const int inputs = c.spec.in_channels, outputs = c.spec.out_channels;
+  std::vector<float> observed(static_cast<size_t>(inputs));
+  for (int i = 0; i < inputs; ++i) observed[size_t(i)] = i % 3 == 0 ? 0.05f : 0.8f;  // mixed
+  conv.quantize(observed);
+  conv.plan(context, c.h, c.w, DataType::f32, DataType::f32);
+  const std::vector<float>& range = conv.int8_input_ranges();
+  std::vector<float> input = random_values(size_t(c.h) * c.w * inputs, 11);
+  for (size_t i = 0; i < input.size(); ++i) input[i] *= observed[i % size_t(inputs)] * 1.2f;
+  const int oh = conv.out_h(), ow = conv.out_w();
+  const std::vector<float> residual = random_values(size_t(oh) * ow * outputs, 13);
+  std::vector<float> ours(size_t(oh) * ow * outputs);
+  AlignedBuffer<std::byte> scratch(conv.scratchpad_bytes());
+  conv.run(context, input.data(), ours.data(), scratch.data(),
+           c.spec.residual ? residual.data() : nullptr);
+
+  std::vector<float> clipped = input, scaled_abs(input.size()), ones(input.size(), 1.0f);
+  for (size_t i = 0; i < input.size(); ++i) {
+    const float r = range[i % size_t(inputs)];
+    clipped[i] = std::clamp(input[i], -r, r);
+    scaled_abs[i] = std::abs(clipped[i]) / r;
+  }
+  const auto view = [&](const std::vector<float>& v) {
+    return dense_view<const float>(v.data(), c.h, c.w, inputs);
+  };
+  std::vector<float> expected(ours.size()), input_term(ours.size()), weight_term(ours.size());
+  reference::conv2d(c.spec, weights, view(clipped), dense_view(expected.data(), oh, ow, outputs),
+                    c.spec.residual ? residual.data() : nullptr);
+  // Bound terms per output: sum of |w| * step_c / 2 over the taps inside the frame, and sum of
+  // |x| / range_c under the filter (times the weights' step).
+  ConvSpec linear = c.spec;
+  linear.activation = Activation::none, linear.residual = false;
+  const size_t taps = size_t(c.spec.kernel) * c.spec.kernel;
+  ConvWeights half_steps{weights.weight, std::vector<float>(size_t(outputs))};
+  ConvWeights unit{std::vector<float>(weights.weight.size(), 1.0f),
+                   std::vector<float>(size_t(outputs))};
+  std::vector<float> folded_range(size_t(outputs), 0.0f);
+  for (size_t i = 0; i < weights.weight.size(); ++i) {
+    const size_t o = i / (size_t(inputs) * taps), ch = i / taps % size_t(inputs);
+    half_steps.weight[i] = std::abs(weights.weight[i]) * 0.5f * range[ch] / 127.0f;
+    folded_range[o] = std::max(folded_range[o], std::abs(weights.weight[i]) * range[ch] / 127.0f);
+  }
+  reference::conv2d(linear, half_steps, view(ones), dense_view(input_term.data(), oh, ow, outputs),
+                    nullptr);
+  reference::conv2d(linear, unit, view(scaled_abs), dense_view(weight_term.data(), oh, ow, outputs),
+                    nullptr);
+  const double slope = c.spec.activation == Activation::hardswish ? 1.5 : 1.0;  // its steepest
+  double worst = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const double v = folded_range[i % size_t(outputs)];
+    const double bound =
+        input_term[i] + weight_term[i] * v + 0.5 * v / 127.0 * double(taps) * inputs + 1e-5;
+    worst = std::max(worst, std::abs(ours[i] - expected[i]) / (slope * bound));
+  }
+  EXPECT_LE(worst, 1.0) << c.name << " via " << conv.implementation() << ": worst error / bound";
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, ConvVsReference, testing::ValuesIn(kCases),

@@ -2,7 +2,10 @@
 // and the weight validation that guards the network against a wrong file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <tuple>
 
@@ -11,6 +14,7 @@
 #include "api/model_impl.h"
 #include "core/cpu_tier.h"
 #include "io/image.h"
+#include "models/int8_calibration.h"
 #include "models/rvm.h"
 #include "models/pth_reader.h"
 #include "models/rvm_weights.h"
@@ -163,6 +167,8 @@ TEST(Network, PrecisionNames) {
   EXPECT_EQ(parse_precision("fp32"), Precision::fp32);
   EXPECT_EQ(parse_precision("auto"), default_precision());
   EXPECT_EQ(SessionParams{}.precision, default_precision());
+  EXPECT_EQ(parse_precision("int8"), Precision::int8);
+  EXPECT_STREQ(to_string(Precision::int8), "int8");
   EXPECT_THROW(parse_precision("fp16"), Error);
 }
 
@@ -192,7 +198,7 @@ TEST(Network, BFloat16OnlyWhereTheTierHasIt) {
 // precision the tier computes, at the sizes the speed targets are quoted in; Winograd only where
 // oneDNN has it (AVX-512).
 TEST(Network, EveryConvolutionPlansAtThisTier) {
-  std::vector<Precision> precisions{Precision::fp32};
+  std::vector<Precision> precisions{Precision::fp32, Precision::int8};
   if (precision_supported(Precision::bf16)) precisions.push_back(Precision::bf16);
   const RgbFrame source = frame(0);
   for (const Precision precision : precisions)
@@ -200,7 +206,10 @@ TEST(Network, EveryConvolutionPlansAtThisTier) {
          {std::tuple{1920, 1080, 0.25f}, {1280, 720, 0.375f}}) {
       SCOPED_TRACE(fmt::format("{} {}x{} at {}, tier {}", to_string(precision), width, height,
                                ratio, to_string(cpu_tier())));
-      RvmNetwork network(model()->impl().weights, {precision, false});
+      RvmOptions options{precision, false};
+      if (precision == Precision::int8)
+        options.int8_ranges = load_int8_calibration(model()->impl().weights, "").ranges;
+      RvmNetwork network(model()->impl().weights, options);
       const RgbFrame input = resized_copy(source, width, height);
       Matte matte;
       network.forward(input.view(), ratio, matte);
@@ -251,6 +260,81 @@ TEST(Network, BFloat16StaysCloseToFloat32) {
     bf16.process(frame(i).view(), b);
   }
   EXPECT_LE(mean_difference(a.alpha, b.alpha), 1.0 / 255.0);
+}
+
+// int8 with the built-in calibration stays within the issue's bar of fp32 (mean |alpha| difference
+// at most 1/255) over a stream, at the tier in force; its layers really run in int8.
+TEST(Network, Int8StaysCloseToFloat32) {
+  Session fp32(model(), {.threads = 2, .precision = Precision::fp32, .downsample_ratio = 0.5f});
+  Session int8(model(), {.threads = 2, .precision = Precision::int8, .downsample_ratio = 0.5f});
+  Matte a, b;
+  double worst_mean = 0;
+  for (int i = 0; i < 8; ++i) {
+    fp32.process(frame(i).view(), a);
+    int8.process(frame(i).view(), b);
+    worst_mean = std::max(worst_mean, mean_difference(a.alpha, b.alpha));
+  }
+  EXPECT_LE(worst_mean, 1.0 / 255.0);
+  EXPECT_GT(worst_mean, 0.0);  // not silently the float path
+
+  RvmNetwork network(
+      model()->impl().weights,
+      {Precision::int8, false, load_int8_calibration(model()->impl().weights, "").ranges});
+  Matte matte;
+  network.forward(frame(0).view(), 0.5f, matte);
+  size_t int8_layers = 0;
+  for (const Conv2d* conv : network.convolutions()) int8_layers += conv->runs_int8();
+  EXPECT_EQ(int8_layers, network.int8_layer_names().size()) << "at tier " << to_string(cpu_tier());
+}
+
+// A calibration records every int8 layer's per-channel input range; a wrong or foreign file is
+// refused with its name and the problem.
+TEST(Network, Int8CalibrationRoundTripsAndRefusesBadFiles) {
+  const RvmWeights& weights = model()->impl().weights;
+  Session recorder(model(), {.threads = 2,
+                             .precision = Precision::fp32,
+                             .downsample_ratio = 0.5f,
+                             .record_int8_ranges = true});
+  Matte matte;
+  recorder.process(frame(0).view(), matte);
+  const Int8Calibration recorded = parse_int8_calibration(recorder.int8_calibration(), "recorded");
+  EXPECT_EQ(recorded.weights, weights_fingerprint(weights));
+  EXPECT_EQ(recorded.frames, 1);
+  RvmNetwork network(weights, {});
+  EXPECT_EQ(recorded.ranges.size(), network.int8_layer_names().size());
+  for (const auto& [name, ranges] : recorded.ranges)
+    EXPECT_GT(*std::max_element(ranges.begin(), ranges.end()), 0.0f) << name;
+
+  const auto error_of = [](const std::string& json) {
+    try {
+      parse_int8_calibration(json, "calib.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string head = R"({"format": "mattecast-int8-calibration", "weights": "x", )";
+  EXPECT_EQ(error_of(head + R"("ranges": {"a": [1, 0.5]}})"), "");
+  EXPECT_NE(error_of("not json").find("calib.json: not an int8 calibration"), std::string::npos);
+  EXPECT_NE(error_of(R"({"format": "other"})").find("format"), std::string::npos);
+  EXPECT_NE(error_of(head + R"("ranges": {"a": [1, -2]}})").find("a range of a"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"("ranges": {"a": "wide"}})").find("ranges of a"), std::string::npos);
+  EXPECT_NE(error_of(R"({"format": "mattecast-int8-calibration", "weights": "x"})")
+                .find("no \"ranges\" object"),
+            std::string::npos);
+
+  // Ranges for other weights, or missing a layer, stop the session before it runs.
+  const std::string path = testing::TempDir() + "/foreign_calibration.json";
+  Int8Calibration foreign = recorded;
+  foreign.weights = "0000000000000000";
+  std::ofstream(path) << to_json(foreign);
+  EXPECT_THROW(Session(model(), {.precision = Precision::int8, .int8_calibration = path}), Error);
+  Int8Calibration partial = recorded;
+  partial.ranges.erase(partial.ranges.begin());
+  std::ofstream(path) << to_json(partial);
+  EXPECT_THROW(Session(model(), {.precision = Precision::int8, .int8_calibration = path}), Error);
+  std::filesystem::remove(path);
 }
 
 // The weights are checked against the architecture before any layer is built.

@@ -25,7 +25,9 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class Precision { fp32, bf16 };
+// int8: the decoder's convolutions in 8 bits, with input ranges from a calibration (built in
+// for the official weights; `mattecast calibrate` makes one for others).
+enum class Precision { fp32, bf16, int8 };
 
 // Instruction-set tiers, lowest first: x86-64 with SSE4.1; AVX2 + FMA; AVX-512 (F/BW/VL/DQ);
 // AVX-512 bf16 with AMX.
@@ -60,7 +62,7 @@ const char* to_string(RefinerKind refiner);
 // bf16 where the CPU computes it natively (precision_supported), else fp32. bf16 alpha differs
 // from fp32 by less than 0.1/255 on average (see the README's quality table).
 Precision default_precision();
-// "fp32" | "bf16" | "auto" (default_precision()). Throws Error for another name, and for a
+// "fp32" | "bf16" | "int8" | "auto" (default_precision()). Throws Error for another name, and for a
 // precision this CPU does not compute (naming the CPU's tier).
 Precision parse_precision(const std::string& text);
 // Throws that Error when this CPU does not compute `precision`.
@@ -115,8 +117,10 @@ float auto_downsample_ratio(int width, int height);
 struct SessionParams {
   int threads = 0;  // 0: one per available core
   Precision precision = default_precision();
-  float downsample_ratio = 0.0f;  // 0: auto_downsample_ratio(); 1: no refiner
-  bool alpha_only = false;        // skip the foreground colour (faster)
+  float downsample_ratio = 0.0f;    // 0: auto_downsample_ratio(); 1: no refiner
+  bool alpha_only = false;          // skip the foreground colour (faster)
+  std::string int8_calibration;     // int8: a calibration file; "" uses the built-in one
+  bool record_int8_ranges = false;  // fp32 calibration run: see Session::int8_calibration()
 };
 
 // A read-only view of 8-bit interleaved RGB pixels; rows are `stride` bytes apart.
@@ -176,6 +180,8 @@ class Session {
   const StageTimings& last_timings() const;
   // Levels 1..4, after the last processed frame (for verification).
   StateView recurrent_state(int level) const;
+  // With record_int8_ranges: the int8 calibration (JSON) of the frames processed so far.
+  std::string int8_calibration() const;
 
   struct Impl;
 

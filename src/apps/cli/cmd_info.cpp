@@ -24,7 +24,7 @@ void print_cpu() {
   std::vector<std::string> runnable, precisions;
   for (CpuTier tier = CpuTier::baseline; tier <= cpu.detected; tier = CpuTier(int(tier) + 1))
     runnable.emplace_back(to_string(tier));
-  for (const Precision precision : {Precision::fp32, Precision::bf16})
+  for (const Precision precision : {Precision::fp32, Precision::bf16, Precision::int8})
     if (precision_supported(precision)) precisions.emplace_back(to_string(precision));
   fmt::print("cpu:         {}\n", cpu.model_name.empty() ? "unknown" : cpu.model_name);
   fmt::print("tier:        {}{}\n", to_string(cpu.active),

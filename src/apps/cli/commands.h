@@ -12,6 +12,7 @@ namespace mattecast::cli {
 
 void add_bench_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 void add_infer_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_images_command(CLI::App& app);
@@ -23,7 +24,8 @@ struct EngineOptions {
   std::string model;
   std::string precision = "auto";
   int threads = 0;
-  float ratio = 0.0f;  // 0: automatic
+  float ratio = 0.0f;            // 0: automatic
+  std::string int8_calibration;  // "": the built-in one
 };
 // `with_ratio` false: the command parses its own --downsample-ratio (e.g. accepting "auto").
 void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio = true);

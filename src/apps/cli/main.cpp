@@ -14,8 +14,13 @@ void add_engine_options(CLI::App& command, EngineOptions& options, bool with_rat
                      "/usr/local/share/mattecast/models, ../shared/models)");
   command
       .add_option("--precision", options.precision,
-                  "fp32, bf16 or auto (bf16 where the CPU has native bf16, else fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+                  "fp32, bf16, int8 or auto (bf16 where the CPU has native bf16, else fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "int8", "auto"}));
+  command
+      .add_option("--int8-calibration", options.int8_calibration,
+                  "int8: input ranges from `mattecast calibrate` (default: built in for the "
+                  "official weights)")
+      ->check(CLI::ExistingFile);
   command.add_option("--threads", options.threads, "Threads (0: one per core)")
       ->check(CLI::NonNegativeNumber);
   if (with_ratio)
@@ -36,7 +41,8 @@ SessionParams session_params(const EngineOptions& options, bool alpha_only) {
   return {.threads = options.threads,
           .precision = parse_precision(options.precision),
           .downsample_ratio = options.ratio,
-          .alpha_only = alpha_only};
+          .alpha_only = alpha_only,
+          .int8_calibration = options.int8_calibration};
 }
 
 }  // namespace mattecast::cli
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
   CLI::App app{"mattecast: video matting (Robust Video Matting) on the CPU"};
   app.set_version_flag("--version", [] { return mattecast::version_string(); });
   app.require_subcommand(1);
+  mattecast::cli::add_calibrate_command(app);
   mattecast::cli::add_images_command(app);
   mattecast::cli::add_info_command(app);
   mattecast::cli::add_infer_command(app);

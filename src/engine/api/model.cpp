@@ -35,7 +35,15 @@ Format detect_format(const std::string& path) {
 }  // namespace
 
 const char* to_string(Precision precision) {
-  return precision == Precision::bf16 ? "bf16" : "fp32";
+  switch (precision) {
+    case Precision::bf16:
+      return "bf16";
+    case Precision::int8:
+      return "int8";
+    case Precision::fp32:
+      break;
+  }
+  return "fp32";
 }
 
 const char* to_string(RefinerKind refiner) {
@@ -48,9 +56,13 @@ Precision default_precision() {
 
 Precision parse_precision(const std::string& text) {
   if (text == "auto") return default_precision();
-  if (text != "fp32" && text != "bf16")
-    throw Error(fmt::format("unknown precision '{}' (expected fp32, bf16 or auto)", text));
-  const Precision precision = text == "bf16" ? Precision::bf16 : Precision::fp32;
+  const Precision precision =
+      text == "bf16"   ? Precision::bf16
+      : text == "int8" ? Precision::int8
+      : text == "fp32" ? Precision::fp32
+                       : throw Error(fmt::format("unknown precision '{}' (expected fp32, "
+                                                 "bf16, int8 or auto)",
+                                                 text));
   check_precision_supported(precision);
   return precision;
 }

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "api/model_impl.h"
+#include "models/int8_calibration.h"
 #include "models/rvm.h"
 #include "nn/threads.h"
 
@@ -12,9 +13,18 @@ struct Session::Impl {
   RvmNetwork network;
 
   Impl(std::shared_ptr<const Model> m, const SessionParams& p)
-      : model(std::move(m)),
-        params(p),
-        network(model->impl().weights, {p.precision, p.alpha_only}) {}
+      : model(std::move(m)), params(p), network(model->impl().weights, options(*model, p)) {}
+
+  static RvmOptions options(const Model& model, const SessionParams& p) {
+    RvmOptions options{p.precision, p.alpha_only};
+    if (p.record_int8_ranges && p.precision != Precision::fp32)
+      throw Error("int8 calibration runs in fp32");
+    options.record_int8_ranges = p.record_int8_ranges;
+    if (p.precision == Precision::int8)
+      options.int8_ranges = load_int8_calibration(model.impl().weights, p.int8_calibration).ranges;
+    return options;
+  }
+  int frames = 0;
 };
 
 namespace {
@@ -53,6 +63,7 @@ void Session::process(const RgbImage& frame, Matte& out) {
                             frame.height, frame.stride));
   set_threads(impl_->params.threads);  // OpenMP's count is per calling thread
   impl_->network.forward(frame, downsample_ratio_for(frame.width, frame.height), out);
+  ++impl_->frames;
 }
 
 void Session::reset() { impl_->network.reset_state(); }
@@ -65,5 +76,15 @@ void Session::set_downsample_ratio(float ratio) {
 const StageTimings& Session::last_timings() const { return impl_->network.timings(); }
 
 StateView Session::recurrent_state(int level) const { return impl_->network.state(level); }
+
+std::string Session::int8_calibration() const {
+  if (!impl_->params.record_int8_ranges)
+    throw Error("int8_calibration(): the session does not record int8 ranges");
+  Int8Calibration calibration;
+  calibration.weights = weights_fingerprint(impl_->model->impl().weights);
+  calibration.ranges = impl_->network.observed_int8_ranges();
+  calibration.frames = impl_->frames;
+  return to_json(calibration);
+}
 
 }  // namespace mattecast

@@ -79,6 +79,45 @@ RvmNetwork::RvmNetwork(const RvmWeights& weights, RvmOptions options)
     dgf_conv2_ = make(*w.dgf_conv2);
     dgf_conv3_ = make(*w.dgf_conv3);
   }
+  set_up_int8();
+}
+
+// The decoder's dense convolutions hold three quarters of the network's multiply-adds; the
+// encoder, the projection to the matte and the refiner stay in float.
+template <class Network>
+auto RvmNetwork::int8_layers(Network& n) {
+  using Layer = std::conditional_t<std::is_const_v<Network>, const Conv2d, Conv2d>;
+  std::vector<Layer*> layers{&n.bottleneck_gru_.input_hidden, &n.bottleneck_gru_.hidden_hidden};
+  for (auto& l : n.up_)
+    for (Layer* c : {&l.conv, &l.gru.input_hidden, &l.gru.hidden_hidden}) layers.push_back(c);
+  layers.push_back(&n.output_conv1_);
+  layers.push_back(&n.output_conv2_);
+  return layers;
+}
+
+std::vector<std::string> RvmNetwork::int8_layer_names() const {
+  std::vector<std::string> names;
+  for (const Conv2d* layer : int8_layers(*this)) names.push_back(layer->name());
+  return names;
+}
+
+void RvmNetwork::set_up_int8() {
+  for (Conv2d* layer : int8_layers(*this)) {
+    if (options_.record_int8_ranges) layer->observe_inputs(true);
+    if (options_.precision != Precision::int8) continue;
+    const auto range = options_.int8_ranges.find(layer->name());
+    if (range == options_.int8_ranges.end() ||
+        range->second.size() != size_t(layer->spec().in_channels))
+      throw Error(fmt::format("int8 calibration has no {} input ranges for layer {}",
+                              layer->spec().in_channels, layer->name()));
+    layer->quantize(range->second);
+  }
+}
+
+Int8Ranges RvmNetwork::observed_int8_ranges() const {
+  Int8Ranges ranges;
+  for (const Conv2d* layer : int8_layers(*this)) ranges[layer->name()] = layer->observed_ranges();
+  return ranges;
 }
 
 void RvmNetwork::plan_gru(Gru& gru, Size size, int channels) {

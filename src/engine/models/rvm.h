@@ -3,6 +3,9 @@
 #pragma once
 
 #include <array>
+#include <map>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mattecast/mattecast.h"
@@ -12,9 +15,15 @@
 
 namespace mattecast {
 
+// Layer name -> per input channel, the largest |x| its float input is expected to hold (see
+// int8_calibration.h).
+using Int8Ranges = std::map<std::string, std::vector<float>>;
+
 struct RvmOptions {
   Precision precision = Precision::fp32;
   bool alpha_only = false;
+  Int8Ranges int8_ranges;           // int8: one per int8_layer_names() entry
+  bool record_int8_ranges = false;  // fp32 calibration run: observed_int8_ranges() fills
 };
 
 class RvmNetwork {
@@ -29,6 +38,9 @@ class RvmNetwork {
   const StageTimings& timings() const { return timings_; }
   // Every convolution the weights have, in network order (planned once a frame was processed).
   std::vector<const Conv2d*> convolutions() const;
+  // The layers int8 precision quantizes, and (calibration) their inputs' largest |x| so far.
+  std::vector<std::string> int8_layer_names() const;
+  Int8Ranges observed_int8_ranges() const;
 
  private:
   struct Size {
@@ -50,6 +62,9 @@ class RvmNetwork {
     Gru gru;
   };
 
+  template <class Network>  // RvmNetwork or const RvmNetwork
+  static auto int8_layers(Network& network);
+  void set_up_int8();
   void plan(int frame_w, int frame_h, float ratio);
   void plan_gru(Gru& gru, Size size, int channels);
   void prepare_input(const RgbImage& frame);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/bf16.h"
 #include "mattecast/mattecast.h"
 #include "nn/kernels.h"
@@ -14,6 +17,8 @@ using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 
 dt to_dnnl(DataType type) { return type == DataType::bf16 ? dt::bf16 : dt::f32; }
+
+constexpr float kInt8Max = 127.0f;
 
 dnnl::memory::desc nhwc(int channels, int h, int w, DataType type) {
   return dnnl::memory::desc({1, channels, h, w}, to_dnnl(type), tag::nhwc);
@@ -32,8 +37,10 @@ dnnl::memory::desc bias_desc(const ConvSpec& s) {
   return dnnl::memory::desc({s.out_channels}, dt::f32, tag::a);
 }
 
-// The layer's activation and residual addition as post-ops; the scratchpad is the session's.
-dnnl::primitive_attr attributes_for(const ConvSpec& s, const dnnl::memory::desc& dst_md) {
+// The layer's activation and residual addition as post-ops; the scratchpad is the session's;
+// int8 layers scale their int32 sums back to float per output channel.
+dnnl::primitive_attr attributes_for(const ConvSpec& s, const dnnl::memory::desc& dst_md,
+                                    const std::vector<float>& output_scales = {}) {
   dnnl::post_ops post_ops;
   if (s.activation == Activation::relu)
     post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
@@ -43,6 +50,7 @@ dnnl::primitive_attr attributes_for(const ConvSpec& s, const dnnl::memory::desc&
   dnnl::primitive_attr attributes;
   attributes.set_post_ops(post_ops);
   attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (!output_scales.empty()) attributes.set_output_scales(1 << 1, output_scales);
   return attributes;
 }
 
@@ -89,14 +97,23 @@ void Conv2d::plan(DnnlContext& context, int h, int w, DataType src_type, DataTyp
     return;
   }
 
+  if (quantized() && (src_type != DataType::f32 || dst_type != DataType::f32 || s.depthwise))
+    throw Error(fmt::format("{}: int8 is for dense layers between float tensors", name_));
   const auto src_md = nhwc(s.in_channels, h, w, src_type);
   const auto dst_md = nhwc(s.out_channels, out_h_, out_w_, dst_type);
-  bool winograd = prefers_winograd(context.tier, s, src_type, dst_type);
+  bool winograd = !quantized() && prefers_winograd(context.tier, s, src_type, dst_type);
   // Local: the primitive keeps its own copy, and oneDNN 2.6's AMX brgemm descriptors take
   // megabytes each (14 MB for the whole network in bf16).
-  const auto primitive_desc = choose_primitive(context, src_md, dst_md, winograd);
+  const auto primitive_desc = choose_primitive(
+      context, quantized() ? dnnl::memory::desc(src_md.dims(), dt::s8, tag::nhwc) : src_md, dst_md,
+      winograd);
   primitive_ = dnnl::convolution_forward(primitive_desc);
   scratchpad_bytes_ = primitive_desc.scratchpad_desc().get_size();
+  if (quantized()) {
+    plan_int8_weights(context, primitive_desc);
+    bind_memories(context, primitive_desc, src_md, dst_md, winograd);
+    return;
+  }
 
   // Weights: from the user layout (f32) into whatever the kernel wants, once.
   const auto user_md =
@@ -121,7 +138,7 @@ dnnl::convolution_forward::primitive_desc Conv2d::choose_primitive(DnnlContext& 
   const dnnl::memory::dims padding{s.padding(), s.padding()};
   // oneDNN wants weights in the source's precision.
   const auto any_weights = dnnl::memory::desc(weight_dims(s), src_md.data_type(), tag::any);
-  const auto attributes = attributes_for(s, dst_md);
+  const auto attributes = attributes_for(s, dst_md, int8_output_scales_);
   const auto describe = [&](bool with_winograd) {
     const dnnl::convolution_forward::desc descriptor(
         dnnl::prop_kind::forward_inference,
@@ -152,7 +169,18 @@ void Conv2d::bind_memories(DnnlContext& context,
   src_ = dnnl::memory(src_md, context.engine, DNNL_MEMORY_NONE);
   dst_ = dnnl::memory(dst_md, context.engine, DNNL_MEMORY_NONE);
   scratchpad_ = dnnl::memory(primitive_desc.scratchpad_desc(), context.engine, DNNL_MEMORY_NONE);
-  if (winograd) {  // the kernel's own layouts, reordered from and to NHWC around it
+  if (quantized()) {  // the float input quantized into the kernel's int8 copy
+    kernel_src_ = dnnl::memory(primitive_desc.src_desc(), context.engine);
+    kernel_dst_ = dst_;
+    std::vector<float> scales(input_ranges_.size());
+    for (size_t c = 0; c < scales.size(); ++c) scales[c] = kInt8Max / input_ranges_[c];
+    dnnl::primitive_attr to_int8;
+    to_int8.set_output_scales(1 << 1, scales);
+    to_kernel_layout_ = dnnl::reorder(dnnl::reorder::primitive_desc(
+        context.engine, src_md, context.engine, primitive_desc.src_desc(), to_int8));
+    from_kernel_layout_ = {};
+    to_kernel_args_ = {{DNNL_ARG_FROM, src_.get()}, {DNNL_ARG_TO, kernel_src_.get()}};
+  } else if (winograd) {  // the kernel's own layouts, reordered from and to NHWC around it
     kernel_src_ = dnnl::memory(primitive_desc.src_desc(), context.engine);
     kernel_dst_ = dnnl::memory(primitive_desc.dst_desc(), context.engine);
     to_kernel_layout_ = dnnl::reorder(src_, kernel_src_);
@@ -173,6 +201,86 @@ void Conv2d::bind_memories(DnnlContext& context,
     const int index = attributes_for(spec_, dst_md).get_post_ops().len() - 1;
     args_.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, residual_.get()});
   }
+}
+
+void Conv2d::quantize(std::vector<float> channel_ranges) {
+  for (auto* v :
+       {&input_ranges_, &int8_weights_, &int8_weight_ranges_, &int8_output_scales_, &int8_bias_})
+    v->clear();
+  if (channel_ranges.empty()) return;
+  const ConvSpec& s = spec_;
+  if (s.depthwise || channel_ranges.size() != size_t(s.in_channels))
+    throw Error(fmt::format("{}: int8 needs a dense layer and {} input ranges, got {}", name_,
+                            s.in_channels, channel_ranges.size()));
+  const size_t inputs = size_t(s.in_channels), outputs = size_t(s.out_channels);
+  const size_t taps = size_t(s.kernel) * s.kernel;
+  const auto weight = [&](size_t o, size_t c, size_t t) -> float {
+    return weights_->weight[(o * inputs + c) * taps + t];
+  };
+  // Balance each channel's range against its weights' (sqrt(x / w)), then scale all so that the
+  // largest balanced input reaches 127.
+  std::vector<float> balance(inputs);
+  float widest = 0;
+  for (size_t c = 0; c < inputs; ++c) {
+    float w_range = 0;
+    for (size_t o = 0; o < outputs; ++o)
+      for (size_t t = 0; t < taps; ++t) w_range = std::max(w_range, std::abs(weight(o, c, t)));
+    const float x_range = std::max(channel_ranges[c], 1e-6f);
+    balance[c] = w_range > 0 ? std::sqrt(x_range / w_range) : x_range;
+    widest = std::max(widest, x_range / balance[c]);
+  }
+  input_ranges_.resize(inputs);
+  for (size_t c = 0; c < inputs; ++c) input_ranges_[c] = balance[c] * widest;
+
+  // Folded: x * w = (x * 127 / range) * (w * range / 127).
+  int8_weights_.resize(weights_->weight.size());
+  int8_weight_ranges_.assign(outputs, 0.0f);
+  for (size_t o = 0; o < outputs; ++o)
+    for (size_t c = 0; c < inputs; ++c)
+      for (size_t t = 0; t < taps; ++t) {
+        const float folded = weight(o, c, t) * input_ranges_[c] / kInt8Max;
+        int8_weights_[(o * inputs + c) * taps + t] = folded;
+        int8_weight_ranges_[o] = std::max(int8_weight_ranges_[o], std::abs(folded));
+      }
+  int8_output_scales_.resize(outputs);
+  int8_bias_.resize(outputs);
+  for (size_t o = 0; o < outputs; ++o) {
+    if (int8_weight_ranges_[o] == 0) int8_weight_ranges_[o] = 1;  // an all-zero filter
+    // oneDNN 2.6 adds the bias to the int32 sums before scaling them: in their units.
+    int8_output_scales_[o] = int8_weight_ranges_[o] / kInt8Max;
+    int8_bias_[o] = weights_->bias[o] / int8_output_scales_[o];
+  }
+}
+
+void Conv2d::observe_inputs(bool on) {
+  observing_ = on;
+  if (on && observed_ranges_.empty()) observed_ranges_.assign(size_t(spec_.in_channels), 0.0f);
+}
+
+void Conv2d::observe(const void* src) {
+  const auto* x = static_cast<const float*>(src);
+  const size_t channels = size_t(spec_.in_channels);
+  const size_t pixels = src_.get_desc().get_size() / sizeof(float) / channels;
+  for (size_t p = 0; p < pixels; ++p)
+    for (size_t c = 0; c < channels; ++c)
+      observed_ranges_[c] = std::max(observed_ranges_[c], std::abs(x[p * channels + c]));
+}
+
+void Conv2d::plan_int8_weights(DnnlContext& context,
+                               const dnnl::convolution_forward::primitive_desc& primitive_desc) {
+  std::vector<float> to_int8_scales(int8_weight_ranges_.size());
+  for (size_t o = 0; o < to_int8_scales.size(); ++o)
+    to_int8_scales[o] = kInt8Max / int8_weight_ranges_[o];
+  dnnl::primitive_attr to_int8;
+  to_int8.set_output_scales(1 << 0, to_int8_scales);
+  const auto user_md = dnnl::memory::desc(weight_dims(spec_), dt::f32, tag::oihw);
+  dnnl::memory user_weights(user_md, context.engine, int8_weights_.data());
+  weights_memory_ = dnnl::memory(primitive_desc.weights_desc(), context.engine);
+  dnnl::reorder(dnnl::reorder::primitive_desc(context.engine, user_md, context.engine,
+                                              primitive_desc.weights_desc(), to_int8))
+      .execute(context.stream, user_weights, weights_memory_);
+  bias_memory_ = dnnl::memory(bias_desc(spec_), context.engine, int8_bias_.data());
+  context.stream.wait();
 }
 
 void Conv2d::plan_own_depthwise() {
@@ -211,6 +319,7 @@ void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratch
       run_own_depthwise<float, float>(context.workspace, src, dst);
     return;
   }
+  if (observing_ && src_type_ == DataType::f32) observe(src);
   src_.set_data_handle(const_cast<void*>(src));
   dst_.set_data_handle(dst);
   if (scratchpad_bytes_ > 0) scratchpad_.set_data_handle(scratchpad);
@@ -225,6 +334,13 @@ void Conv2d::run(DnnlContext& context, const void* src, void* dst, void* scratch
   if (to_kernel_layout_) execute(to_kernel_layout_, to_kernel_args_);
   execute(primitive_, args_);
   if (from_kernel_layout_) execute(from_kernel_layout_, from_kernel_args_);
+}
+
+bool Conv2d::runs_int8() const {
+  if (!primitive_ || !depthwise_taps_.empty()) return false;
+  const dnnl_memory_desc_t* src =
+      dnnl_primitive_desc_query_md(primitive_.get_primitive_desc(), dnnl_query_src_md, 0);
+  return src && src->data_type == dnnl_s8;
 }
 
 std::string Conv2d::implementation() const {

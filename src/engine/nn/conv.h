@@ -2,7 +2,7 @@
 // and residual addition fused as post-ops. Plan once per input size, then run on raw pointers.
 // Where oneDNN 2.6 has a faster path than its direct NHWC kernel, plan() picks it: Winograd for
 // wide fp32 3x3 layers (AVX-512 tiers only, else direct), and our own kernel for dilated
-// depthwise layers.
+// depthwise layers. A layer given its input's ranges by quantize() computes in int8.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -55,6 +55,19 @@ class Conv2d {
   Conv2d() = default;
   Conv2d(std::string name, ConvSpec spec, const ConvWeights* weights);
 
+  // int8 from the next plan() on, given the largest |x| of each input channel (calibration:
+  // models/int8_calibration.h); empty returns to float. The input is quantized per channel to
+  // ranges balanced against the weights' (SmoothQuant, alpha 1/2: a channel of small values next
+  // to large ones keeps its precision), the scales folded into the weights, which are quantized
+  // per output channel; int32 sums, float output.
+  void quantize(std::vector<float> channel_ranges);
+  bool quantized() const { return !input_ranges_.empty(); }
+  // int8: per input channel, the float value that +127 stands for.
+  const std::vector<float>& int8_input_ranges() const { return input_ranges_; }
+  // Calibration: while on, run() keeps the largest |x| of each channel of its float inputs.
+  void observe_inputs(bool on);
+  const std::vector<float>& observed_ranges() const { return observed_ranges_; }
+
   // Compiles the primitive for an h x w input; src, dst (and residual) are dense NHWC.
   void plan(DnnlContext& context, int h, int w, DataType src_type, DataType dst_type);
   // dst = act(conv(src) + bias) [+ residual]. `scratchpad` holds at least scratchpad_bytes().
@@ -67,6 +80,7 @@ class Conv2d {
   int out_w() const { return out_w_; }
   size_t scratchpad_bytes() const { return scratchpad_bytes_; }
   std::string implementation() const;  // oneDNN's kernel name, for diagnostics
+  bool runs_int8() const;              // the planned kernel reads 8-bit integers
 
  private:
   dnnl::convolution_forward::primitive_desc choose_primitive(DnnlContext& context,
@@ -77,6 +91,9 @@ class Conv2d {
                      const dnnl::convolution_forward::primitive_desc& primitive_desc,
                      const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md,
                      bool winograd);
+  void plan_int8_weights(DnnlContext& context,
+                         const dnnl::convolution_forward::primitive_desc& primitive_desc);
+  void observe(const void* src);
   void plan_own_depthwise();
   template <typename T, typename U>
   void run_own_depthwise(kernels::Workspace& ws, const void* src, void* dst) const;
@@ -87,6 +104,12 @@ class Conv2d {
   int out_h_ = 0;
   int out_w_ = 0;
   size_t scratchpad_bytes_ = 0;
+  bool observing_ = false;
+  std::vector<float> observed_ranges_;  // per input channel
+  // int8: the float value of +127 per input channel; the folded weights and per output channel
+  // their range, the scale of the int32 sums and the bias in their units.
+  std::vector<float> input_ranges_, int8_weights_, int8_weight_ranges_, int8_output_scales_,
+      int8_bias_;
   DataType src_type_ = DataType::f32, dst_type_ = DataType::f32;
   std::vector<float> depthwise_taps_;  // [ky][kx][channel]; non-empty when not on oneDNN
   dnnl::primitive primitive_;          // holds its own copy of the primitive descriptor
@@ -94,7 +117,7 @@ class Conv2d {
   dnnl::memory weights_memory_, bias_memory_;
   std::vector<dnnl_exec_arg_t> args_;  // prebuilt: the C++ map overload allocates per call
   // What the kernel reads and writes: src_ and dst_, or for Winograd blocked copies of them,
-  // made and read back by the two reorders.
+  // made and read back by the two reorders; for int8 src_ quantized into an int8 copy.
   dnnl::memory kernel_src_, kernel_dst_;
   dnnl::primitive to_kernel_layout_, from_kernel_layout_;
   std::vector<dnnl_exec_arg_t> to_kernel_args_, from_kernel_args_;
