@@ -9,7 +9,8 @@
 # Environment: ROUNDS (3), FRAMES (10 timed frames per size and round), THREADS (2),
 # MODEL (../shared/models/rvm_mobilenetv3_from_tfjs.pth), PYTHON (/usr/bin/python3, Debian's,
 # which has python3-torch), MATTECAST_ISA (passed through to mattecast: caps its tier, e.g.
-# MATTECAST_ISA=avx2 times the AVX2 path; PyTorch keeps its own dispatch). Needs jq.
+# MATTECAST_ISA=avx2 times the AVX2 path; PyTorch keeps its own dispatch), PRECISIONS
+# (mattecast's, each timed in every round: default fp32; e.g. "fp32 int8"). Needs jq.
 set -euo pipefail
 export LC_ALL=C  # a decimal point in printf's numbers
 
@@ -29,10 +30,13 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/mattecast-yardstick.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+precisions="${PRECISIONS:-fp32}"
 for round in $(seq "$rounds"); do
-  echo "round $round/$rounds: mattecast" >&2
-  "$cli" bench --json --frames "$frames" --threads "$threads" --precision fp32 \
-    --model "$model" >"$work/mattecast_$round.json"
+  for precision in $precisions; do
+    echo "round $round/$rounds: mattecast $precision" >&2
+    "$cli" bench --json --frames "$frames" --threads "$threads" --precision "$precision" \
+      --model "$model" >"$work/mattecast_${precision}_$round.json"
+  done
   echo "round $round/$rounds: PyTorch" >&2
   "$python" bench/pytorch_yardstick.py --json --frames "$frames" --threads "$threads" \
     --model "$model" >"$work/pytorch_$round.json"
@@ -44,18 +48,21 @@ medians() {
   jq -s -r '[.[].results[]] | group_by(.size)[] |
     [.[0].size, .[0].ratio, ([.[].median_ms] | sort | .[length / 2 | floor])] | @tsv' "$@"
 }
-medians "$work"/mattecast_*.json | sort >"$work/mattecast.tsv"
 medians "$work"/pytorch_*.json | sort >"$work/pytorch.tsv"
 
 tier="$("$cli" info --cpu | sed -n 's/^tier: *//p')"
 torch_info="$(jq -r '.results[0] | "\(.torch), ATen \(.torch_cpu_capability)"' "$work/pytorch_1.json")"
 echo "CPU:       $(lscpu | sed -n 's/^Model name: *//p')"
-echo "mattecast: tier $tier, fp32, $threads threads"
+echo "mattecast: tier $tier, $precisions, $threads threads"
 echo "PyTorch:   $torch_info, fp32, $threads threads"
 echo "rounds:    $rounds x $frames timed frames per size and side, alternating"
 echo "load avg:  $load_before before, $load_after after"
 echo
-echo "| size | ratio | mattecast fp32 ms | PyTorch ms | PyTorch / mattecast |"
-echo "|---|---|---|---|---|"
-join -t $'\t' "$work/mattecast.tsv" "$work/pytorch.tsv" |
-  awk -F '\t' '{ printf "| %s | %s | %.1f | %.1f | %.2fx |\n", $1, $2, $3, $5, $5 / $3 }'
+echo "| size | ratio | mattecast precision | mattecast ms | PyTorch fp32 ms | PyTorch / mattecast |"
+echo "|---|---|---|---|---|---|"
+for precision in $precisions; do
+  medians "$work"/mattecast_"${precision}"_*.json | sort >"$work/mattecast.tsv"
+  join -t $'\t' "$work/mattecast.tsv" "$work/pytorch.tsv" |
+    awk -F '\t' -v p="$precision" \
+      '{ printf "| %s | %s | %s | %.1f | %.1f | %.2fx |\n", $1, $2, p, $3, $5, $5 / $3 }'
+done

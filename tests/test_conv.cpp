@@ -123,9 +123,17 @@ TEST_P(ConvVsReference, BFloat16Inputs) {
 // int8: against the float reference on the input clipped to the quantization ranges, within
 // the error that rounding input (8 bits per channel's range) and folded weights (7 bits of each
 // output channel's range, as AVX2 without VNNI has them) can cause.
-TEST_P(ConvVsReference, Int8WithinQuantizationError) {
+class Int8ConvVsReference : public testing::TestWithParam<ConvCase> {};
+
+std::vector<ConvCase> dense_cases() {  // int8 is for dense layers
+  std::vector<ConvCase> dense;
+  for (const ConvCase& c : kCases)
+    if (!c.spec.depthwise) dense.push_back(c);
+  return dense;
+}
+
+TEST_P(Int8ConvVsReference, WithinQuantizationError) {
   const ConvCase& c = GetParam();
-  if (c.spec.depthwise) GTEST_SKIP() << "int8 is for dense layers";
   set_threads(2);
   DnnlContext context;
   const ConvWeights weights = random_weights(c.spec, 7);
@@ -187,6 +195,8 @@ TEST_P(ConvVsReference, Int8WithinQuantizationError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, ConvVsReference, testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Layers, Int8ConvVsReference, testing::ValuesIn(dense_cases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // Dilated depthwise layers run on kernels::depthwise_conv: its portable code too.
