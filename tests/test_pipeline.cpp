@@ -286,12 +286,15 @@ TEST_F(VideoCommand, PreviewSheet) {
   EXPECT_FALSE(fs::exists(out + "/never.mp4"));
 }
 
-TEST_F(VideoCommand, SummaryNamesStagesAndMemory) {
+TEST_F(VideoCommand, SummaryNamesStagesMemoryAndThreadBudget) {
   const std::string out = scratch_dir("pipeline");
-  const CliResult r =
+  const CliResult r =  // video() asks for 2 threads
       video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* part : {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote "})
+  for (const char* part :
+       {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote ",
+        "threads: network 2 (OpenMP team); at idle priority: decode 1, output 1 (compose and 2 "
+        "single-threaded encoders)"})
     EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;
   const CliResult quiet = video(fmt::format("{0} -o {1}/q.mp4 --quiet", input("audio.mp4"), out));
   ASSERT_EQ(quiet.status, 0) << quiet.output;

@@ -42,6 +42,10 @@ void print_summary(const VideoJobReport& report) {
     stages +=
         fmt::format("{}{} {:.1f}", stages.empty() ? "" : ", ", stage.name, stage.ms_per_frame);
   fmt::print("ms per frame by stage (stages overlap on their own threads): {}\n", stages);
+  fmt::print(
+      "threads: network {} (OpenMP team); at idle priority: decode 1, output 1 (compose and {} "
+      "single-threaded encoder{})\n",
+      report.threads.network, report.threads.outputs, report.threads.outputs == 1 ? "" : "s");
   if (!report.scene_cuts.empty()) {
     std::string cuts;
     for (const auto& cut : report.scene_cuts)

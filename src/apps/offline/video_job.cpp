@@ -79,6 +79,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
 
   VideoJobReport report;
   report.input = info;
+  report.threads = {session.params().threads, int(output.layouts().size())};
   report.frames = output.frames();
   report.scene_cuts = matting.scene_cuts();
   report.corrupt_packets = reader.corrupt_packets();

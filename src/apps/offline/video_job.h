@@ -69,8 +69,17 @@ struct ShortInput {
   int64_t expected_frames = -1;  // the container's count, or one estimated; -1 if neither
 };
 
+// Where the job's cores go: the network's OpenMP team takes the whole budget; the decode thread
+// and the output thread (compose, then each output's single-threaded encoder) run at idle
+// priority, in the network's gaps.
+struct ThreadBudget {
+  int network = 0;
+  int outputs = 0;
+};
+
 struct VideoJobReport {
   VideoInfo input;
+  ThreadBudget threads;
   int64_t frames = 0;
   double wall_seconds = 0;
   std::vector<StageTime> stages;  // decode, matting, compose, encode (per output)
