@@ -821,6 +821,33 @@ TEST(RatioController, LevelsGoDownInStepsToTheFloor) {
   EXPECT_TRUE(contains(c.last_reason(), "< target 30 fps")) << c.last_reason();
 }
 
+// The quality ladder of an fp32 session: int8 at the full ratio first, then lower ratios in int8;
+// back up the same way.
+TEST(RatioController, LowersThePrecisionBeforeTheRatio) {
+  RatioControllerOptions o = controller_options();
+  o.int8_first = true;
+  RatioController c(o);
+  EXPECT_FALSE(c.int8());
+  EXPECT_EQ(c.lowest_level(), 7);  // the int8 rung, then the 6 ratio steps
+  EXPECT_FLOAT_EQ(c.ratio_for(1), 0.4f);
+  EXPECT_TRUE(c.int8_at(1));
+  EXPECT_NEAR(c.ratio_for(2), 0.34f, 1e-6);
+  // fp32 at 0.4 takes 40 ms (25 fps), int8 at 0.4 28 ms (36 fps): int8 holds the rate at full
+  // detail, so the ratio never drops.
+  LoopSim sim{c, 30, [&c](int level, double) { return c.int8_at(level) ? 28.0 : 40.0; }};
+  sim.run_until(60);
+  EXPECT_EQ(c.level(), 1);
+  EXPECT_TRUE(c.int8());
+  EXPECT_FLOAT_EQ(c.ratio(), 0.4f);
+  EXPECT_GE(sim.output_fps(50, 60), 29.0);
+
+  // A floor above the start still has the int8 rung.
+  o.max_ratio = 0.1f;
+  RatioController single(o);
+  EXPECT_EQ(single.lowest_level(), 1);
+  EXPECT_FLOAT_EQ(single.ratio_for(1), 0.1f);
+}
+
 TEST(RatioController, FindsTheLevelThatHoldsTheRateAndStaysThere) {
   RatioController c(controller_options());
   // The network's cost grows with the square of the ratio: 0.4 -> 48 ms (21 fps),

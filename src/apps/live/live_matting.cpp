@@ -22,7 +22,11 @@ SessionParams alpha_only(SessionParams params) {
 LiveMatting::LiveMatting(std::shared_ptr<const Model> model, const SessionParams& params,
                          double target_fps, int width, int height, RatioFigures& figures,
                          const Log& info, const Log& warn)
-    : params_(alpha_only(params)), session_(model, params_), figures_(figures), warn_(warn) {
+    : model_(model),
+      params_(alpha_only(params)),
+      session_(model, params_),
+      figures_(figures),
+      warn_(warn) {
   const std::vector<uint8_t> grey(size_t(width) * size_t(height) * 3, 128);
   session_.process({grey.data(), width, height, ptrdiff_t(width) * 3}, matte_);
   session_.reset();
@@ -31,6 +35,7 @@ LiveMatting::LiveMatting(std::shared_ptr<const Model> model, const SessionParams
     control.target_fps = target_fps;
     control.max_ratio = session_.downsample_ratio_for(width, height);
     control.min_ratio = std::min(0.15f, control.max_ratio);
+    control.int8_first = params_.precision == Precision::fp32 && int8_runs();
     controller_ = std::make_unique<RatioController>(control);
   }
   const float ratio = session_.downsample_ratio_for(width, height);
@@ -44,6 +49,18 @@ LiveMatting::LiveMatting(std::shared_ptr<const Model> model, const SessionParams
                                        : ""));
 }
 
+bool LiveMatting::int8_runs() const {
+  SessionParams int8 = params_;
+  int8.precision = Precision::int8;
+  try {
+    Session probe(model_, int8);  // loads the calibration; plans nothing yet
+  } catch (const Error& e) {
+    warn_(fmt::format("--target-fps: int8 is not available ({}); only the ratio adapts", e.what()));
+    return false;
+  }
+  return true;
+}
+
 Matte& LiveMatting::process(const RgbImage& frame) {
   session_.process(frame, matte_);
   return matte_;
@@ -53,11 +70,20 @@ void LiveMatting::frame_done(int64_t now_ns, double processing_ms, int64_t arriv
   if (!controller_) return;
   if (!controller_->frame(now_ns, processing_ms, int(std::min<int64_t>(arrived, 1000)))) return;
   const float before = figures_.ratio.load();
-  session_.set_downsample_ratio(controller_->ratio());
+  const Precision was = precision();
+  const Precision now = controller_->int8() ? Precision::int8 : params_.precision;
+  if (now != was) {  // a new network in the other precision; its state starts afresh
+    SessionParams changed = params_;
+    changed.precision = now;
+    changed.downsample_ratio = controller_->ratio();
+    session_ = Session(model_, changed);
+  } else {
+    session_.set_downsample_ratio(controller_->ratio());
+  }
   figures_.ratio.store(controller_->ratio());
   figures_.changes.store(controller_->changes());
-  warn_(fmt::format("--target-fps: network ratio {:.3g} -> {:.3g} ({})", before,
-                    controller_->ratio(), controller_->last_reason()));
+  warn_(fmt::format("--target-fps: network {} at ratio {:.3g} -> {} at {:.3g} ({})", to_string(was),
+                    before, to_string(now), controller_->ratio(), controller_->last_reason()));
 }
 
 }  // namespace mattecast

@@ -1,7 +1,7 @@
 // Matting stage of the live job: one alpha-only Session whose recurrent state runs from frame to
 // frame, warmed on a grey frame of the input's size so that the first real frame does not wait
-// for the kernels to be planned; with --target-fps its downsample ratio follows a
-// RatioController.
+// for the kernels to be planned; with --target-fps its downsample ratio (and for an fp32 session
+// first its precision: int8) follows a RatioController.
 #pragma once
 
 #include <atomic>
@@ -33,6 +33,8 @@ class LiveMatting {
   const SessionParams& params() const { return params_; }
   bool adapts_ratio() const { return controller_ != nullptr; }
 
+  // The precision the network runs in now (int8 once --target-fps lowered it).
+  Precision precision() const { return session_.params().precision; }
   // The matte of the next frame of the stream (valid until the next call).
   Matte& process(const RgbImage& frame);
   // Forgets the recurrent state: the next frame starts a new shot.
@@ -42,6 +44,10 @@ class LiveMatting {
   void frame_done(int64_t now_ns, double processing_ms, int64_t arrived);
 
  private:
+  // For --target-fps on an fp32 session: whether int8 runs with this model (its calibration).
+  bool int8_runs() const;
+
+  std::shared_ptr<const Model> model_;
   SessionParams params_;
   Session session_;
   Matte matte_;

@@ -29,13 +29,15 @@ RatioController::RatioController(const RatioControllerOptions& options) : option
   if (!(o.window_s > 0)) throw Error("ratio controller: the window must be positive");
   while (max_level_ < kMaxLevels && ratio_for(max_level_ + 1) >= o.min_ratio * (1 - 1e-6f))
     ++max_level_;
+  if (o.int8_first && max_level_ == 0) max_level_ = 1;  // the int8 rung, even at the floor
   ring_.resize(kRatioRing);
   blocked_until_ns_.assign(size_t(max_level_) + 1, std::numeric_limits<int64_t>::min());
   backoff_s_.assign(size_t(max_level_) + 1, o.backoff_s);
 }
 
 float RatioController::ratio_for(int level) const {
-  return float(double(options_.max_ratio) * std::pow(double(options_.step), level));
+  const int steps = int8_at(level) ? level - 1 : level;
+  return float(double(options_.max_ratio) * std::pow(double(options_.step), steps));
 }
 
 void RatioController::change_level(int level, int64_t now_ns, std::string reason) {

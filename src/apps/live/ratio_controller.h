@@ -1,5 +1,5 @@
-// The ratio controller of --target-fps: the network's downsample ratio, chosen from what the live
-// job's processing loop reports, one step at a time.
+// The ratio controller of --target-fps: the network's downsample ratio (and, first, its
+// precision), chosen from what the live job's processing loop reports, one step at a time.
 #pragma once
 
 #include <cstddef>
@@ -23,13 +23,16 @@ struct RatioControllerOptions {
   double backoff_s = 10.0;
   double max_backoff_s = 160.0;
   int settle_frames = 2;  // frames not measured after a change (the network re-plans its kernels)
+  // Lower the precision to int8 before the ratio: level 1 is max_ratio in int8, each level
+  // below it a step lower in int8 (for fp32 sessions, where int8 is faster and keeps detail).
+  bool int8_first = false;
 };
 
 // Chooses the network's downsample ratio for --target-fps from what the processing loop reports,
-// one step at a time: down when the output rate over the last window stays below the target (or
-// below the input's rate, when that is lower: a slow camera is no reason to lose detail), up when
-// processing leaves enough headroom for a while. A pure function of the reported times, so it is
-// tested with a simulated clock.
+// one step (level) at a time, after the int8 rung when there is one: down when the output rate over
+// the last window stays below the target (or below the input's rate, when that is lower: a slow
+// camera is no reason to lose detail), up when processing leaves enough headroom for a while. A
+// pure function of the reported times, so it is tested with a simulated clock.
 class RatioController {
  public:
   explicit RatioController(const RatioControllerOptions& options);
@@ -40,6 +43,8 @@ class RatioController {
   bool frame(int64_t now_ns, double processing_ms, int arrived = 1);
 
   float ratio() const { return ratio_for(level_); }
+  bool int8() const { return int8_at(level_); }
+  bool int8_at(int level) const { return options_.int8_first && level >= 1; }
   int level() const { return level_; }             // 0: max_ratio, 1: max_ratio x step, ...
   int lowest_level() const { return max_level_; }  // the level of min_ratio (or just above it)
   float ratio_for(int level) const;
