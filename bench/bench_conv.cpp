@@ -9,6 +9,7 @@
 #include "nn/conv.h"
 #include "nn/tensor.h"
 #include "nn/threads.h"
+#include "nn/winograd.h"
 
 namespace mattecast {
 namespace {
@@ -66,6 +67,32 @@ void decoder_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_DecoderConv)->Apply(decoder_args)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The same layers on our Winograd F(4x4, 3x3) kernel in fp32 (Conv2d picks it where it wins).
+void BM_WinogradConv(benchmark::State& state) {
+  const DecoderConv& c = kDecoderConvs[state.range(0)];
+  set_threads(2);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  ConvWeights weights;
+  weights.weight.resize(size_t(c.out) * c.in * 9);
+  for (float& v : weights.weight) v = dist(rng);
+  weights.bias.assign(c.out, 0.01f);
+  const winograd::Weights transformed = winograd::transform_weights(weights, c.in, c.out);
+  AlignedBuffer<float> src(size_t(c.h) * c.w * c.in), dst(size_t(c.h) * c.w * c.out);
+  std::fill(src.data(), src.data() + src.size(), 0.0f);
+  kernels::Workspace ws;
+  for (auto _ : state)
+    winograd::conv3x3(ws, transformed, dense_view<const float>(src.data(), c.h, c.w, c.in),
+                      Activation::relu, dense_view(dst.data(), c.h, c.w, c.out));
+  state.SetLabel(c.name);
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * c.h * c.w * c.in * c.out * 9 * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_WinogradConv)
+    ->DenseRange(0, int(std::size(kDecoderConvs)) - 1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The dilated 5x5 depthwise convolutions of the encoder's last stage at 17x30 (1080p/0.25), which
 // Conv2d runs on kernels::depthwise_conv. Arguments: channels, bf16, threads.

@@ -1,8 +1,9 @@
 // 2-D convolution on oneDNN: NHWC activations, weights reordered once per plan, bias, activation
 // and residual addition fused as post-ops. Plan once per input size, then run on raw pointers.
-// Where oneDNN 2.6 has a faster path than its direct NHWC kernel, plan() picks it: Winograd for
-// wide fp32 3x3 layers (AVX-512 tiers only, else direct), and our own kernel for dilated
-// depthwise layers. A layer given its input's ranges by quantize() computes in int8.
+// Where a faster path than oneDNN 2.6's direct NHWC kernel exists, plan() picks it: oneDNN's
+// Winograd for wide fp32 3x3 layers on AVX-512, our own Winograd (nn/winograd.h) for fp32 3x3
+// layers below AVX-512, and our own kernel for dilated depthwise layers. A layer given its input's
+// ranges by quantize() computes in int8.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -12,6 +13,7 @@
 
 #include "mattecast/mattecast.h"
 #include "nn/activation.h"
+#include "nn/winograd.h"
 #include "nn/workspace.h"
 
 namespace mattecast {
@@ -110,8 +112,10 @@ class Conv2d {
   // their range, the scale of the int32 sums and the bias in their units.
   std::vector<float> input_ranges_, int8_weights_, int8_weight_ranges_, int8_output_scales_,
       int8_bias_;
+  size_t int8_src_offset_ = 0;  // where in the scratchpad the int8 copy of the input goes
   DataType src_type_ = DataType::f32, dst_type_ = DataType::f32;
   std::vector<float> depthwise_taps_;  // [ky][kx][channel]; non-empty when not on oneDNN
+  winograd::Weights winograd_;         // non-empty when on our Winograd kernel
   dnnl::primitive primitive_;          // holds its own copy of the primitive descriptor
   dnnl::memory src_, dst_, residual_, scratchpad_;
   dnnl::memory weights_memory_, bias_memory_;
