@@ -195,8 +195,8 @@ TEST(Network, BFloat16OnlyWhereTheTierHasIt) {
 }
 
 // Every convolution of the network plans and runs at the tier in force (MATTECAST_ISA), in every
-// precision the tier computes, at the sizes the speed targets are quoted in; Winograd only where
-// oneDNN has it (AVX-512).
+// precision the tier computes, at the sizes the speed targets are quoted in; Winograd in fp32
+// only, at every tier (oneDNN's on AVX-512, our own below).
 TEST(Network, EveryConvolutionPlansAtThisTier) {
   std::vector<Precision> precisions{Precision::fp32, Precision::int8};
   if (precision_supported(Precision::bf16)) precisions.push_back(Precision::bf16);
@@ -220,8 +220,7 @@ TEST(Network, EveryConvolutionPlansAtThisTier) {
         winograd += implementation.find("wino") != std::string::npos;
       }
       EXPECT_EQ(network.convolutions().size(), 61u);  // MobileNetV3 + LR-ASPP + decoder, fast GF
-      const bool has_winograd = precision == Precision::fp32 && cpu_tier() >= CpuTier::avx512;
-      EXPECT_EQ(winograd > 0, has_winograd);
+      EXPECT_EQ(winograd > 0, precision == Precision::fp32);
       EXPECT_EQ(matte.alpha.size(), size_t(width) * height);
     }
 }
@@ -282,9 +281,17 @@ TEST(Network, Int8StaysCloseToFloat32) {
       {Precision::int8, false, load_int8_calibration(model()->impl().weights, "").ranges});
   Matte matte;
   network.forward(frame(0).view(), 0.5f, matte);
-  size_t int8_layers = 0;
-  for (const Conv2d* conv : network.convolutions()) int8_layers += conv->runs_int8();
+  size_t int8_layers = 0, int8_residual = 0, int8_encoder = 0;
+  for (const Conv2d* conv : network.convolutions()) {
+    int8_layers += conv->runs_int8();
+    int8_residual += conv->runs_int8() && conv->spec().residual;
+    int8_encoder += conv->runs_int8() && conv->name().starts_with("backbone.");
+  }
   EXPECT_EQ(int8_layers, network.int8_layer_names().size()) << "at tier " << to_string(cpu_tier());
+  // The encoder's late 1x1 layers, residual projections among them (the sum of those is within
+  // the bar above, so the residual post-op works in int8).
+  EXPECT_EQ(int8_encoder, 14u);
+  EXPECT_EQ(int8_residual, 3u);
 }
 
 // A calibration records every int8 layer's per-channel input range; a wrong or foreign file is
