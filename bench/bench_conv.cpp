@@ -30,16 +30,22 @@ constexpr DecoderConv kDecoderConvs[] = {
     {"decode0.conv2", 16, 16, 270, 480},
 };
 
-void BM_DecoderConv(benchmark::State& state) {
-  const DecoderConv& c = kDecoderConvs[state.range(0)];
-  const DataType type = state.range(1) ? DataType::bf16 : DataType::f32;
-  set_threads(2);
+// Seeded weights in +-0.1 and a small bias for a 3x3 layer of `c`'s shape.
+ConvWeights random_weights(const DecoderConv& c) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
   ConvWeights weights;
   weights.weight.resize(size_t(c.out) * c.in * 9);
   for (float& v : weights.weight) v = dist(rng);
   weights.bias.assign(c.out, 0.01f);
+  return weights;
+}
+
+void BM_DecoderConv(benchmark::State& state) {
+  const DecoderConv& c = kDecoderConvs[state.range(0)];
+  const DataType type = state.range(1) ? DataType::bf16 : DataType::f32;
+  set_threads(2);
+  const ConvWeights weights = random_weights(c);
   DnnlContext context;
   Conv2d conv(c.name, {c.in, c.out, 3, 1, 1, false, Activation::relu}, &weights);
   // Destination in bf16 (feeding another bf16 convolution) or in float.
@@ -72,12 +78,7 @@ BENCHMARK(BM_DecoderConv)->Apply(decoder_args)->Unit(benchmark::kMillisecond)->U
 void BM_WinogradConv(benchmark::State& state) {
   const DecoderConv& c = kDecoderConvs[state.range(0)];
   set_threads(2);
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
-  ConvWeights weights;
-  weights.weight.resize(size_t(c.out) * c.in * 9);
-  for (float& v : weights.weight) v = dist(rng);
-  weights.bias.assign(c.out, 0.01f);
+  const ConvWeights weights = random_weights(c);
   const winograd::Weights transformed = winograd::transform_weights(weights, c.in, c.out);
   AlignedBuffer<float> src(size_t(c.h) * c.w * c.in), dst(size_t(c.h) * c.w * c.out);
   std::fill(src.data(), src.data() + src.size(), 0.0f);

@@ -36,6 +36,29 @@ void parallel_rows(Workspace& ws, int rows, size_t work_per_row, const Body& bod
                 [&](int begin, int end) { body(ws.slot(omp_get_thread_num()), begin, end); });
 }
 
+// Two row slots of `slot_size` floats for vertical interpolation: get(row, keep, fill) returns the
+// slot holding `row`, filling one with fill(row, slot) if needed without evicting row `keep`.
+class RowPairCache {
+ public:
+  RowPairCache(float* slots, size_t slot_size) : slots_(slots), slot_size_(slot_size) {}
+
+  template <class Fill>
+  float* get(int row, int keep, const Fill& fill) {
+    for (int slot = 0; slot < 2; ++slot)
+      if (cached_[slot] == row) return slots_ + size_t(slot) * slot_size_;
+    const int slot = cached_[0] == keep ? 1 : 0;
+    cached_[slot] = row;
+    float* out = slots_ + size_t(slot) * slot_size_;
+    fill(row, out);
+    return out;
+  }
+
+ private:
+  float* slots_;
+  size_t slot_size_;
+  int cached_[2] = {-1, -1};
+};
+
 // `count` pixels of `channels` elements, `stride` apart, as one dense array: `pixels` itself when
 // already dense, else copied to `buffer`. Row by row, ahead of the vector loads: loading right
 // after narrower stores of the same bytes would stall on store forwarding.

@@ -169,17 +169,12 @@ void ApplyRow(DF d, const ApplyJob& job, int y, const float* top, const float* b
 // Rows [begin, end) of guided_filter_apply on one thread.
 void ApplyRows(DF d, Workspace::Slot& scratch, const ApplyJob& job, int begin, int end) {
   const size_t slot_size = size_t(job.channels) * size_t(job.padded_width);
-  float* slots = scratch.get<float>(kCachedRows, 2 * slot_size);
+  RowPairCache cache(scratch.get<float>(kCachedRows, 2 * slot_size), slot_size);
   float* lowres = scratch.get<float>(kLowRow, 8 * LowPlane(job.a.w));
-  int cached[2] = {-1, -1};
-  // The slot holding low-resolution row `row`, filled if needed without evicting row `keep`.
+  // The slot holding low-resolution row `row` interpolated horizontally.
   const auto cached_row = [&](int row, int keep) HWY_ATTR {
-    for (int slot = 0; slot < 2; ++slot)
-      if (cached[slot] == row) return slots + size_t(slot) * slot_size;
-    const int slot = cached[0] == keep ? 1 : 0;
-    cached[slot] = row;
-    InterpolateRow(d, job, row, lowres, slots + size_t(slot) * slot_size);
-    return slots + size_t(slot) * slot_size;
+    return cache.get(row, keep,
+                     [&](int r, float* out) HWY_ATTR { InterpolateRow(d, job, r, lowres, out); });
   };
   for (int y = begin; y < end; ++y) {
     const int top = job.tables->rows.i0[size_t(y)], bottom = job.tables->rows.i1[size_t(y)];

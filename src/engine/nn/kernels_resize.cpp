@@ -210,30 +210,27 @@ void UpsampleConcat(Target, Workspace& ws, View<const float> x, View<const T> sk
   AxisTaps& cols = ws.tables().cols;
   rows.compute(dst.h, 0.5f, x.h);
   cols.compute(dst.w, 0.5f, x.w);
-  parallel_rows(
-      ws, dst.h, size_t(dst.w) * size_t(dst.c),
-      [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
-        // Rows of x resized horizontally, two at a time per thread: each serves up to four
-        // destination rows, so the horizontal half of the arithmetic runs once per row.
-        const size_t slot_size = size_t(dst.w) * size_t(x.c) + hn::Lanes(d);  // whole vectors fit
-        float* slots = scratch.get<float>(0, 2 * slot_size);
-        int cached[2] = {-1, -1};
-        // The slot holding x's row `row` resized, filled if needed without evicting row `keep`.
-        const auto cached_row = [&](int row, int keep) HWY_ATTR {
-          for (int slot = 0; slot < 2; ++slot)
-            if (cached[slot] == row) return slots + size_t(slot) * slot_size;
-          const int slot = cached[0] == keep ? 1 : 0;
-          cached[slot] = row;
-          UpsampleRowHorizontally(d, x, cols, dst.w, row, slots + size_t(slot) * slot_size);
-          return slots + size_t(slot) * slot_size;
-        };
-        for (int y = begin; y < end; ++y) {
-          const float* top = cached_row(rows.i0[size_t(y)], rows.i1[size_t(y)]);
-          const float* bottom = cached_row(rows.i1[size_t(y)], rows.i0[size_t(y)]);
-          ConcatRow(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], skip, image, dst, y,
-                    x.c);
-        }
-      });
+  parallel_rows(ws, dst.h, size_t(dst.w) * size_t(dst.c),
+                [&](Workspace::Slot& scratch, int begin, int end) HWY_ATTR {
+                  // Rows of x resized horizontally, two at a time per thread: each serves up to
+                  // four destination rows, so the horizontal half of the arithmetic runs once per
+                  // row.
+                  const size_t slot_size =
+                      size_t(dst.w) * size_t(x.c) + hn::Lanes(d);  // whole vectors fit
+                  RowPairCache cache(scratch.get<float>(0, 2 * slot_size), slot_size);
+                  // The slot holding x's row `row` resized horizontally.
+                  const auto cached_row = [&](int row, int keep) HWY_ATTR {
+                    return cache.get(row, keep, [&](int r, float* out) HWY_ATTR {
+                      UpsampleRowHorizontally(d, x, cols, dst.w, r, out);
+                    });
+                  };
+                  for (int y = begin; y < end; ++y) {
+                    const float* top = cached_row(rows.i0[size_t(y)], rows.i1[size_t(y)]);
+                    const float* bottom = cached_row(rows.i1[size_t(y)], rows.i0[size_t(y)]);
+                    ConcatRow(d, top, bottom, rows.w0[size_t(y)], rows.w1[size_t(y)], skip, image,
+                              dst, y, x.c);
+                  }
+                });
 }
 
 }  // namespace mattecast::kernels::HWY_NAMESPACE
