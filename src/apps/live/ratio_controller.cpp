@@ -40,6 +40,16 @@ float RatioController::ratio_for(int level) const {
   return float(double(options_.max_ratio) * std::pow(double(options_.step), steps));
 }
 
+// Enough levels that the network's cost, about the square of the ratio, shrinks by the shortfall
+// (goal / output rate): one window's measurement, not one step per window, finds a ratio close
+// under the one that holds the rate. The cost's fixed part makes this an underestimate, never an
+// overshoot. The int8 rung is taken on its own.
+int RatioController::levels_down(double shortfall) const {
+  if (int8_at(level_ + 1) && !int8_at(level_)) return 1;
+  const double levels = std::log(shortfall) / (-2.0 * std::log(double(options_.step)));
+  return std::clamp(int(std::ceil(levels - 1e-9)), 1, max_level_ - level_);
+}
+
 void RatioController::change_level(int level, int64_t now_ns, std::string reason) {
   level_ = level;
   reason_ = std::move(reason);
@@ -85,7 +95,7 @@ bool RatioController::frame(int64_t now_ns, double processing_ms, int arrived) {
     auto& backoff = backoff_s_[size_t(level_)];
     blocked_until_ns_[size_t(level_)] = now_ns + int64_t(backoff * 1e9);
     backoff = std::min(backoff * 2, options_.max_backoff_s);
-    change_level(level_ + 1, now_ns,
+    change_level(level_ + levels_down(goal / std::max(output_fps_, 1e-3)), now_ns,
                  fmt::format("output {:.1f} fps < {} {:.4g} fps", output_fps_,
                              input_limited ? "input" : "target", goal));
     return true;

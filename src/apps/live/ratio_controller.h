@@ -13,7 +13,7 @@ struct RatioControllerOptions {
   double target_fps = 30;   // the output rate to hold
   float max_ratio = 0.4f;   // the ratio to start at (the session's own); never raised above it
   float min_ratio = 0.15f;  // never lowered below it
-  float step = 0.85f;       // each level's ratio is `step` times the one above
+  float step = 0.92f;       // each level's ratio is `step` times the one above
   double window_s = 2.0;    // rates and processing time are measured over this long
   double tolerance = 0.03;  // "below the target": output < (1 - tolerance) x min(target, input)
   double headroom = 0.30;   // raise when processing takes < (1 - headroom) / target per frame ...
@@ -29,10 +29,11 @@ struct RatioControllerOptions {
 };
 
 // Chooses the network's downsample ratio for --target-fps from what the processing loop reports,
-// one step (level) at a time, after the int8 rung when there is one: down when the output rate over
-// the last window stays below the target (or below the input's rate, when that is lower: a slow
-// camera is no reason to lose detail), up when processing leaves enough headroom for a while. A
-// pure function of the reported times, so it is tested with a simulated clock.
+// after the int8 rung when there is one: down when the output rate over the last window stays
+// below the target (or below the input's rate, when that is lower: a slow camera is no reason to
+// lose detail), as many fine steps as the shortfall asks for; up one step when processing leaves
+// enough headroom for a while. A pure function of the reported times, so it is tested with a
+// simulated clock.
 class RatioController {
  public:
   explicit RatioController(const RatioControllerOptions& options);
@@ -63,6 +64,7 @@ class RatioController {
     double processing_ms = 0;
     int arrived = 0;
   };
+  int levels_down(double shortfall) const;
   void change_level(int level, int64_t now_ns, std::string reason);
 
   RatioControllerOptions options_;

@@ -116,10 +116,18 @@ std::vector<std::string> RvmNetwork::int8_layer_names() const {
   return names;
 }
 
+// Below AVX-512 (no VNNI), oneDNN 2.6's int8 kernels lose to our float Winograd on every decoder
+// 3x3 layer (1080p/0.25, 2 threads, avx2, int8 + its quantizing pass against Winograd: 35->16
+// 3.3+1.3 against 3.1 ms, 59->32 2.7+0.4 against 2.3, 107->40 1.9 against 1.2), so those stay
+// float there and int8 covers the encoder's 1x1 layers, 1.5x faster than in float.
+bool RvmNetwork::runs_in_int8(const Conv2d& layer) {
+  return !runs_own_winograd(cpu_tier(), layer.spec());
+}
+
 void RvmNetwork::set_up_int8() {
   for (Conv2d* layer : int8_layers(*this)) {
     if (options_.record_int8_ranges) layer->observe_inputs(true);
-    if (options_.precision != Precision::int8) continue;
+    if (options_.precision != Precision::int8 || !runs_in_int8(*layer)) continue;
     const auto range = options_.int8_ranges.find(layer->name());
     if (range == options_.int8_ranges.end() ||
         range->second.size() != size_t(layer->spec().in_channels))

@@ -38,7 +38,8 @@ class RvmNetwork {
   const StageTimings& timings() const { return timings_; }
   // Every convolution the weights have, in network order (planned once a frame was processed).
   std::vector<const Conv2d*> convolutions() const;
-  // The layers int8 precision quantizes, and (calibration) their inputs' largest |x| so far.
+  // The layers an int8 calibration covers, and (calibration) their inputs' largest |x| so far.
+  // int8 precision quantizes those of them that are faster in int8 at the tier (runs_in_int8).
   std::vector<std::string> int8_layer_names() const;
   Int8Ranges observed_int8_ranges() const;
 
@@ -64,6 +65,7 @@ class RvmNetwork {
 
   template <class Network>  // RvmNetwork or const RvmNetwork
   static auto int8_layers(Network& network);
+  static bool runs_in_int8(const Conv2d& layer);
   void set_up_int8();
   void plan(int frame_w, int frame_h, float ratio);
   void plan_gru(Gru& gru, Size size, int channels);

@@ -75,6 +75,10 @@ bool prefers_own_winograd(CpuTier tier, const ConvSpec& s, DataType src_type, Da
 
 }  // namespace
 
+bool runs_own_winograd(CpuTier tier, const ConvSpec& spec) {
+  return prefers_own_winograd(tier, spec, DataType::f32, DataType::f32);
+}
+
 size_t element_size(DataType type) { return type == DataType::bf16 ? 2 : 4; }
 
 Conv2d::Conv2d(std::string name, ConvSpec spec, const ConvWeights* weights)

@@ -22,6 +22,10 @@ enum class DataType { f32, bf16 };
 
 size_t element_size(DataType type);
 
+struct ConvSpec;
+// Whether plan() runs a float layer of this shape on our own Winograd kernel at `tier`.
+bool runs_own_winograd(CpuTier tier, const ConvSpec& spec);
+
 struct ConvSpec {
   int in_channels = 0;
   int out_channels = 0;
