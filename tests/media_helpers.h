@@ -22,11 +22,14 @@ namespace mattecast::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh folder named after the running test, under the build's tmp folder.
+// A fresh folder named after the running test and the tier it is forced to, under the build's
+// tmp folder: ctest runs the same test at several tiers side by side.
 inline std::string scratch_dir(const std::string& area) {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const char* tier = std::getenv("MATTECAST_ISA");
   fs::path dir = fs::path(MATTECAST_TEST_TMP) / area /
-                 fmt::format("{}.{}", test->test_suite_name(), test->name());
+                 fmt::format("{}.{}{}{}", test->test_suite_name(), test->name(),
+                             tier && *tier ? "." : "", tier ? tier : "");
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
