@@ -88,10 +88,41 @@ struct Job {
   size_t v_stride;            // floats per V row (channels padded)
 };
 
+// B^T d B of one 8-channel slice of the 6x6 tile at (y0, x0), into V's 36 point rows. kInside:
+// the whole tile lies in the frame (no padding to check; most tiles at these sizes).
+template <bool kInside>
+HWY_INLINE void TransformTile(D8 d, const View<const float>& src, int y0, int x0, size_t c,
+                              size_t n, float* tile_v, size_t point_stride) {
+  V8 rows[6][6];  // B^T d: [point row][column]
+  for (int j = 0; j < 6; ++j) {
+    V8 column[6];
+    const int x = x0 + j;
+    for (int i = 0; i < 6; ++i) {
+      const int y = y0 + i;
+      if constexpr (kInside) {
+        column[i] = hn::LoadU(d, src.pixel(y, x) + c);
+      } else {
+        const bool inside = y >= 0 && y < src.h && x >= 0 && x < src.w;
+        column[i] = inside ? LoadFN(d, src.pixel(y, x) + c, n) : hn::Zero(d);
+      }
+    }
+    V8 points[6];
+    InputPoints(d, column, points);
+    for (int i = 0; i < 6; ++i) rows[i][j] = points[i];
+  }
+  for (int i = 0; i < 6; ++i) {
+    V8 points[6];
+    InputPoints(d, rows[i], points);
+    for (int j = 0; j < 6; ++j)
+      hn::StoreU(points[j], d, tile_v + size_t(i * 6 + j) * point_stride + c);
+  }
+}
+
 // V[point][t][channel] of tiles [first, first + job.block); tiles past the last are zeros.
 void TransformInput(D8 d, const Job& job, int first, float* v) {
   const View<const float>& src = job.src;
   const size_t lanes = hn::Lanes(d), point_stride = size_t(job.block) * job.v_stride;
+  const size_t channels = size_t(src.c), whole = channels / lanes * lanes;
   for (int t = 0; t < job.block; ++t) {
     float* tile_v = v + size_t(t) * job.v_stride;
     if (first + t >= job.tiles) {
@@ -100,28 +131,13 @@ void TransformInput(D8 d, const Job& job, int first, float* v) {
       continue;
     }
     const int y0 = (first + t) / job.tiles_x * 4 - 1, x0 = (first + t) % job.tiles_x * 4 - 1;
-    for (size_t c = 0; c < size_t(src.c); c += lanes) {
-      const size_t n = std::min(lanes, size_t(src.c) - c);
-      V8 rows[6][6];  // B^T d: [point row][column]
-      for (int j = 0; j < 6; ++j) {
-        V8 column[6];
-        const int x = x0 + j;
-        for (int i = 0; i < 6; ++i) {
-          const int y = y0 + i;
-          const bool inside = y >= 0 && y < src.h && x >= 0 && x < src.w;
-          column[i] = inside ? LoadFN(d, src.pixel(y, x) + c, n) : hn::Zero(d);
-        }
-        V8 points[6];
-        InputPoints(d, column, points);
-        for (int i = 0; i < 6; ++i) rows[i][j] = points[i];
-      }
-      for (int i = 0; i < 6; ++i) {
-        V8 points[6];
-        InputPoints(d, rows[i], points);
-        for (int j = 0; j < 6; ++j)
-          hn::StoreU(points[j], d, tile_v + size_t(i * 6 + j) * point_stride + c);
-      }
-    }
+    const bool inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= src.h && x0 + 6 <= src.w;
+    size_t c = 0;
+    if (inside)
+      for (; c < whole; c += lanes)
+        TransformTile<true>(d, src, y0, x0, c, lanes, tile_v, point_stride);
+    for (; c < channels; c += lanes)
+      TransformTile<false>(d, src, y0, x0, c, std::min(lanes, channels - c), tile_v, point_stride);
   }
 }
 
