@@ -20,6 +20,7 @@ also waits at a barrier after every op, which a busy machine turns into lost tim
 """
 import argparse
 import json
+import os
 import re
 import struct
 import sys
@@ -367,9 +368,12 @@ def time_size(model, width, height, ratio, frames, warmup):
 
 
 def cpu_capability():
-    """The vector ISA PyTorch's own kernels dispatch to (its build info says; oneDNN picks its own)."""
+    """The vector ISA PyTorch's own kernels dispatch to: ATEN_CPU_CAPABILITY where set (it caps
+    the dispatch), else what its build info says; oneDNN picks its own."""
+    forced = os.environ.get("ATEN_CPU_CAPABILITY")
     m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
-    return m[1] if m else "unknown"
+    built = m[1] if m else "unknown"
+    return f"{forced} (forced; built for {built})" if forced else built
 
 
 def parse_size(text):

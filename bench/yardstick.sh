@@ -8,8 +8,9 @@
 #
 # Environment: ROUNDS (3), FRAMES (10 timed frames per size and round), THREADS (2),
 # MODEL (../shared/models/rvm_mobilenetv3_from_tfjs.pth), PYTHON (/usr/bin/python3, Debian's,
-# which has python3-torch), MATTECAST_ISA (passed through to mattecast: caps its tier, e.g.
-# MATTECAST_ISA=avx2 times the AVX2 path; PyTorch keeps its own dispatch), PRECISIONS
+# which has python3-torch), MATTECAST_ISA (caps mattecast's tier, e.g. MATTECAST_ISA=avx2 times
+# the AVX2 path, and PyTorch's alike: ATEN_CPU_CAPABILITY=default below AVX2, avx2 from AVX2 on,
+# the most Debian's build has, and oneDNN's ISA to the same tier), PRECISIONS
 # (mattecast's, each timed in every round: default fp32; e.g. "fp32 int8"). Needs jq.
 set -euo pipefail
 export LC_ALL=C  # a decimal point in printf's numbers
@@ -29,6 +30,14 @@ python="${PYTHON:-/usr/bin/python3}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/mattecast-yardstick.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
+# PyTorch capped to the tier mattecast is forced to, so that both run the same instruction set.
+torch_env=()
+case "${MATTECAST_ISA:-}" in
+  baseline) torch_env=(ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41) ;;
+  avx2) torch_env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2) ;;
+  avx512) torch_env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI) ;;
+esac
+
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 precisions="${PRECISIONS:-fp32}"
 for round in $(seq "$rounds"); do
@@ -38,7 +47,7 @@ for round in $(seq "$rounds"); do
       --model "$model" >"$work/mattecast_${precision}_$round.json"
   done
   echo "round $round/$rounds: PyTorch" >&2
-  "$python" bench/pytorch_yardstick.py --json --frames "$frames" --threads "$threads" \
+  env "${torch_env[@]}" "$python" bench/pytorch_yardstick.py --json --frames "$frames" --threads "$threads" \
     --model "$model" >"$work/pytorch_$round.json"
 done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
