@@ -172,6 +172,15 @@ TEST(Network, PrecisionNames) {
   EXPECT_THROW(parse_precision("fp16"), Error);
 }
 
+// --precision auto for the official weights: bf16 where native, int8 from AVX2 on (it meets the
+// quality bars there, see the README), fp32 at the baseline tier.
+TEST(Network, AutomaticPrecisionIsTheFastestProvenOne) {
+  const Precision expected = precision_supported(Precision::bf16) ? Precision::bf16
+                             : cpu_tier() >= CpuTier::avx2        ? Precision::int8
+                                                                  : Precision::fp32;
+  EXPECT_EQ(default_precision(*model()), expected) << "at tier " << to_string(cpu_tier());
+}
+
 // bf16 is offered exactly where the tier computes it natively, and refused with the tier named.
 TEST(Network, BFloat16OnlyWhereTheTierHasIt) {
   const bool native =

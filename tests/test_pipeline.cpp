@@ -286,13 +286,17 @@ TEST_F(VideoCommand, PreviewSheet) {
   EXPECT_FALSE(fs::exists(out + "/never.mp4"));
 }
 
-TEST_F(VideoCommand, SummaryNamesStagesMemoryAndThreadBudget) {
+TEST_F(VideoCommand, SummaryNamesStagesMemoryNetworkAndThreadBudget) {
   const std::string out = scratch_dir("pipeline");
   const CliResult r =  // video() asks for 2 threads
-      video(fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4", input("audio.mp4"), out));
+      video(
+          fmt::format("{0} -o {1}/c.mp4 --alpha {1}/a.mp4 --precision fp32 --downsample-ratio 0.5",
+                      input("audio.mp4"), out));
   ASSERT_EQ(r.status, 0) << r.output;
+  const std::string network =
+      "network: fp32 at ratio 0.5, tier " + std::string(to_string(cpu_tier()));
   for (const char* part :
-       {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote ",
+       {"frames in", "fps", "peak memory", "matting", "encode alpha", "wrote ", network.c_str(),
         "threads: network 2 (OpenMP team); at idle priority: decode 1, output 1 (compose and 2 "
         "single-threaded encoders)"})
     EXPECT_TRUE(contains(r.output, part)) << part << "\n" << r.output;

@@ -69,7 +69,7 @@ std::vector<uint8_t> synthetic_frame(int width, int height, int index) {
 
 void run_bench(const BenchOptions& o) {
   const auto model = load_model(o.engine);
-  SessionParams params = session_params(o.engine, o.alpha_only);
+  SessionParams params = session_params(o.engine, *model, o.alpha_only);
   const Precision precision = params.precision;
   nlohmann::json results = nlohmann::json::array();
   if (!o.json)

@@ -26,10 +26,11 @@ struct CalibrateOptions {
 void run_calibrate(const CalibrateOptions& o) {
   if (!o.force && std::filesystem::exists(o.output))
     throw Error(fmt::format("{}: already exists (use --force to overwrite)", o.output));
-  SessionParams params = session_params(o.engine);
+  const auto model = load_model(o.engine);
+  SessionParams params = session_params(o.engine, *model);
   params.precision = Precision::fp32;
   params.record_int8_ranges = true;
-  Session session(load_model(o.engine), params);
+  Session session(model, params);
   Matte matte;
   VideoFrame frame;
   for (const std::string& input : o.inputs) {

@@ -151,7 +151,8 @@ class ImageMatter {
   ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
       : options_(options),
         spec_(background),
-        session_(load_model(options.engine), session_params(options.engine)) {}
+        model_(load_model(options.engine)),
+        session_(model_, session_params(options.engine, *model_)) {}
 
   // Throws Error naming the file.
   void process(const Plan::Job& job) {
@@ -194,6 +195,7 @@ class ImageMatter {
  private:
   const ImagesOptions& options_;
   BackgroundSpec spec_;
+  std::shared_ptr<const Model> model_;
   Session session_;
   Matte matte_;
   std::vector<uint8_t> pixels_;

@@ -36,7 +36,8 @@ void run_infer(const InferOptions& o) {
   fs::create_directories(o.out, ec);
   if (ec) throw Error(fmt::format("{}: cannot create folder: {}", o.out, ec.message()));
 
-  Session session(load_model(o.engine), session_params(o.engine, o.alpha_only));
+  const auto model = load_model(o.engine);
+  Session session(model, session_params(o.engine, *model, o.alpha_only));
   Matte matte;
   for (size_t i = 0; i < frames.size(); ++i) {
     const RgbFrame frame = read_image(frames[i]);

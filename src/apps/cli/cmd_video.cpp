@@ -31,6 +31,20 @@ Rational rate_from(double fps) {
   return {int(fps * 1000 + 0.5), 1000};
 }
 
+// --downsample-ratio: "auto" (0) or a value in (0, 1].
+float parse_ratio(const std::string& text) {
+  if (text == "auto") return 0;
+  float ratio = 0;
+  try {
+    ratio = std::stof(text);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("--downsample-ratio '{}': expected auto or a number", text));
+  }
+  if (!(ratio > 0 && ratio <= 1))
+    throw Error(fmt::format("--downsample-ratio '{}': expected a value in (0, 1]", text));
+  return ratio;
+}
+
 void print_summary(const VideoJobReport& report) {
   const double fps = report.wall_seconds > 0 ? double(report.frames) / report.wall_seconds : 0;
   fmt::print("{} frames in {:.1f} s: {:.1f} fps, {:.1f} ms per frame; peak memory {:.0f} MB\n",
@@ -42,6 +56,8 @@ void print_summary(const VideoJobReport& report) {
     stages +=
         fmt::format("{}{} {:.1f}", stages.empty() ? "" : ", ", stage.name, stage.ms_per_frame);
   fmt::print("ms per frame by stage (stages overlap on their own threads): {}\n", stages);
+  fmt::print("network: {} at ratio {:.3g}, tier {}\n", to_string(report.precision),
+             report.downsample_ratio, to_string(cpu_tier()));
   fmt::print(
       "threads: network {} (OpenMP team); at idle priority: decode 1, output 1 (compose and {} "
       "single-threaded encoder{})\n",
@@ -70,21 +86,14 @@ void print_summary(const VideoJobReport& report) {
 
 void run_video(VideoOptions& o) {
   VideoJobOptions& job = o.job;
-  job.session = session_params(o.engine);
-  if (o.ratio_text != "auto") {
-    try {
-      job.session.downsample_ratio = std::stof(o.ratio_text);
-    } catch (const std::exception&) {
-      throw Error(fmt::format("--downsample-ratio '{}': expected auto or a number", o.ratio_text));
-    }
-    if (!(job.session.downsample_ratio > 0 && job.session.downsample_ratio <= 1))
-      throw Error(fmt::format("--downsample-ratio '{}': expected a value in (0, 1]", o.ratio_text));
-  }
+  const float ratio = parse_ratio(o.ratio_text);
   job.image_rate = rate_from(o.image_fps);
   job.audio = !o.no_audio;
   if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
 
   const auto model = load_model(o.engine);
+  job.session = session_params(o.engine, *model);
+  if (ratio > 0) job.session.downsample_ratio = ratio;
   if (!o.preview.empty()) {
     write_preview_sheet(model, job, o.preview);
     if (!o.quiet) fmt::print("wrote preview {}\n", o.preview);

@@ -88,7 +88,6 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
   LiveJobOptions& job = o.job;
   parse_size(o.size, job.width, job.height);
   apply_background(o, command.count("--blur") > 0, job.settings);
-  job.session = session_params(o.engine, /*alpha_only=*/true);
   if (job.preview_port < -1) throw Error("--preview-port: expected 0..65535");
   check_live_job_options(job);  // everything that can be checked before the model loads
   if (!is_camera_input(job.input)) {
@@ -102,6 +101,7 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
   // A reader of stdout that goes away ends the run cleanly (EPIPE instead of SIGPIPE).
   const StopSignals stop_signals(/*ignore_sigpipe=*/true);
   const auto model = load_model(o.engine);
+  job.session = session_params(o.engine, *model, /*alpha_only=*/true);
   if (stop_signals.requested().load()) throw Interrupted("interrupted before the start");
 
   LiveJobCallbacks callbacks;

@@ -42,7 +42,9 @@ struct UsageError : Error {
 
 // The model the options name (or the one find_model() finds), loaded.
 std::shared_ptr<const Model> load_model(const EngineOptions& options);
-// Session settings from the options: their threads, precision and ratio.
-SessionParams session_params(const EngineOptions& options, bool alpha_only = false);
+// Session settings from the options: their threads, precision and ratio; --precision auto is
+// settled for `model` (default_precision(model): int8 where calibrated and proven).
+SessionParams session_params(const EngineOptions& options, const Model& model,
+                             bool alpha_only = false);
 
 }  // namespace mattecast::cli

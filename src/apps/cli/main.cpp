@@ -34,12 +34,13 @@ std::shared_ptr<const Model> load_model(const EngineOptions& options) {
   return Model::load(find_model(options.model));
 }
 
-SessionParams session_params(const EngineOptions& options, bool alpha_only) {
+SessionParams session_params(const EngineOptions& options, const Model& model, bool alpha_only) {
   if (options.precision == "bf16" && !precision_supported(Precision::bf16))
     throw UsageError(fmt::format("this CPU ({}) has no bf16 support; use --precision fp32 or auto",
                                  to_string(cpu_tier())));
   return {.threads = options.threads,
-          .precision = parse_precision(options.precision),
+          .precision = options.precision == "auto" ? default_precision(model)
+                                                   : parse_precision(options.precision),
           .downsample_ratio = options.ratio,
           .alpha_only = alpha_only,
           .int8_calibration = options.int8_calibration};

@@ -79,6 +79,8 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
 
   VideoJobReport report;
   report.input = info;
+  report.precision = session.params().precision;
+  report.downsample_ratio = session.downsample_ratio_for(info.width, info.height);
   report.threads = {session.params().threads, int(output.layouts().size())};
   report.frames = output.frames();
   report.scene_cuts = matting.scene_cuts();

@@ -79,6 +79,8 @@ struct ThreadBudget {
 
 struct VideoJobReport {
   VideoInfo input;
+  Precision precision = Precision::fp32;  // the network's
+  float downsample_ratio = 0;
   ThreadBudget threads;
   int64_t frames = 0;
   double wall_seconds = 0;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "api/model_impl.h"
+#include "models/int8_calibration.h"
 #include "models/pth_reader.h"
 #include "models/tfjs_reader.h"
 
@@ -52,6 +53,17 @@ const char* to_string(RefinerKind refiner) {
 
 Precision default_precision() {
   return precision_supported(Precision::bf16) ? Precision::bf16 : Precision::fp32;
+}
+
+Precision default_precision(const Model& model) {
+  const Precision native = default_precision();
+  if (native != Precision::fp32 || cpu_tier() < CpuTier::avx2) return native;
+  try {
+    load_int8_calibration(model.impl().weights, "");
+    return Precision::int8;
+  } catch (const Error&) {
+    return Precision::fp32;  // other weights: no built-in calibration
+  }
 }
 
 Precision parse_precision(const std::string& text) {
