@@ -93,6 +93,24 @@ void BM_CompositingBlurBackground(benchmark::State& state) {
 }
 BENCHMARK(BM_CompositingBlurBackground)->Apply(sizes);
 
+// The lens blur (a disc of radius 24 px at 720 lines), on one thread and on two.
+void BM_CompositingDiscBlurBackground(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  Background background(parse_background("blur:disc"), f.width, f.height, int(state.range(2)));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(background.render(0, f.source_view(), f.matte.alpha.data()).data);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingDiscBlurBackground)
+    ->Args({1280, 720, 1})
+    ->Args({1280, 720, 2})
+    ->Args({1920, 1080, 1})
+    ->Args({1920, 1080, 2})
+    ->ArgNames({"width", "height", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // Feathering the alpha by 4 px (a full-resolution Gaussian-like blur).
 void BM_CompositingFeather(benchmark::State& state) {
   Frame f(int(state.range(0)), int(state.range(1)));

@@ -301,6 +301,13 @@ TEST(ParseBackground, ColoursKeywordsAndBlur) {
   EXPECT_EQ(blur.blur_strength, 12.0f);
   EXPECT_EQ(parse_background("blur:4.5").blur_strength, 4.5f);
   EXPECT_EQ(parse_background("BLUR:30").blur_strength, 30.0f);
+  EXPECT_EQ(blur.blur_shape, BlurShape::gaussian);
+  const BackgroundSpec disc = parse_background("blur:20:disc");
+  EXPECT_EQ(disc.blur_shape, BlurShape::disc);
+  EXPECT_EQ(disc.blur_strength, 20.0f);
+  EXPECT_EQ(parse_background("Blur:Disc").blur_shape, BlurShape::disc);
+  EXPECT_EQ(parse_background("blur:disc").blur_strength, kDefaultBlurStrength);
+  EXPECT_EQ(parse_background("blur:7:gaussian").blur_shape, BlurShape::gaussian);
 }
 
 void expect_error(const std::string& text, const std::vector<std::string>& phrases) {
@@ -320,11 +327,11 @@ TEST(ParseBackground, RejectsBadTextWithTheReason) {
   expect_error("#12345", {"#RRGGBB"});
   expect_error("#ggg", {"#RGB"});
   expect_error("#", {"not a colour"});
-  for (const char* bad :
-       {"blur:-1", "blur:abc", "blur:0", "blur:", "blur:3x", "blur:nan", "blur:1e9"}) {
+  for (const char* bad : {"blur:-1", "blur:abc", "blur:0", "blur:", "blur:3x", "blur:nan",
+                          "blur:1e9", "blur:0:disc", "blur:disc:5", "blur:5:box", "blur::disc"}) {
     expect_error(bad, {"blur strength"});
   }
-  expect_error("foo", {"not a colour", "'blur[:STRENGTH]'", "'transparent'",
+  expect_error("foo", {"not a colour", "'blur[:STRENGTH][:disc]'", "'transparent'",
                        "existing image or video file"});
   expect_error("", {"empty"});
 }
@@ -567,19 +574,23 @@ Scene red_disk_on_blue(int w, int h, double radius) {
   return scene;
 }
 
-BackgroundSpec blur_spec(float strength = 12) {
+BackgroundSpec blur_spec(float strength = 12, BlurShape shape = BlurShape::gaussian) {
   BackgroundSpec spec;
   spec.kind = BackgroundSpec::Kind::blur;
   spec.blur_strength = strength;
+  spec.blur_shape = shape;
   return spec;
 }
 
 TEST(BlurBackground, KeepsThePersonsColourOut) {
-  for (const auto [w, h] : {std::pair{1280, 720}, std::pair{640, 360}, std::pair{200, 150}}) {
-    SCOPED_TRACE(fmt::format("{}x{}", w, h));
-    const double radius = h / 4.0;
+  for (const auto [w, h, shape] :
+       {std::tuple{1280, 720, BlurShape::gaussian}, std::tuple{640, 360, BlurShape::gaussian},
+        std::tuple{200, 150, BlurShape::gaussian}, std::tuple{1280, 720, BlurShape::disc},
+        std::tuple{360, 640, BlurShape::disc}}) {
+    SCOPED_TRACE(fmt::format("{}x{}{}", w, h, shape == BlurShape::disc ? " disc" : ""));
+    const double radius = std::min(w, h) / 4.0;
     const Scene scene = red_disk_on_blue(w, h, radius);
-    Background background(blur_spec(), w, h);
+    Background background(blur_spec(12, shape), w, h);
     EXPECT_TRUE(background.dynamic());
     const RgbImage weighted = background.render(0, scene.source.view(), scene.alpha.data());
     int worst_red = 0, naive_red = 0;
@@ -671,6 +682,49 @@ TEST(BlurBackground, IsSmoothAndCloseToAGaussian) {
   EXPECT_LE(largest_bend, 3);
 }
 
+// The lens blur of a small white square (21 px) on black: a flat disc of radius 2 x strength
+// (values at half the radius equal the centre's, where a Gaussian of the same spread has fallen
+// to 60 %), its half maximum at the radius, black beyond, the same across and down whatever the
+// frame's shape.
+TEST(BlurBackground, DiscIsFlatRoundAndTheSameAtAnyAspectRatio) {
+  for (const auto [w, h] : {std::pair{1280, 720}, std::pair{480, 854}, std::pair{900, 300}}) {
+    SCOPED_TRACE(fmt::format("{}x{}", w, h));
+    Picture source(w, h);
+    const int cx = w / 2, cy = h / 2;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const bool square = std::abs(x - cx) <= 10 && std::abs(y - cy) <= 10;
+        for (int c = 0; c < 3; ++c) source.row(y)[3 * x + c] = square ? 255 : 0;
+      }
+    const std::vector<float> alpha(size_t(w) * h, 0.0f);
+    const float strength = 20;
+    Background background(blur_spec(strength, BlurShape::disc), w, h);
+    const RgbImage out = background.render(0, source.view(), alpha.data());
+    const double radius = 2 * strength;  // at 720 lines; scaled with the height
+    const double scaled = radius * h / 720.0;
+    const double centre = pixel(out, cx, cy).g;
+    ASSERT_GT(centre, 0.0);
+    // Half-maximum distance along the four axes: within 2 px of the radius, and of each other.
+    std::vector<double> reach;
+    for (const auto [dx, dy] :
+         {std::pair{1, 0}, std::pair{-1, 0}, std::pair{0, 1}, std::pair{0, -1}}) {
+      int d = 0;
+      while (cx + dx * (d + 1) >= 0 && cx + dx * (d + 1) < w && cy + dy * (d + 1) >= 0 &&
+             cy + dy * (d + 1) < h &&
+             pixel(out, cx + dx * (d + 1), cy + dy * (d + 1)).g > centre / 2)
+        ++d;
+      reach.push_back(d);
+      const int half_way = int(scaled / 2), beyond = int(scaled + 20);
+      EXPECT_NEAR(pixel(out, cx + dx * half_way, cy + dy * half_way).g, centre, 0.15 * centre);
+      EXPECT_LE(pixel(out, cx + dx * beyond, cy + dy * beyond).g, 1);
+    }
+    for (double d : reach) EXPECT_NEAR(d, scaled, 2.5) << "half maximum at " << d;
+    EXPECT_LE(*std::max_element(reach.begin(), reach.end()) -
+                  *std::min_element(reach.begin(), reach.end()),
+              2.0);
+  }
+}
+
 TEST(BlurBackground, UniformStaysUniformAndThreadsAgree) {
   std::mt19937 rng(11);
   const int w = 854, h = 480;
@@ -687,11 +741,18 @@ TEST(BlurBackground, UniformStaysUniformAndThreadsAgree) {
     for (int x = 0; x < w; x += 3) ASSERT_EQ(pixel(flat, x, y), (Rgb8{12, 200, 99}));
 
   const Picture noise = random_picture(w, h, rng);
-  const RgbImage a = one.render(0, noise.view(), matte.alpha.data());
-  Background two(blur_spec(7.5f), w, h, 2);
-  const RgbImage b = two.render(0, noise.view(), matte.alpha.data());
-  for (int y = 0; y < h; ++y)
-    ASSERT_EQ(0, std::memcmp(a.data + a.stride * y, b.data + b.stride * y, size_t(w) * 3)) << y;
+  for (const BlurShape shape : {BlurShape::gaussian, BlurShape::disc}) {
+    Background serial(blur_spec(7.5f, shape), w, h, 1), parallel(blur_spec(7.5f, shape), w, h, 2);
+    if (shape == BlurShape::disc) {
+      const RgbImage disc_flat = serial.render(0, uniform.view(), matte.alpha.data());
+      for (int y = 0; y < h; y += 5)
+        for (int x = 0; x < w; x += 3) ASSERT_EQ(pixel(disc_flat, x, y), (Rgb8{12, 200, 99}));
+    }
+    const RgbImage a = serial.render(0, noise.view(), matte.alpha.data());
+    const RgbImage b = parallel.render(0, noise.view(), matte.alpha.data());
+    for (int y = 0; y < h; ++y)
+      ASSERT_EQ(0, std::memcmp(a.data + a.stride * y, b.data + b.stride * y, size_t(w) * 3)) << y;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ Background::Background(const BackgroundSpec& spec, int width, int height, int th
       if (!(spec.blur_strength > 0) || !std::isfinite(spec.blur_strength)) {
         throw Error(fmt::format("background: bad blur strength {}", spec.blur_strength));
       }
-      s.blur.emplace(std::min(spec.blur_strength, kMaxBlurStrength), width, height);
+      s.blur.emplace(std::min(spec.blur_strength, kMaxBlurStrength), width, height,
+                     spec.blur_shape);
       s.blurred = make_rgb_frame(width, height);
       break;
     case BackgroundSpec::Kind::transparent:

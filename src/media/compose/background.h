@@ -27,18 +27,23 @@ inline constexpr Rgb8 kDefaultGreen{120, 255, 155};
 inline constexpr float kDefaultBlurStrength = 12.0f;
 inline constexpr float kMaxBlurStrength = 500.0f;
 
+// The blur's kernel: a Gaussian (a video call's blur) or a flat disc (a lens's bokeh).
+enum class BlurShape { gaussian, disc };
+
 struct BackgroundSpec {
   enum class Kind { colour, image, video, blur, transparent };
   Kind kind = Kind::colour;
   Rgb8 colour = kDefaultGreen;  // Kind::colour
   std::string path;             // Kind::image / Kind::video
   float blur_strength = 0;      // Kind::blur: Gaussian sigma in pixels of a 720-line frame
-                                // (scaled with the frame height)
+                                // (scaled with the frame height); a disc's radius is twice it
+  BlurShape blur_shape = BlurShape::gaussian;
 };
 
 // Case-insensitive keywords: "green" (RVM's green, kDefaultGreen), a colour name (black, white,
 // gray/grey, red, blue, yellow, cyan, magenta, orange, purple, pink, brown, navy), "#RRGGBB" or
 // "#RGB", "blur" (kDefaultBlurStrength), "blur:STRENGTH" (0 < STRENGTH <= kMaxBlurStrength),
+// "blur:STRENGTH:disc" or "blur:disc" (a lens blur; ":gaussian" names the default),
 // "transparent" or "none". Anything else is a path, probed: a file with a picture extension
 // (is_image_path) must decode as a still; any other file is a video when FFmpeg decodes more than
 // one frame of it, a still when one. Throws Error naming the text and saying what is wrong (not a

@@ -78,7 +78,7 @@ BackgroundSpec probe_file(const std::string& text) {
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) {
     throw Error(
-        fmt::format("background '{}': not a colour, 'blur[:STRENGTH]', 'transparent', or "
+        fmt::format("background '{}': not a colour, 'blur[:STRENGTH][:disc]', 'transparent', or "
                     "an existing image or video file",
                     text));
   }
@@ -118,6 +118,41 @@ BackgroundSpec probe_file(const std::string& text) {
   return spec;
 }
 
+// "blur[:STRENGTH][:disc|:gaussian]"; `lower` is `text` in lower case.
+BackgroundSpec parse_blur(std::string_view text, std::string_view lower) {
+  BackgroundSpec spec;
+  spec.kind = BackgroundSpec::Kind::blur;
+  spec.blur_strength = kDefaultBlurStrength;
+  std::string_view rest = lower.substr(std::min(lower.size(), size_t(5)));  // after "blur:"
+  for (const auto& [name, shape] :
+       {std::pair{":disc", BlurShape::disc}, std::pair{":gaussian", BlurShape::gaussian}}) {
+    if (rest == std::string_view(name).substr(1)) {  // "blur:disc": the default strength
+      spec.blur_shape = shape;
+      return spec;
+    }
+    if (rest.ends_with(name)) {
+      spec.blur_shape = shape;
+      rest.remove_suffix(std::string_view(name).size());
+      break;
+    }
+  }
+  if (lower != "blur") {
+    const std::string_view number = rest;
+    float strength = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), strength);
+    if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(strength) ||
+        strength <= 0 || strength > kMaxBlurStrength) {
+      throw Error(
+          fmt::format("background '{}': the blur strength must be a number above 0 and "
+                      "at most {} (pixels at 720 lines; default {}), optionally followed by "
+                      "':disc' for a lens blur",
+                      text, kMaxBlurStrength, kDefaultBlurStrength));
+    }
+    spec.blur_strength = strength;
+  }
+  return spec;
+}
+
 }  // namespace
 
 BackgroundSpec parse_background(std::string_view text_view) {
@@ -126,7 +161,7 @@ BackgroundSpec parse_background(std::string_view text_view) {
   BackgroundSpec spec;
   if (lower.empty()) {
     throw Error(
-        "background '': empty; give a colour, 'blur[:STRENGTH]', 'transparent', or an "
+        "background '': empty; give a colour, 'blur[:STRENGTH][:disc]', 'transparent', or an "
         "image or video file");
   }
   for (const NamedColour& named : kColours) {
@@ -150,26 +185,7 @@ BackgroundSpec parse_background(std::string_view text_view) {
     spec.kind = BackgroundSpec::Kind::transparent;
     return spec;
   }
-  if (lower == "blur") {
-    spec.kind = BackgroundSpec::Kind::blur;
-    spec.blur_strength = kDefaultBlurStrength;
-    return spec;
-  }
-  if (lower.starts_with("blur:")) {
-    const std::string_view number = std::string_view(lower).substr(5);
-    float strength = 0;
-    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), strength);
-    if (ec != std::errc() || end != number.data() + number.size() || !std::isfinite(strength) ||
-        strength <= 0 || strength > kMaxBlurStrength) {
-      throw Error(
-          fmt::format("background '{}': the blur strength must be a number above 0 and "
-                      "at most {} (pixels at 720 lines; default {})",
-                      text, kMaxBlurStrength, kDefaultBlurStrength));
-    }
-    spec.kind = BackgroundSpec::Kind::blur;
-    spec.blur_strength = strength;
-    return spec;
-  }
+  if (lower == "blur" || lower.starts_with("blur:")) return parse_blur(text, lower);
   return probe_file(text);
 }
 

@@ -44,9 +44,12 @@ INLINE void accumulate_columns(const uint8_t* __restrict s, const float* __restr
 
 }  // namespace
 
-HaloFreeBlur::HaloFreeBlur(float strength, int width, int height) : width_(width), height_(height) {
+HaloFreeBlur::HaloFreeBlur(float strength, int width, int height, BlurShape shape)
+    : width_(width), height_(height), shape_(shape) {
   const double sigma = double(strength) * height / 720.0;  // full-resolution pixels
-  factor_ = std::max(1, int(sigma / 2.0));
+  constexpr double kDiscCells = 6;  // the disc's radius on the grid, at least
+  factor_ = std::max(1, int(shape == BlurShape::disc ? 2 * sigma / kDiscCells : sigma / 2.0));
+  disc_radius_ = float(2 * sigma / factor_);
   grid_width_ = (width + factor_ - 1) / factor_;
   grid_height_ = (height + factor_ - 1) / factor_;
   // The area average (a box of `factor`) and the bilinear upsampling (a tent) blur too:
@@ -79,7 +82,11 @@ void HaloFreeBlur::render(const RgbImage& source, const float* alpha, AVFrame& o
                             source.width, source.height, width_, height_));
   }
   downsample(source, alpha, threads);
-  blur_.apply(grid_.data(), grid_width_, grid_height_, 8, grid_sigma_, threads);
+  if (shape_ == BlurShape::disc) {
+    disc_.apply(grid_.data(), grid_width_, grid_height_, disc_radius_, threads);
+  } else {
+    blur_.apply(grid_.data(), grid_width_, grid_height_, 8, grid_sigma_, threads);
+  }
   combine(threads);
   upsample(out, threads);
 }

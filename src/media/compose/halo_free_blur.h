@@ -5,12 +5,16 @@
 // average. Computed on a grid `factor` times coarser: area averages of source*w, w and source
 // per cell (eight channels: sw.rgb, w, s.rgb, unused), a Gaussian-like blur of the grid, the ratio
 // (blended into the plain blur of the source where the blurred weight falls to ~0, i.e. the
-// person covers the whole neighbourhood), then a bilinear upsampling to full resolution.
+// person covers the whole neighbourhood), then a bilinear upsampling to full resolution. The grid
+// blur is a Gaussian, or for a lens blur a disc (on a grid fine enough that the disc spans at
+// least 6 cells each way).
 #pragma once
 
 #include <utility>
 #include <vector>
 
+#include "compose/background.h"
+#include "compose/disc_blur.h"
 #include "compose/matte_filter.h"
 #include "io/av_handles.h"
 #include "mattecast/mattecast.h"
@@ -19,8 +23,9 @@ namespace mattecast::compose_detail {
 
 class HaloFreeBlur {
  public:
-  // strength: Gaussian sigma in pixels of a 720-line frame (scaled with `height`).
-  HaloFreeBlur(float strength, int width, int height);
+  // strength: Gaussian sigma in pixels of a 720-line frame (scaled with `height`); a disc gets
+  // radius 2 x strength, the same spread (a disc of radius R has sigma R/2 along each axis).
+  HaloFreeBlur(float strength, int width, int height, BlurShape shape = BlurShape::gaussian);
 
   // `alpha` may be null (the plain blur); threads as in composite.h. Allocates nothing.
   void render(const RgbImage& source, const float* alpha, AVFrame& out, int threads);
@@ -40,6 +45,8 @@ class HaloFreeBlur {
   int width_, height_;
   int factor_ = 1, grid_width_ = 0, grid_height_ = 0;
   float grid_sigma_ = 0;
+  BlurShape shape_ = BlurShape::gaussian;
+  float disc_radius_ = 0;              // in grid cells
   std::vector<float> grid_;            // grid_height x grid_width x 8
   std::vector<float> colour_;          // grid_height x grid_width x 3
   std::vector<float> upsampled_rows_;  // grid_height x width x 3
@@ -49,6 +56,7 @@ class HaloFreeBlur {
   std::vector<int> column_left_;
   std::vector<float> column_weight_;
   GaussianBlur blur_;
+  DiscBlur disc_;
 };
 
 }  // namespace mattecast::compose_detail
