@@ -8,6 +8,7 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/harmonize.h"
 #include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 
@@ -104,6 +105,42 @@ void BM_CompositingFeather(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompositingFeather)->Apply(sizes);
+
+// Growing the alpha by 3.5 px (separable max filter, fractional radius).
+void BM_CompositingGrow(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  MatteFilter filter;
+  std::vector<float> alpha = f.matte.alpha;
+  for (auto _ : state) {
+    filter.apply({.grow_px = 3.5f}, alpha.data(), f.width, f.height, 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingGrow)->Apply(sizes);
+
+// Feathering outward by 4 px: a 4 px grow, the blur, and the max with the alpha.
+void BM_CompositingFeatherOutward(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  MatteFilter filter;
+  std::vector<float> alpha = f.matte.alpha;
+  for (auto _ : state) {
+    filter.apply({.feather_px = 4, .feather_mode = FeatherMode::outward}, alpha.data(), f.width,
+                 f.height, 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingFeatherOutward)->Apply(sizes);
+
+// Colour harmonisation at strength 0.5: statistics on the sample grid, then every pixel recoloured.
+void BM_CompositingHarmonize(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  ColourHarmonizer harmonizer;
+  for (auto _ : state) {
+    harmonizer.apply(0.5f, f.matte, f.source_view(), f.background_view(), 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingHarmonize)->Apply(sizes);
 
 }  // namespace
 }  // namespace mattecast

@@ -65,10 +65,12 @@ INLINE float fast_log2(float x) {
 // (relative error below 2e-5).
 INLINE float fast_exp2(float x) {
   x = std::min(126.0f, std::max(-126.0f, x));
-  const float whole = std::floor(x), f = (x - whole) * 0.6931471805599453f;
+  const int truncated = int(x);
+  const int whole = truncated - int(x < float(truncated));  // floor, without SSE4.1's roundps
+  const float f = (x - float(whole)) * 0.6931471805599453f;
   const float poly =
       1 + f * (1 + f * (0.5f + f * (1.0f / 6 + f * (1.0f / 24 + f * (1.0f / 120 + f / 720)))));
-  return std::bit_cast<float>(uint32_t(int(whole) + 127) << 23) * poly;
+  return std::bit_cast<float>(uint32_t(whole + 127) << 23) * poly;
 }
 
 INLINE void lab_of(const float* rgb, float* lab) {
@@ -83,6 +85,9 @@ INLINE void lab_of(const float* rgb, float* lab) {
              kLogLmsToLab[i][2] * log_lms[2];
   }
 }
+
+// About this many pixels are sampled for the statistics: plenty for a mean and a deviation.
+constexpr double kSamples = 16384;
 
 // Per sampled row: alpha-weighted sums for the person, (1 - alpha)-weighted for the background.
 struct RowSums {
@@ -108,24 +113,50 @@ struct Transfer {
   std::array<float, 3> shift;
 };
 
-INLINE void recolour_row(float* __restrict rgb, int width, const Transfer& transfer) {
-  const Mat3 m = transfer.transform, back = transfer.lms_to_rgb;
-  const std::array<float, 3> shift = transfer.shift;
-  for (int x = 0; x < width; ++x) {
-    float* p = rgb + 3 * x;
-    float log_lms[3], lms[3];
-    for (int i = 0; i < 3; ++i) {
-      const float v = kRgbToLms[i][0] * p[0] + kRgbToLms[i][1] * p[1] + kRgbToLms[i][2] * p[2];
-      log_lms[i] = fast_log2(std::max(v, 0.0f) + kLabOffset);
+// One pixel, channels in place: RGB -> log LMS -> transformed -> LMS -> RGB, clamped.
+INLINE void recolour_pixel(float& r, float& g, float& b, const Transfer& t) {
+  float log_lms[3], lms[3];
+  for (int i = 0; i < 3; ++i) {
+    const float v = kRgbToLms[i][0] * r + kRgbToLms[i][1] * g + kRgbToLms[i][2] * b;
+    log_lms[i] = fast_log2(std::max(v, 0.0f) + kLabOffset);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const float m = t.transform[i][0] * log_lms[0] + t.transform[i][1] * log_lms[1] +
+                    t.transform[i][2] * log_lms[2] + t.shift[i];
+    lms[i] = fast_exp2(m) - kLabOffset;
+  }
+  const auto to_rgb = [&](int i) {
+    const float v =
+        t.lms_to_rgb[i][0] * lms[0] + t.lms_to_rgb[i][1] * lms[1] + t.lms_to_rgb[i][2] * lms[2];
+    return std::min(1.0f, std::max(0.0f, v));
+  };
+  r = to_rgb(0);
+  g = to_rgb(1);
+  b = to_rgb(2);
+}
+
+// Chunks of the row are split into planes first: the per-pixel pass then vectorises plainly.
+// Chunks without any alpha are skipped: the background covers them (most of a frame).
+INLINE void recolour_row(float* __restrict rgb, const float* __restrict alpha, int width,
+                         const Transfer& transfer) {
+  constexpr int kChunk = 64;
+  float red[kChunk], green[kChunk], blue[kChunk];
+  for (int begin = 0; begin < width; begin += kChunk) {
+    const int n = std::min(kChunk, width - begin);
+    int visible = 0;
+    for (int x = 0; x < n; ++x) visible |= int(alpha[begin + x] > 0);
+    if (!visible) continue;
+    float* __restrict p = rgb + 3 * size_t(begin);
+    for (int x = 0; x < n; ++x) {
+      red[x] = p[3 * x];
+      green[x] = p[3 * x + 1];
+      blue[x] = p[3 * x + 2];
     }
-    for (int i = 0; i < 3; ++i) {
-      lms[i] =
-          fast_exp2(m[i][0] * log_lms[0] + m[i][1] * log_lms[1] + m[i][2] * log_lms[2] + shift[i]) -
-          kLabOffset;
-    }
-    for (int i = 0; i < 3; ++i) {
-      const float v = back[i][0] * lms[0] + back[i][1] * lms[1] + back[i][2] * lms[2];
-      p[i] = std::min(1.0f, std::max(0.0f, v));
+    for (int x = 0; x < n; ++x) recolour_pixel(red[x], green[x], blue[x], transfer);
+    for (int x = 0; x < n; ++x) {
+      p[3 * x] = red[x];
+      p[3 * x + 1] = green[x];
+      p[3 * x + 2] = blue[x];
     }
   }
 }
@@ -158,7 +189,7 @@ struct ColourHarmonizer::Impl {
 
 // Fills `person` and `background` (smoothed over frames); false when either has no weight.
 bool ColourHarmonizer::Impl::measure(const Matte& matte, const RgbImage& bg, int threads) {
-  const int step = std::max(1, int(std::sqrt(double(width) * height / 65536.0)));
+  const int step = std::max(1, int(std::sqrt(double(width) * height / kSamples)));
   const int sampled_rows = (height + step - 1) / step;
   rows.resize(size_t(sampled_rows));  // no allocation once sized: the count only changes with size
   const float* alpha = matte.alpha.data();
@@ -283,7 +314,8 @@ void ColourHarmonizer::apply(float strength, Matte& matte, const RgbImage& sourc
   for_row_bands_simd(height, threads, size_t(width) * 60,
                      [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
                        for (int y = begin; y < end; ++y)
-                         recolour_row(foreground + size_t(y) * width * 3, width, transfer);
+                         recolour_row(foreground + size_t(y) * width * 3,
+                                      matte.alpha.data() + size_t(y) * width, width, transfer);
                      });
 }
 

@@ -31,9 +31,10 @@ class ColourHarmonizer {
 
   // Recolours the matte's foreground towards `background` with strength S in [0, 1]: in lαβ,
   // each channel becomes (v - person mean) * (1 + S * (background dev / person dev - 1)) +
-  // person mean + S * (background mean - person mean), then back to RGB, clamped to [0, 1].
+  // person mean + S * (background mean - person mean), then back to RGB, clamped to [0, 1]
+  // (pixels in runs of zero alpha, which no output shows, may be left as they were).
   // Person statistics are weighted by alpha, the background's by 1 - alpha, on a grid of about
-  // 64k samples (every pixel of small frames); each is an exponential moving average over frames
+  // 16k samples (every pixel of small frames); each is an exponential moving average over frames
   // (weight `kKeep` for the previous value) so video does not flicker; the first frame after a
   // reset or a size change takes its own. An alpha-only matte gets its foreground from `source`
   // first. Strength 0 returns at once, touching nothing. Throws Error for a strength outside
