@@ -693,8 +693,8 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find("/control"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<script src="/app.js")"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
-  for (const char* control :
-       {"blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "background"})
+  for (const char* control : {"blur_strength", "mirror", "feather_px", "feather_mode", "shrink_px",
+                              "grow_px", "edge_low", "edge_high", "harmonize", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);
