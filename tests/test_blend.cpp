@@ -236,6 +236,14 @@ TEST(Harmonize, HalfStrengthLiesBetweenAndStatisticsSmoothOverFrames) {
   EXPECT_NEAR(harmonizer.background().mean[0], black, 1e-4);
 }
 
+TEST(Harmonize, DoesNotDependOnTheThreadCount) {
+  Scene one = make_scene(11), three = make_scene(11);
+  ColourHarmonizer first, second;
+  first.apply(0.7f, one.matte, {}, one.background_view(), 1);
+  second.apply(0.7f, three.matte, {}, three.background_view(), 3);
+  EXPECT_EQ(one.matte.foreground, three.matte.foreground);
+}
+
 TEST(Harmonize, RejectsStrengthsOutsideZeroToOne) {
   Scene scene = make_scene(10);
   ColourHarmonizer harmonizer;
