@@ -126,6 +126,44 @@ TEST(MatteShape, OutwardFeatherNeverLowersAndInwardNeverRaisesAlpha) {
   EXPECT_GT(centred.most_lowered, 0.05f);
 }
 
+// A red person (a hard disc) whose foreground outside is green: the network's guess there.
+Matte red_person_on_green() {
+  Matte matte{kWidth, kHeight, hard_disc(15), {}};
+  for (const float a : matte.alpha) {
+    for (const float c : {a > 0 ? 0.9f : 0.1f, a > 0 ? 0.1f : 0.8f, 0.1f})
+      matte.foreground.push_back(c);
+  }
+  return matte;
+}
+
+TEST(MatteShape, RaisedAlphaTakesThePersonsColourNotTheOldBackgrounds) {
+  for (const MatteFilterParams& params :
+       {MatteFilterParams{.grow_px = 3}, MatteFilterParams{.feather_px = 4},
+        MatteFilterParams{.feather_px = 4, .feather_mode = FeatherMode::outward}}) {
+    const Matte original = red_person_on_green();
+    Matte matte = original;
+    MatteFilter().apply(params, matte, {}, 2);
+    int raised = 0;
+    for (size_t i = 0; i < matte.alpha.size(); ++i) {
+      const float* fg = matte.foreground.data() + 3 * i;
+      if (matte.alpha[i] > original.alpha[i] + 0.01f) {  // less is invisible
+        ++raised;
+        ASSERT_GT(fg[0], 0.85f) << i;  // red, as inside
+        ASSERT_LT(fg[1], 0.15f) << i;
+      } else if (matte.alpha[i] <= original.alpha[i]) {
+        ASSERT_TRUE(std::equal(fg, fg + 3, original.foreground.data() + 3 * i)) << i;
+      }
+    }
+    EXPECT_GT(raised, 50);
+  }
+  // Inward feathering and shrinking raise nothing: the foreground stays as it was.
+  const Matte original = red_person_on_green();
+  Matte matte = original;
+  MatteFilter().apply({.shrink_px = 2, .feather_px = 3, .feather_mode = FeatherMode::inward}, matte,
+                      {}, 1);
+  EXPECT_EQ(matte.foreground, original.foreground);
+}
+
 TEST(MatteShape, FeatherModesParseAndRejectOtherNames) {
   EXPECT_EQ(parse_feather_mode("centred"), FeatherMode::centred);
   EXPECT_EQ(parse_feather_mode("centered"), FeatherMode::centred);

@@ -166,8 +166,7 @@ class ImageMatter {
     session_.reset();  // unrelated stills: no state carried between them
     session_.process(frame.view(), matte_);
     filter_.reset();
-    filter_.apply(filter_params_, matte_.alpha.data(), matte_.width, matte_.height,
-                  options_.engine.threads);
+    filter_.apply(filter_params_, matte_, frame.view(), options_.engine.threads);
     const int width = matte_.width, height = matte_.height, threads = options_.engine.threads;
     std::error_code ec;
     const fs::path folder = fs::path(job.output).parent_path();

@@ -60,8 +60,7 @@ RgbImage LiveCompose::orient(const RgbImage& frame) {
 
 RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double source_seconds) {
   const ptrdiff_t stride = ptrdiff_t(width_) * 3;
-  if (filter_params_.active())
-    filter_.apply(filter_params_, matte.alpha.data(), width_, height_, /*threads=*/1);
+  if (filter_params_.active()) filter_.apply(filter_params_, matte, source, /*threads=*/1);
   const RgbImage behind = background_->render(source_seconds, source, matte.alpha.data());
   harmonizer_.apply(settings_.harmonize, matte, source, behind, /*threads=*/1);
   composite_over(matte, source, behind, PixelBuffer{composite_.data(), width_, height_, 3, stride},

@@ -24,8 +24,7 @@ ComposeStage::ComposeStage(std::optional<Background> background, std::vector<Pix
 
 void ComposeStage::prepare(const FrameSlot& frame) {
   Matte& matte = *frame.matte;
-  if (blend_.matte_filter.active())
-    filter_.apply(blend_.matte_filter, matte.alpha.data(), width_, height_, 1);
+  if (blend_.matte_filter.active()) filter_.apply(blend_.matte_filter, matte, frame.view(), 1);
   const bool composites =
       std::find(layouts_.begin(), layouts_.end(), PixelLayout::rgb24) != layouts_.end();
   if (background_ && composites) {

@@ -98,8 +98,7 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
       harmonizer.reset();
     }
     session.process(frame.rgb(), matte);
-    if (options.matte_filter.active())
-      filter.apply(options.matte_filter, matte.alpha.data(), w, h, 0);
+    if (options.matte_filter.active()) filter.apply(options.matte_filter, matte, frame.rgb(), 0);
     last_processed = i;
     if (i < picks[row]) continue;
     alpha_gray8(matte, {alpha.data(), w, h, 1, w}, 0);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compose/composite.h"
+#include "compose/foreground_extension.h"
 
 namespace mattecast {
 
@@ -291,17 +292,7 @@ void ColourHarmonizer::apply(float strength, Matte& matte, const RgbImage& sourc
                             background.width, background.height));
   }
   if (pixels == 0) return;
-  if (matte.foreground.empty()) {
-    if (source.width != width || source.height != height) {
-      throw Error("harmonize: an alpha-only matte needs a source of its size");
-    }
-    matte.foreground.resize(pixels * 3);
-    for (int y = 0; y < height; ++y) {
-      const uint8_t* in = source.data + source.stride * y;
-      float* out = matte.foreground.data() + size_t(y) * width * 3;
-      for (int i = 0; i < 3 * width; ++i) out[i] = in[i] / 255.0f;
-    }
-  }
+  if (matte.foreground.empty()) fill_foreground(source, matte);
   Impl& s = *impl_;
   if (width != s.width || height != s.height) {
     s.width = width;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compose/composite.h"
+#include "compose/foreground_extension.h"
 #include "compose/matte_morphology.h"
 #include "mattecast/mattecast.h"
 
@@ -211,6 +212,7 @@ const char* feather_mode_name(FeatherMode mode) {
 struct MatteFilter::Impl {
   GaussianBlur blur;
   MatteMorphology morphology;
+  ForegroundExtension extension;
   std::vector<float> shaped;    // inward/outward feather: the shrunk or grown, blurred alpha
   std::vector<float> previous;  // the last filtered alpha, for the temporal average
   int width = 0, height = 0;
@@ -254,6 +256,14 @@ MatteFilter::MatteFilter(MatteFilter&&) noexcept = default;
 MatteFilter& MatteFilter::operator=(MatteFilter&&) noexcept = default;
 
 void MatteFilter::reset() { impl_->have_previous = false; }
+
+void MatteFilter::apply(const MatteFilterParams& params, Matte& matte, const RgbImage& source,
+                        int threads) {
+  const float reach = raised_reach_px(params);
+  if (reach > 0) impl_->extension.remember(matte);
+  apply(params, matte.alpha.data(), matte.width, matte.height, threads);
+  if (reach > 0) impl_->extension.apply(matte, source, reach, threads);
+}
 
 void MatteFilter::apply(const MatteFilterParams& params, float* alpha, int width, int height,
                         int threads) {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mattecast/mattecast.h"
+
 namespace mattecast {
 
 // Where the feather's soft band lies: centred on the edge (a plain blur of the alpha), inside the
@@ -48,6 +50,11 @@ class MatteFilter {
   // calls (reallocated only when the size changes); a size change or reset() restarts the temporal
   // smoothing. threads: as in composite.h (1: on the calling thread, no OpenMP region).
   void apply(const MatteFilterParams& params, float* alpha, int width, int height, int threads = 1);
+  // The same on a matte's alpha; where that raised alpha outside the person (grow, a centred or
+  // outward feather), the foreground is filled with nearby person colour (see
+  // foreground_extension.h; an alpha-only matte gets its foreground from `source` then).
+  void apply(const MatteFilterParams& params, Matte& matte, const RgbImage& source,
+             int threads = 1);
   void reset();
 
  private:
