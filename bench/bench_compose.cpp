@@ -2,12 +2,14 @@
 // composites on its own thread beside the network). Run with --benchmark_filter=Compositing.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/harmonize.h"
 #include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 
@@ -122,6 +124,44 @@ void BM_CompositingFeather(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompositingFeather)->Apply(sizes);
+
+// Growing the alpha by 3.5 px (separable max filter, fractional radius).
+void BM_CompositingGrow(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  MatteFilter filter;
+  std::vector<float> alpha = f.matte.alpha;
+  for (auto _ : state) {
+    filter.apply({.grow_px = 3.5f}, alpha.data(), f.width, f.height, 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingGrow)->Apply(sizes);
+
+// Feathering outward by 4 px on a matte: a 4 px grow, the blur, the max with the alpha, then the
+// raised alpha's foreground filled with the person's colour (a 4-channel blur).
+void BM_CompositingFeatherOutward(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  MatteFilter filter;
+  const std::vector<float> alpha = f.matte.alpha;
+  for (auto _ : state) {
+    std::copy(alpha.begin(), alpha.end(), f.matte.alpha.begin());  // the same edge every time
+    filter.apply({.feather_px = 4, .feather_mode = FeatherMode::outward}, f.matte, f.source_view(),
+                 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingFeatherOutward)->Apply(sizes);
+
+// Colour harmonisation at strength 0.5: statistics on the sample grid, then every pixel recoloured.
+void BM_CompositingHarmonize(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  ColourHarmonizer harmonizer;
+  for (auto _ : state) {
+    harmonizer.apply(0.5f, f.matte, f.source_view(), f.background_view(), 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingHarmonize)->Apply(sizes);
 
 }  // namespace
 }  // namespace mattecast

@@ -355,6 +355,23 @@ TEST(LiveSettings, StoreAppliesPartialUpdatesAndBumpsTheVersion) {
   EXPECT_EQ(store.version(), 4u);
 }
 
+TEST(LiveSettings, BlendSettingsApplyLiveAndReachTheMatteFilter) {
+  SettingsStore store({}, fake_validator);
+  const SettingsUpdate u = store.apply_json(
+      R"({"feather_mode": "outward", "shrink_px": 1.5, "grow_px": 2, "harmonize": 0.4})");
+  ASSERT_TRUE(u.ok) << u.error;
+  const LiveSettings s = store.get().settings;
+  EXPECT_EQ(s.feather_mode, FeatherMode::outward);
+  EXPECT_FLOAT_EQ(s.harmonize, 0.4f);
+  EXPECT_EQ(s.matte_filter().feather_mode, FeatherMode::outward);
+  EXPECT_FLOAT_EQ(s.matte_filter().shrink_px, 1.5f);
+  EXPECT_FLOAT_EQ(s.matte_filter().grow_px, 2.0f);
+  const json j = json::parse(u.settings_json);
+  EXPECT_EQ(j["feather_mode"], "outward");
+  EXPECT_EQ(j["harmonize"], 0.4);
+  EXPECT_EQ(j["grow_px"], 2);
+}
+
 TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
   SettingsStore store({}, fake_validator);
   const LiveSettings before = store.get().settings;
@@ -377,6 +394,12 @@ TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
       {R"({"edge_low": 0.6, "edge_high": 0.4})", "edge_low"},
       {R"({"edge_low": 1})", "edge_low"},  // not below the current edge_high (1)
       {R"({"temporal": 0.96})", "temporal"},
+      {R"({"harmonize": 1.5})", "harmonize"},
+      {R"({"harmonize": -0.1})", "harmonize"},
+      {R"({"shrink_px": -1})", "shrink_px"},
+      {R"({"grow_px": 51})", "grow_px"},
+      {R"({"feather_mode": "sideways"})", "feather_mode"},
+      {R"({"feather_mode": 1})", "feather_mode"},
       {R"({"mirror": "yes"})", "mirror"},
       {R"({"mirror": 1})", "mirror"},
       {R"({"background": 5})", "background"},
@@ -670,8 +693,8 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find("/control"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<script src="/app.js")"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
-  for (const char* control :
-       {"blur_strength", "mirror", "feather_px", "edge_low", "edge_high", "background"})
+  for (const char* control : {"blur_strength", "mirror", "feather_px", "feather_mode", "shrink_px",
+                              "grow_px", "edge_low", "edge_high", "harmonize", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);

@@ -16,6 +16,8 @@
 #include "commands.h"
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/harmonize.h"
+#include "compose/matte_filter.h"
 #include "io/frame_list.h"
 #include "io/image.h"
 #include "mattecast/mattecast.h"
@@ -34,6 +36,7 @@ struct ImagesOptions {
   bool recursive = false;
   bool force = false;
   bool quiet = false;
+  BlendOptions blend;
 };
 
 void warn(const std::string& message) { fmt::print(stderr, "mattecast: warning: {}\n", message); }
@@ -151,6 +154,7 @@ class ImageMatter {
   ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
       : options_(options),
         spec_(background),
+        filter_params_(matte_filter_params(options.blend)),
         model_(load_model(options.engine)),
         session_(model_, session_params(options.engine, *model_)) {}
 
@@ -162,6 +166,8 @@ class ImageMatter {
     const RgbFrame frame = read_image(job.input);
     session_.reset();  // unrelated stills: no state carried between them
     session_.process(frame.view(), matte_);
+    filter_.reset();
+    filter_.apply(filter_params_, matte_, frame.view(), options_.engine.threads);
     const int width = matte_.width, height = matte_.height, threads = options_.engine.threads;
     std::error_code ec;
     const fs::path folder = fs::path(job.output).parent_path();
@@ -184,6 +190,8 @@ class ImageMatter {
       background_height_ = height;
     }
     const RgbImage behind = background_->render(0, frame.view(), matte_.alpha.data());
+    harmonizer_.reset();
+    harmonizer_.apply(options_.blend.harmonize, matte_, frame.view(), behind, threads);
     pixels_.resize(size_t(width) * height * 3);
     composite_over(matte_, frame.view(), behind,
                    {pixels_.data(), width, height, 3, ptrdiff_t(width) * 3}, threads);
@@ -195,6 +203,9 @@ class ImageMatter {
  private:
   const ImagesOptions& options_;
   BackgroundSpec spec_;
+  MatteFilterParams filter_params_;
+  MatteFilter filter_;
+  ColourHarmonizer harmonizer_;
   std::shared_ptr<const Model> model_;
   Session session_;
   Matte matte_;
@@ -210,6 +221,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 void run_images(const ImagesOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   // Wrong settings fail before the model loads.
+  matte_filter_params(o.blend);
   const BackgroundSpec background = parse_background(o.background);
   if (background.kind == BackgroundSpec::Kind::video) {
     throw Error(
@@ -264,6 +276,7 @@ void add_images_command(CLI::App& app) {
   command->add_option("--background", options->background,
                       "transparent (default: RGBA cut-outs), a colour (green, white, #RRGGBB, "
                       "...), blur[:STRENGTH] or a picture file: RGB composites");
+  add_blend_options(*command, options->blend, /*with_temporal=*/false);
   command->add_flag("--recursive", options->recursive, "Include the subfolders of input folders");
   command->add_flag("--force", options->force, "Overwrite existing outputs");
   command->add_flag("-q,--quiet", options->quiet, "No line per image (the summary stays)");

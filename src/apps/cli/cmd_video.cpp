@@ -23,6 +23,7 @@ struct VideoOptions {
   bool preview_only = false;
   bool quiet = false;
   std::string progress = "auto";
+  BlendOptions blend;
 };
 
 Rational rate_from(double fps) {
@@ -88,6 +89,8 @@ void run_video(VideoOptions& o) {
   VideoJobOptions& job = o.job;
   const float ratio = parse_ratio(o.ratio_text);
   job.image_rate = rate_from(o.image_fps);
+  job.matte_filter = matte_filter_params(o.blend);
+  job.harmonize = o.blend.harmonize;
   job.audio = !o.no_audio;
   if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
 
@@ -142,6 +145,7 @@ void add_video_command(CLI::App& app) {
   command->add_option("--background", o->job.background,
                       "green (default), a colour (#RRGGBB or a name), an image, a video (looped), "
                       "blur[:STRENGTH] or transparent");
+  add_blend_options(*command, o->blend, /*with_temporal=*/true);
   command->add_option("--downsample-ratio,--ratio", o->ratio_text,
                       "Network input scale: auto (longer side 512 px) or a value in (0, 1]");
   command->add_option("--crf", o->job.crf, "H.264/VP9 quality (lower is better; default 18 / 30)")

@@ -26,6 +26,7 @@ struct WebcamOptions {
   std::string size = "1280x720";
   std::string background = "blur";
   float blur = kDefaultBlurStrength;
+  BlendOptions blend;
   bool list_devices = false;
   bool quiet = false;
 };
@@ -79,6 +80,18 @@ void print_summary(const LiveJobReport& report) {
   for (const auto& output : report.outputs) fmt::print(stderr, "mattecast: wrote {}\n", output);
 }
 
+void apply_blend(const BlendOptions& blend, LiveSettings& settings) {
+  const MatteFilterParams filter = matte_filter_params(blend);
+  settings.feather_px = filter.feather_px;
+  settings.feather_mode = filter.feather_mode;
+  settings.shrink_px = filter.shrink_px;
+  settings.grow_px = filter.grow_px;
+  settings.edge_low = filter.edge_low;
+  settings.edge_high = filter.edge_high;
+  settings.temporal = filter.temporal;
+  settings.harmonize = blend.harmonize;
+}
+
 void run_webcam(WebcamOptions& o, const CLI::App& command) {
   if (o.list_devices) {
     fmt::print("{}", format_device_list(list_devices()));
@@ -88,6 +101,7 @@ void run_webcam(WebcamOptions& o, const CLI::App& command) {
   LiveJobOptions& job = o.job;
   parse_size(o.size, job.width, job.height);
   apply_background(o, command.count("--blur") > 0, job.settings);
+  apply_blend(o.blend, job.settings);
   if (job.preview_port < -1) throw Error("--preview-port: expected 0..65535");
   check_live_job_options(job);  // everything that can be checked before the model loads
   if (!is_camera_input(job.input)) {
@@ -160,15 +174,7 @@ void add_webcam_command(CLI::App& app) {
   command->add_option("--blur", o->blur, "Blur strength (0, 100]: sigma in px of a 720-line frame")
       ->capture_default_str();
   command->add_flag("--mirror", job.settings.mirror, "Flip left-right (a mirror view)");
-  command->add_option("--feather", job.settings.feather_px,
-                      "Soften the matte's edge by PX (0..50)");
-  command->add_option("--edge-low", job.settings.edge_low,
-                      "Smooth-step edge: alpha <= LOW becomes 0 (0..1, default 0)");
-  command->add_option("--edge-high", job.settings.edge_high,
-                      "Smooth-step edge: alpha >= HIGH becomes 1 (0..1, default 1)");
-  command->add_option(
-      "--temporal", job.settings.temporal,
-      "Temporal smoothing of the matte: weight of the previous frame (0..0.95, default 0)");
+  add_blend_options(*command, o->blend, /*with_temporal=*/true);
   command
       ->add_option("--preview-port", job.preview_port,
                    "Serve a preview page (stream, stats, controls) on this port (0: any free one)")

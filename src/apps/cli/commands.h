@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast::cli {
@@ -29,6 +30,22 @@ struct EngineOptions {
 };
 // `with_ratio` false: the command parses its own --downsample-ratio (e.g. accepting "auto").
 void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio = true);
+
+// The compositing options `video`, `images` and `webcam` share: edge shaping and colour.
+struct BlendOptions {
+  float feather_px = 0;
+  std::string feather_mode = "centred";
+  float shrink_px = 0;
+  float grow_px = 0;
+  float edge_low = 0;
+  float edge_high = 1;
+  float temporal = 0;
+  float harmonize = 0;
+};
+// `with_temporal` false: no --temporal (single images have no time).
+void add_blend_options(CLI::App& command, BlendOptions& options, bool with_temporal);
+// The matte filter the options ask for; throws UsageError naming a bad option (exit status 2).
+MatteFilterParams matte_filter_params(const BlendOptions& options);
 
 // A job stopped by Ctrl-C / SIGTERM: the CLI exits with status 130.
 struct Interrupted : Error {

@@ -42,7 +42,10 @@ bool LiveCompose::apply(const LiveSettings& next, bool first) {
     }
   }
   const bool mirror_changed = !first && next.mirror != settings_.mirror;
-  if (mirror_changed) filter_.reset();
+  if (mirror_changed) {
+    filter_.reset();
+    harmonizer_.reset();
+  }
   filter_params_ = next.matte_filter();
   settings_ = next;
   return mirror_changed;
@@ -57,9 +60,9 @@ RgbImage LiveCompose::orient(const RgbImage& frame) {
 
 RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double source_seconds) {
   const ptrdiff_t stride = ptrdiff_t(width_) * 3;
-  if (filter_params_.active())
-    filter_.apply(filter_params_, matte.alpha.data(), width_, height_, /*threads=*/1);
+  if (filter_params_.active()) filter_.apply(filter_params_, matte, source, /*threads=*/1);
   const RgbImage behind = background_->render(source_seconds, source, matte.alpha.data());
+  harmonizer_.apply(settings_.harmonize, matte, source, behind, /*threads=*/1);
   composite_over(matte, source, behind, PixelBuffer{composite_.data(), width_, height_, 3, stride},
                  /*threads=*/1);
   return {composite_.data(), width_, height_, stride};

@@ -1,6 +1,7 @@
 // Compose stage of the live job, with the mirror flip before matting (the "convert" stage): the
-// settings changed live from the preview page (background, mirror, matte filter), then per frame
-// the matte filter, the background and the composite, into buffers sized once.
+// settings changed live from the preview page (background, mirror, matte filter, harmonisation),
+// then per frame the matte filter, the background, the colour harmonisation and the composite,
+// into buffers sized once.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "compose/background.h"
+#include "compose/harmonize.h"
 #include "compose/matte_filter.h"
 #include "live/live_settings.h"
 #include "mattecast/mattecast.h"
@@ -27,8 +29,8 @@ class LiveCompose {
 
   // The frame as the network should see it: mirrored when the settings say so.
   RgbImage orient(const RgbImage& frame);
-  // The composite of `source` (orient()'s) over the background; `matte`'s alpha is filtered in
-  // place. Valid until the next call.
+  // The composite of `source` (orient()'s) over the background; `matte`'s alpha is filtered and
+  // its foreground harmonised in place. Valid until the next call.
   RgbImage compose(Matte& matte, const RgbImage& source, double source_seconds);
 
  private:
@@ -38,6 +40,7 @@ class LiveCompose {
   std::unique_ptr<Background> background_;
   MatteFilter filter_;
   MatteFilterParams filter_params_;
+  ColourHarmonizer harmonizer_;
   std::vector<uint8_t> mirrored_;
   std::vector<uint8_t> composite_;
 };

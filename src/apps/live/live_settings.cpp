@@ -46,6 +46,7 @@ constexpr Range kBlurRange{0, 100, true};
 constexpr Range kFeatherRange{0, 50, false};
 constexpr Range kEdgeRange{0, 1, false};
 constexpr Range kTemporalRange{0, 0.95, false};
+constexpr Range kHarmonizeRange{0, 1, false};
 
 void check_range(const char* field, double value, Range range) {
   const bool ok = std::isfinite(value) &&
@@ -83,13 +84,24 @@ void check_background(const std::string& background, const BackgroundValidator& 
   }
 }
 
-constexpr const char* kFields[] = {"background", "blur_strength", "mirror",  "feather_px",
-                                   "edge_low",   "edge_high",     "temporal"};
+constexpr const char* kFields[] = {"background",   "blur_strength", "mirror",   "feather_px",
+                                   "feather_mode", "shrink_px",     "grow_px",  "edge_low",
+                                   "edge_high",    "temporal",      "harmonize"};
 
 double number_field(const char* field, const json& value) {
   if (!value.is_number())
     throw Error(fmt::format("{}: must be a number, not {}", field, value.type_name()));
   return value.get<double>();
+}
+
+FeatherMode feather_mode_field(const json& value) {
+  if (!value.is_string())
+    throw Error(fmt::format("feather_mode: must be a string, not {}", value.type_name()));
+  const auto mode = parse_feather_mode(lower_trimmed(value.get<std::string>()));
+  if (!mode)
+    throw Error(fmt::format("feather_mode: '{}' is not inward, outward or centred",
+                            value.get<std::string>()));
+  return *mode;
 }
 
 // Strips nlohmann's "[json.exception.parse_error.101] " prefix from its messages.
@@ -112,6 +124,9 @@ std::string LiveSettings::background_spec() const {
 MatteFilterParams LiveSettings::matte_filter() const {
   MatteFilterParams params;
   params.feather_px = feather_px;
+  params.feather_mode = feather_mode;
+  params.shrink_px = shrink_px;
+  params.grow_px = grow_px;
   params.edge_low = edge_low;
   params.edge_high = edge_high;
   params.temporal = temporal;
@@ -124,21 +139,28 @@ std::string LiveSettings::to_json() const {
   j["blur_strength"] = tidy(blur_strength);
   j["mirror"] = mirror;
   j["feather_px"] = tidy(feather_px);
+  j["feather_mode"] = feather_mode_name(feather_mode);
+  j["shrink_px"] = tidy(shrink_px);
+  j["grow_px"] = tidy(grow_px);
   j["edge_low"] = tidy(edge_low);
   j["edge_high"] = tidy(edge_high);
   j["temporal"] = tidy(temporal);
+  j["harmonize"] = tidy(harmonize);
   return j.dump();
 }
 
 void validate_live_settings(const LiveSettings& s, const BackgroundValidator& validate_background) {
   check_range("blur_strength", s.blur_strength, kBlurRange);
   check_range("feather_px", s.feather_px, kFeatherRange);
+  check_range("shrink_px", s.shrink_px, kFeatherRange);
+  check_range("grow_px", s.grow_px, kFeatherRange);
   check_range("edge_low", s.edge_low, kEdgeRange);
   check_range("edge_high", s.edge_high, kEdgeRange);
   if (!(s.edge_low < s.edge_high))
     throw Error(fmt::format("edge_low: must be less than edge_high ({} >= {})", tidy(s.edge_low),
                             tidy(s.edge_high)));
   check_range("temporal", s.temporal, kTemporalRange);
+  check_range("harmonize", s.harmonize, kHarmonizeRange);
   check_background(s.background, validate_background);
 }
 
@@ -213,9 +235,14 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
     };
     number("blur_strength", next.blur_strength, kBlurRange);
     number("feather_px", next.feather_px, kFeatherRange);
+    number("shrink_px", next.shrink_px, kFeatherRange);
+    number("grow_px", next.grow_px, kFeatherRange);
     number("edge_low", next.edge_low, kEdgeRange);
     number("edge_high", next.edge_high, kEdgeRange);
     number("temporal", next.temporal, kTemporalRange);
+    number("harmonize", next.harmonize, kHarmonizeRange);
+    if (request.contains("feather_mode"))
+      next.feather_mode = feather_mode_field(request["feather_mode"]);
     if (blur_from_background) {
       const float strength = static_cast<float>(*blur_from_background);
       if (request.contains("blur_strength") && next.blur_strength != strength)

@@ -1,7 +1,8 @@
 // Compose stage: each output's picture of a matted frame, on the output thread: the composite
-// over the background, the foreground with its alpha, or the alpha as gray. The background is
-// rendered once per frame for every output that needs it; each output's picture buffer is reused
-// from frame to frame.
+// over the background, the foreground with its alpha, or the alpha as gray. Once per frame,
+// before any output, the matte filter shapes the alpha, the background is rendered and the
+// foreground harmonised towards it, so every output shows the same matte; each output's picture
+// buffer is reused from frame to frame.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,8 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/harmonize.h"
+#include "compose/matte_filter.h"
 #include "offline/pipeline.h"
 #include "offline/video_job.h"
 #include "video/video_writer.h"
@@ -20,12 +23,17 @@ namespace mattecast {
 // one is given (nullopt: none needed). Throws Error for a bad background.
 std::optional<Background> open_background(const VideoJobOptions& options, int width, int height);
 
+struct BlendSettings {
+  MatteFilterParams matte_filter;
+  float harmonize = 0;  // needs a background (none: no effect)
+};
+
 class ComposeStage {
  public:
   // One picture per output, in the output's layout: rgb24 (the composite, over `background`),
   // rgba (the foreground), gray8 or gray16 (the alpha).
   ComposeStage(std::optional<Background> background, std::vector<PixelLayout> layouts, int width,
-               int height);
+               int height, BlendSettings blend = {});
 
   // Output `output`'s picture of `frame`, valid until the next call for that output.
   PixelBuffer compose(size_t output, const FrameSlot& frame);
@@ -36,8 +44,13 @@ class ComposeStage {
   std::vector<PixelLayout> layouts_;
   int width_, height_;
   std::vector<std::vector<uint8_t>> pictures_;
-  int64_t behind_index_ = -1;  // the frame `behind_` was rendered for
+  BlendSettings blend_;
+  MatteFilter filter_;
+  ColourHarmonizer harmonizer_;
+  int64_t prepared_index_ = -1;  // the frame filtered, harmonised and `behind_` rendered for
   RgbImage behind_;
+
+  void prepare(const FrameSlot& frame);
   double busy_ms_ = 0;
 };
 

@@ -8,6 +8,8 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/harmonize.h"
+#include "compose/matte_filter.h"
 #include "io/image.h"
 #include "video/video_reader.h"
 
@@ -82,14 +84,21 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
   if (background.transparent()) checkerboard(behind_checker, w, h);
 
   Matte matte;
+  MatteFilter filter;
+  ColourHarmonizer harmonizer;
   VideoFrame frame;
   size_t row = 0;
   int64_t last_processed = -2;
   while (row < picks.size() && reader.read(frame)) {
     const int64_t i = frame.index;
     if (i < picks[row] - sheet.warmup_frames) continue;
-    if (i != last_processed + 1) session.reset();  // a new window: start from a fresh state
+    if (i != last_processed + 1) {  // a new window: start from a fresh state
+      session.reset();
+      filter.reset();
+      harmonizer.reset();
+    }
     session.process(frame.rgb(), matte);
+    if (options.matte_filter.active()) filter.apply(options.matte_filter, matte, frame.rgb(), 0);
     last_processed = i;
     if (i < picks[row]) continue;
     alpha_gray8(matte, {alpha.data(), w, h, 1, w}, 0);
@@ -97,6 +106,8 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
         background.transparent()
             ? RgbImage{behind_checker.data(), w, h, ptrdiff_t(w) * 3}
             : background.render(frame.seconds(), frame.rgb(), matte.alpha.data());
+    if (!background.transparent())
+      harmonizer.apply(options.harmonize, matte, frame.rgb(), behind, 0);
     composite_over(matte, frame.rgb(), behind, {composite.data(), w, h, 3, ptrdiff_t(w) * 3}, 0);
     const int y0 = int(row) * cell_h;
     const ptrdiff_t stride = ptrdiff_t(sheet_w) * 3;

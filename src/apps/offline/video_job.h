@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 #include "video/video_reader.h"
 
@@ -37,7 +38,9 @@ struct VideoJobOptions {
   bool scene_reset = false;  // reset the recurrent state at detected hard cuts
   bool audio = true;         // carry the input's audio into video outputs
   bool overwrite = false;
-  Rational image_rate{25, 1};  // frame rate given to image sequence inputs
+  Rational image_rate{25, 1};      // frame rate given to image sequence inputs
+  MatteFilterParams matte_filter;  // applied to each frame's alpha before every output
+  float harmonize = 0;             // colour transfer towards the background (see harmonize.h)
 };
 
 struct VideoJobProgress {

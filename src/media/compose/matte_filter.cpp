@@ -8,9 +8,12 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "compose/composite.h"
+#include "compose/foreground_extension.h"
+#include "compose/matte_morphology.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast {
@@ -187,12 +190,65 @@ void GaussianBlur::apply(float* data, int width, int height, int channels, float
   }
 }
 
+std::optional<FeatherMode> parse_feather_mode(std::string_view text) {
+  if (text == "centred" || text == "centered") return FeatherMode::centred;
+  if (text == "inward") return FeatherMode::inward;
+  if (text == "outward") return FeatherMode::outward;
+  return std::nullopt;
+}
+
+const char* feather_mode_name(FeatherMode mode) {
+  switch (mode) {
+    case FeatherMode::inward:
+      return "inward";
+    case FeatherMode::outward:
+      return "outward";
+    case FeatherMode::centred:
+      break;
+  }
+  return "centred";
+}
+
 struct MatteFilter::Impl {
   GaussianBlur blur;
+  MatteMorphology morphology;
+  ForegroundExtension extension;
+  std::vector<float> shaped;    // inward/outward feather: the shrunk or grown, blurred alpha
   std::vector<float> previous;  // the last filtered alpha, for the temporal average
   int width = 0, height = 0;
   bool have_previous = false;
+
+  void feather(const MatteFilterParams& params, float* alpha, int threads);
 };
+
+// Centred: a blur. Inward (outward): the blur of the alpha shrunk (grown) by feather_px, whose
+// soft band then lies inside (outside) the edge, combined with min (max) so that the person never
+// gains (loses) alpha.
+void MatteFilter::Impl::feather(const MatteFilterParams& params, float* alpha, int threads) {
+  const float sigma = params.feather_px / 2;
+  if (params.feather_mode == FeatherMode::centred) {
+    blur.apply(alpha, width, height, 1, sigma, threads);
+    return;
+  }
+  const size_t count = size_t(width) * height;
+  if (shaped.size() < count) shaped.resize(count);
+  float* soft = shaped.data();
+  std::copy(alpha, alpha + count, soft);
+  const bool outward = params.feather_mode == FeatherMode::outward;
+  morphology.apply(soft, width, height, params.feather_px, outward, threads);
+  blur.apply(soft, width, height, 1, sigma, threads);
+  for_row_bands_simd(height, threads, size_t(width) * 2,
+                     [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
+                       float* __restrict a = alpha + size_t(begin) * width;
+                       const float* __restrict b = soft + size_t(begin) * width;
+                       const size_t n = size_t(end - begin) * width;
+                       if (outward) {
+                         for (size_t i = 0; i < n; ++i) a[i] = std::max(a[i], b[i]);
+                       } else {
+                         for (size_t i = 0; i < n; ++i) a[i] = std::min(a[i], b[i]);
+                       }
+                     });
+}
 
 MatteFilter::MatteFilter() : impl_(std::make_unique<Impl>()) {}
 MatteFilter::~MatteFilter() = default;
@@ -201,11 +257,22 @@ MatteFilter& MatteFilter::operator=(MatteFilter&&) noexcept = default;
 
 void MatteFilter::reset() { impl_->have_previous = false; }
 
+void MatteFilter::apply(const MatteFilterParams& params, Matte& matte, const RgbImage& source,
+                        int threads) {
+  const float reach = raised_reach_px(params);
+  if (reach > 0) impl_->extension.remember(matte);
+  apply(params, matte.alpha.data(), matte.width, matte.height, threads);
+  if (reach > 0) impl_->extension.apply(matte, source, reach, threads);
+}
+
 void MatteFilter::apply(const MatteFilterParams& params, float* alpha, int width, int height,
                         int threads) {
-  if (!(params.feather_px >= 0) || !std::isfinite(params.feather_px)) {
-    throw Error(
-        fmt::format("matte filter: feather {} px is not a non-negative number", params.feather_px));
+  for (const auto& [name, px] :
+       {std::pair{"shrink", params.shrink_px}, std::pair{"grow", params.grow_px},
+        std::pair{"feather", params.feather_px}}) {
+    if (!(px >= 0) || !std::isfinite(px)) {
+      throw Error(fmt::format("matte filter: {} {} px is not a non-negative number", name, px));
+    }
   }
   if (!(params.edge_low >= 0 && params.edge_high <= 1 && params.edge_low < params.edge_high)) {
     throw Error(fmt::format("matte filter: edges {} and {} are not 0 <= low < high <= 1",
@@ -223,7 +290,10 @@ void MatteFilter::apply(const MatteFilterParams& params, float* alpha, int width
   if (!params.active() || width <= 0 || height <= 0) return;
   const size_t count = size_t(width) * height;
 
-  if (params.feather_px > 0) s.blur.apply(alpha, width, height, 1, params.feather_px / 2, threads);
+  if (params.shrink_px > 0)
+    s.morphology.apply(alpha, width, height, params.shrink_px, false, threads);
+  if (params.grow_px > 0) s.morphology.apply(alpha, width, height, params.grow_px, true, threads);
+  if (params.feather_px > 0) s.feather(params, alpha, threads);
 
   if (params.edge_low > 0 || params.edge_high < 1) {
     const float low = params.edge_low, scale = 1.0f / (params.edge_high - params.edge_low);

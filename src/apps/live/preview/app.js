@@ -2,7 +2,8 @@
 // as JSON, polls /stats every second, and reconnects the stream when it drops.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const ranges = ["blur_strength", "feather_px", "edge_low", "edge_high", "temporal"];
+const ranges = ["blur_strength", "feather_px", "shrink_px", "grow_px", "edge_low", "edge_high",
+                "temporal", "harmonize"];
 const presets = ["blur", "green", "blue", "black", "white", "gray"];
 
 function show(s) {
@@ -11,6 +12,7 @@ function show(s) {
     $(k).nextElementSibling.value = s[k];
   }
   $("mirror").checked = !!s.mirror;
+  $("feather_mode").value = s.feather_mode;
   const bg = String(s.background);
   if (presets.includes(bg.toLowerCase())) {
     $("background").value = bg.toLowerCase();
@@ -54,6 +56,7 @@ for (const k of ranges) {
   $(k).addEventListener("change", (e) => send({[k]: parseFloat(e.target.value)}));
 }
 $("mirror").addEventListener("change", (e) => send({mirror: e.target.checked}));
+$("feather_mode").addEventListener("change", (e) => send({feather_mode: e.target.value}));
 $("background").addEventListener("change", (e) => {
   if (e.target.value !== "custom") send({background: e.target.value});
   else $("background_custom").focus();
