@@ -10,6 +10,7 @@
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/harmonize.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 
@@ -162,6 +163,18 @@ void BM_CompositingHarmonize(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompositingHarmonize)->Apply(sizes);
+
+// Light wrap of 8 px over the composite (grid blurs, then the band's blend), on one thread.
+void BM_CompositingLightWrap(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  LightWrap wrap;
+  const PixelBuffer out{f.out.data(), f.width, f.height, 3, ptrdiff_t(f.width) * 3};
+  for (auto _ : state) {
+    wrap.apply(8, f.matte, f.background_view(), out, 1);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingLightWrap)->Apply(sizes);
 
 }  // namespace
 }  // namespace mattecast

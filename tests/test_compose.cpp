@@ -19,6 +19,7 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "io/image.h"
 #include "mattecast/mattecast.h"
@@ -753,6 +754,67 @@ TEST(BlurBackground, UniformStaysUniformAndThreadsAgree) {
     for (int y = 0; y < h; ++y)
       ASSERT_EQ(0, std::memcmp(a.data + a.stride * y, b.data + b.stride * y, size_t(w) * 3)) << y;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Light wrap
+
+// A red disk person composited over blue, then wrapped by 8 px: the background's blue reaches
+// about half way into the red at the edge, fading with depth; nothing changes outside the person
+// or deep inside it; 0 px changes nothing at all.
+TEST(LightWrap, BleedsTheBackgroundOverTheEdgeOnly) {
+  for (const auto [w, h] : {std::pair{640, 360}, std::pair{300, 500}}) {
+    SCOPED_TRACE(fmt::format("{}x{}", w, h));
+    const double radius = std::min(w, h) / 4.0;
+    const Scene scene = red_disk_on_blue(w, h, radius);
+    Matte matte;
+    matte.width = w, matte.height = h, matte.alpha = scene.alpha;
+    Picture blue(w, h), out(w, h);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const uint8_t b[3] = {0, 0, 255};
+        std::memcpy(blue.row(y) + 3 * x, b, 3);
+        std::memcpy(out.row(y) + 3 * x, scene.source.row(y) + 3 * x, 3);  // the composite
+      }
+    const PixelBuffer buffer{out.pixels.data(), w, h, 3, out.stride};
+    LightWrap wrap;
+    const std::vector<uint8_t> before = out.pixels;
+    wrap.apply(0, matte, blue.view(), buffer);
+    EXPECT_EQ(out.pixels, before);
+
+    wrap.apply(8, matte, blue.view(), buffer, 2);
+    int inner_edge_blue = 255, deep_blue = 0, outside_changed = 0, previous = 256;
+    bool fades = true;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const double depth = radius - std::hypot(x - w / 2.0, y - h / 2.0);  // > 0 inside
+        const uint8_t* p = out.row(y) + 3 * x;
+        if (depth < 0) outside_changed += p[0] != 0 || p[1] != 0 || p[2] != 255;
+        if (depth > 0 && depth < 1.5) inner_edge_blue = std::min(inner_edge_blue, int(p[2]));
+        if (depth > 24) deep_blue = std::max(deep_blue, int(p[2]));
+      }
+    for (int x = w / 2 + int(radius) - 1; x > w / 2 + int(radius) - 20; --x) {  // inwards
+      const int blue_here = out.row(h / 2)[3 * x + 2];
+      fades = fades && blue_here <= previous;
+      previous = blue_here;
+    }
+    EXPECT_EQ(outside_changed, 0);
+    EXPECT_GE(inner_edge_blue, 80);  // about half of 255 at the edge
+    EXPECT_LE(inner_edge_blue, 200);
+    EXPECT_LE(deep_blue, 1);
+    EXPECT_TRUE(fades);
+  }
+}
+
+TEST(LightWrap, RefusesBadWidthsAndSizes) {
+  Matte matte;
+  matte.width = 8, matte.height = 6, matte.alpha.assign(48, 1.0f);
+  Picture bg(8, 6), out(8, 6), small(4, 6);
+  LightWrap wrap;
+  const PixelBuffer buffer{out.pixels.data(), 8, 6, 3, out.stride};
+  EXPECT_THROW(wrap.apply(-1, matte, bg.view(), buffer), Error);
+  EXPECT_THROW(wrap.apply(std::numeric_limits<float>::infinity(), matte, bg.view(), buffer), Error);
+  EXPECT_THROW(wrap.apply(4, matte, small.view(), buffer), Error);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -358,7 +358,8 @@ TEST(LiveSettings, StoreAppliesPartialUpdatesAndBumpsTheVersion) {
 TEST(LiveSettings, BlendSettingsApplyLiveAndReachTheMatteFilter) {
   SettingsStore store({}, fake_validator);
   const SettingsUpdate u = store.apply_json(
-      R"({"feather_mode": "outward", "shrink_px": 1.5, "grow_px": 2, "harmonize": 0.4})");
+      R"({"feather_mode": "outward", "shrink_px": 1.5, "grow_px": 2, "harmonize": 0.4,
+          "light_wrap_px": 8})");
   ASSERT_TRUE(u.ok) << u.error;
   const LiveSettings s = store.get().settings;
   EXPECT_EQ(s.feather_mode, FeatherMode::outward);
@@ -370,6 +371,8 @@ TEST(LiveSettings, BlendSettingsApplyLiveAndReachTheMatteFilter) {
   EXPECT_EQ(j["feather_mode"], "outward");
   EXPECT_EQ(j["harmonize"], 0.4);
   EXPECT_EQ(j["grow_px"], 2);
+  EXPECT_EQ(j["light_wrap_px"], 8);
+  EXPECT_FLOAT_EQ(s.light_wrap_px, 8.0f);
 }
 
 TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
@@ -398,6 +401,8 @@ TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
       {R"({"harmonize": -0.1})", "harmonize"},
       {R"({"shrink_px": -1})", "shrink_px"},
       {R"({"grow_px": 51})", "grow_px"},
+      {R"({"light_wrap_px": -2})", "light_wrap_px"},
+      {R"({"light_wrap_px": 51})", "light_wrap_px"},
       {R"({"feather_mode": "sideways"})", "feather_mode"},
       {R"({"feather_mode": 1})", "feather_mode"},
       {R"({"mirror": "yes"})", "mirror"},
@@ -693,8 +698,9 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find("/control"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<script src="/app.js")"), std::string::npos);
   EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
-  for (const char* control : {"blur_strength", "mirror", "feather_px", "feather_mode", "shrink_px",
-                              "grow_px", "edge_low", "edge_high", "harmonize", "background"})
+  for (const char* control :
+       {"blur_strength", "mirror", "feather_px", "feather_mode", "shrink_px", "grow_px", "edge_low",
+        "edge_high", "harmonize", "light_wrap_px", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);

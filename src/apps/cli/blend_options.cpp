@@ -39,6 +39,9 @@ void add_blend_options(CLI::App& command, BlendOptions& options, bool with_tempo
   command.add_option("--harmonize", options.harmonize,
                      "Move the person's colours towards the background's (0..1: Reinhard colour "
                      "transfer strength; default 0, off)");
+  command.add_option("--light-wrap", options.light_wrap_px,
+                     "Let the background's light bleed over the person's edge by PX (0..50; "
+                     "default 0, off)");
 }
 
 MatteFilterParams matte_filter_params(const BlendOptions& options) {
@@ -52,6 +55,7 @@ MatteFilterParams matte_filter_params(const BlendOptions& options) {
                                  options.edge_high));
   check_range("--temporal", options.temporal, 0, 0.95f);
   check_range("--harmonize", options.harmonize, 0, 1);
+  check_range("--light-wrap", options.light_wrap_px, 0, kMaxEdgePx);
   const auto mode = parse_feather_mode(options.feather_mode);
   if (!mode)
     throw UsageError(fmt::format("--feather-mode '{}': expected inward, outward or centred",

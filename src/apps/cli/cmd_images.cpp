@@ -17,6 +17,7 @@
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/harmonize.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "io/frame_list.h"
 #include "io/image.h"
@@ -193,8 +194,9 @@ class ImageMatter {
     harmonizer_.reset();
     harmonizer_.apply(options_.blend.harmonize, matte_, frame.view(), behind, threads);
     pixels_.resize(size_t(width) * height * 3);
-    composite_over(matte_, frame.view(), behind,
-                   {pixels_.data(), width, height, 3, ptrdiff_t(width) * 3}, threads);
+    const PixelBuffer composite{pixels_.data(), width, height, 3, ptrdiff_t(width) * 3};
+    composite_over(matte_, frame.view(), behind, composite, threads);
+    light_wrap_.apply(options_.blend.light_wrap_px, matte_, behind, composite, threads);
     write_png_rgb(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 3);
   }
 
@@ -206,6 +208,7 @@ class ImageMatter {
   MatteFilterParams filter_params_;
   MatteFilter filter_;
   ColourHarmonizer harmonizer_;
+  LightWrap light_wrap_;
   std::shared_ptr<const Model> model_;
   Session session_;
   Matte matte_;

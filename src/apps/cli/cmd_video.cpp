@@ -91,6 +91,7 @@ void run_video(VideoOptions& o) {
   job.image_rate = rate_from(o.image_fps);
   job.matte_filter = matte_filter_params(o.blend);
   job.harmonize = o.blend.harmonize;
+  job.light_wrap_px = o.blend.light_wrap_px;
   job.audio = !o.no_audio;
   if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
 

@@ -90,6 +90,7 @@ void apply_blend(const BlendOptions& blend, LiveSettings& settings) {
   settings.edge_high = filter.edge_high;
   settings.temporal = filter.temporal;
   settings.harmonize = blend.harmonize;
+  settings.light_wrap_px = blend.light_wrap_px;
 }
 
 void run_webcam(WebcamOptions& o, const CLI::App& command) {

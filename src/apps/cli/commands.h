@@ -41,6 +41,7 @@ struct BlendOptions {
   float edge_high = 1;
   float temporal = 0;
   float harmonize = 0;
+  float light_wrap_px = 0;
 };
 // `with_temporal` false: no --temporal (single images have no time).
 void add_blend_options(CLI::App& command, BlendOptions& options, bool with_temporal);

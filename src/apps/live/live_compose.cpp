@@ -23,9 +23,11 @@ void mirror_rows(const RgbImage& src, uint8_t* dst, ptrdiff_t dst_stride) {
 
 }  // namespace
 
-LiveCompose::LiveCompose(int width, int height, std::function<void(const std::string&)> warn)
+LiveCompose::LiveCompose(int width, int height, int threads,
+                         std::function<void(const std::string&)> warn)
     : width_(width),
       height_(height),
+      threads_(threads),
       warn_(std::move(warn)),
       mirrored_(size_t(width) * size_t(height) * 3),
       composite_(size_t(width) * size_t(height) * 3) {}
@@ -34,7 +36,7 @@ bool LiveCompose::apply(const LiveSettings& next, bool first) {
   if (first || next.background_spec() != settings_.background_spec()) {
     try {
       background_ = std::make_unique<Background>(parse_background(next.background_spec()), width_,
-                                                 height_, /*threads=*/1);
+                                                 height_, threads_);
     } catch (const Error& e) {
       if (first) throw;
       warn_(fmt::format("background '{}': {}; keeping the previous one", next.background_spec(),
@@ -60,11 +62,12 @@ RgbImage LiveCompose::orient(const RgbImage& frame) {
 
 RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double source_seconds) {
   const ptrdiff_t stride = ptrdiff_t(width_) * 3;
-  if (filter_params_.active()) filter_.apply(filter_params_, matte, source, /*threads=*/1);
+  if (filter_params_.active()) filter_.apply(filter_params_, matte, source, threads_);
   const RgbImage behind = background_->render(source_seconds, source, matte.alpha.data());
-  harmonizer_.apply(settings_.harmonize, matte, source, behind, /*threads=*/1);
-  composite_over(matte, source, behind, PixelBuffer{composite_.data(), width_, height_, 3, stride},
-                 /*threads=*/1);
+  harmonizer_.apply(settings_.harmonize, matte, source, behind, threads_);
+  const PixelBuffer composite{composite_.data(), width_, height_, 3, stride};
+  composite_over(matte, source, behind, composite, threads_);
+  light_wrap_.apply(settings_.light_wrap_px, matte, behind, composite, threads_);
   return {composite_.data(), width_, height_, stride};
 }
 

@@ -12,6 +12,7 @@
 
 #include "compose/background.h"
 #include "compose/harmonize.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "live/live_settings.h"
 #include "mattecast/mattecast.h"
@@ -20,7 +21,8 @@ namespace mattecast {
 
 class LiveCompose {
  public:
-  LiveCompose(int width, int height, std::function<void(const std::string&)> warn);
+  // threads: the network's (0: OpenMP's default team), idle while a frame is composed.
+  LiveCompose(int width, int height, int threads, std::function<void(const std::string&)> warn);
 
   // The first settings throw Error for a background that cannot be opened; later ones keep the
   // previous background, with a warning. True when the mirror setting changed: the network's
@@ -34,13 +36,14 @@ class LiveCompose {
   RgbImage compose(Matte& matte, const RgbImage& source, double source_seconds);
 
  private:
-  int width_, height_;
+  int width_, height_, threads_;
   std::function<void(const std::string&)> warn_;
   LiveSettings settings_;
   std::unique_ptr<Background> background_;
   MatteFilter filter_;
   MatteFilterParams filter_params_;
   ColourHarmonizer harmonizer_;
+  LightWrap light_wrap_;
   std::vector<uint8_t> mirrored_;
   std::vector<uint8_t> composite_;
 };

@@ -141,7 +141,7 @@ LiveJob::LiveJob(std::shared_ptr<const Model> model, const LiveJobOptions& o,
       preview_(open_preview()),
       matting_(std::move(model), o.session, o.target_fps, capture_.width(), capture_.height(),
                figures_, info_, warn_),
-      compose_(capture_.width(), capture_.height(), warn_) {
+      compose_(capture_.width(), capture_.height(), o.session.threads, warn_) {
   LiveSettings initial;
   store_.get_if_changed(seen_version_, initial);
   compose_.apply(initial, /*first=*/true);

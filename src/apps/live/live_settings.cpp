@@ -84,9 +84,9 @@ void check_background(const std::string& background, const BackgroundValidator& 
   }
 }
 
-constexpr const char* kFields[] = {"background",   "blur_strength", "mirror",   "feather_px",
-                                   "feather_mode", "shrink_px",     "grow_px",  "edge_low",
-                                   "edge_high",    "temporal",      "harmonize"};
+constexpr const char* kFields[] = {"background",   "blur_strength", "mirror",    "feather_px",
+                                   "feather_mode", "shrink_px",     "grow_px",   "edge_low",
+                                   "edge_high",    "temporal",      "harmonize", "light_wrap_px"};
 
 double number_field(const char* field, const json& value) {
   if (!value.is_number())
@@ -146,6 +146,7 @@ std::string LiveSettings::to_json() const {
   j["edge_high"] = tidy(edge_high);
   j["temporal"] = tidy(temporal);
   j["harmonize"] = tidy(harmonize);
+  j["light_wrap_px"] = tidy(light_wrap_px);
   return j.dump();
 }
 
@@ -161,6 +162,7 @@ void validate_live_settings(const LiveSettings& s, const BackgroundValidator& va
                             tidy(s.edge_high)));
   check_range("temporal", s.temporal, kTemporalRange);
   check_range("harmonize", s.harmonize, kHarmonizeRange);
+  check_range("light_wrap_px", s.light_wrap_px, kFeatherRange);
   check_background(s.background, validate_background);
 }
 
@@ -241,6 +243,7 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
     number("edge_high", next.edge_high, kEdgeRange);
     number("temporal", next.temporal, kTemporalRange);
     number("harmonize", next.harmonize, kHarmonizeRange);
+    number("light_wrap_px", next.light_wrap_px, kFeatherRange);
     if (request.contains("feather_mode"))
       next.feather_mode = feather_mode_field(request["feather_mode"]);
     if (blur_from_background) {

@@ -31,12 +31,13 @@ struct LiveSettings {
   bool mirror = false;       // flip the output left-right
   float feather_px = 0;      // 0..50
   FeatherMode feather_mode = FeatherMode::centred;
-  float shrink_px = 0;  // 0..50
-  float grow_px = 0;    // 0..50
-  float edge_low = 0;   // 0..1, edge_low < edge_high
-  float edge_high = 1;  // 0..1
-  float temporal = 0;   // 0..0.95
-  float harmonize = 0;  // 0..1: colour transfer of the person towards the background
+  float shrink_px = 0;      // 0..50
+  float grow_px = 0;        // 0..50
+  float edge_low = 0;       // 0..1, edge_low < edge_high
+  float edge_high = 1;      // 0..1
+  float temporal = 0;       // 0..0.95
+  float harmonize = 0;      // 0..1: colour transfer of the person towards the background
+  float light_wrap_px = 0;  // 0..50: the background's light over the person's edge
 
   // The text to hand to parse_background(): "blur:<blur_strength>" for the blur, else background.
   std::string background_spec() const;

@@ -12,6 +12,7 @@
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/harmonize.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "offline/pipeline.h"
 #include "offline/video_job.h"
@@ -25,7 +26,8 @@ std::optional<Background> open_background(const VideoJobOptions& options, int wi
 
 struct BlendSettings {
   MatteFilterParams matte_filter;
-  float harmonize = 0;  // needs a background (none: no effect)
+  float harmonize = 0;      // needs a background (none: no effect)
+  float light_wrap_px = 0;  // the composite only
 };
 
 class ComposeStage {
@@ -47,6 +49,7 @@ class ComposeStage {
   BlendSettings blend_;
   MatteFilter filter_;
   ColourHarmonizer harmonizer_;
+  LightWrap light_wrap_;
   int64_t prepared_index_ = -1;  // the frame filtered, harmonised and `behind_` rendered for
   RgbImage behind_;
 

@@ -9,6 +9,7 @@
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/harmonize.h"
+#include "compose/light_wrap.h"
 #include "compose/matte_filter.h"
 #include "io/image.h"
 #include "video/video_reader.h"
@@ -86,6 +87,7 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
   Matte matte;
   MatteFilter filter;
   ColourHarmonizer harmonizer;
+  LightWrap light_wrap;
   VideoFrame frame;
   size_t row = 0;
   int64_t last_processed = -2;
@@ -108,7 +110,9 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
             : background.render(frame.seconds(), frame.rgb(), matte.alpha.data());
     if (!background.transparent())
       harmonizer.apply(options.harmonize, matte, frame.rgb(), behind, 0);
-    composite_over(matte, frame.rgb(), behind, {composite.data(), w, h, 3, ptrdiff_t(w) * 3}, 0);
+    const PixelBuffer composited{composite.data(), w, h, 3, ptrdiff_t(w) * 3};
+    composite_over(matte, frame.rgb(), behind, composited, 0);
+    light_wrap.apply(options.light_wrap_px, matte, behind, composited, 0);
     const int y0 = int(row) * cell_h;
     const ptrdiff_t stride = ptrdiff_t(sheet_w) * 3;
     draw_cell(frame.data, w, h, frame.stride, 3, pixels.data(), stride, 0, y0, cell_w, cell_h);

@@ -41,6 +41,7 @@ struct VideoJobOptions {
   Rational image_rate{25, 1};      // frame rate given to image sequence inputs
   MatteFilterParams matte_filter;  // applied to each frame's alpha before every output
   float harmonize = 0;             // colour transfer towards the background (see harmonize.h)
+  float light_wrap_px = 0;         // the background's light over the edge (see light_wrap.h)
 };
 
 struct VideoJobProgress {

@@ -3,7 +3,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const ranges = ["blur_strength", "feather_px", "shrink_px", "grow_px", "edge_low", "edge_high",
-                "temporal", "harmonize"];
+                "temporal", "harmonize", "light_wrap_px"];
 const presets = ["blur", "green", "blue", "black", "white", "gray"];
 
 function show(s) {
