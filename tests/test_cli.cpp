@@ -402,7 +402,8 @@ TEST(CliBlend, BadBlendValuesExitWithStatus2NamingTheOption) {
       {"--feather 3 --feather-mode sideways", "--feather-mode"},
       {"--edge-low 0.8 --edge-high 0.2", "--edge-low"},
       {"--light-wrap=-1", "--light-wrap"},
-      {"--light-wrap 51", "--light-wrap"}};
+      {"--light-wrap 51", "--light-wrap"},
+      {"--blend gradient", "--blend"}};
   const std::string still = kShared + "/media/stills/rembg_girl-1.jpg";
   for (const std::string command :
        {fmt::format("video {} -o {}/out.mp4", still, out.string()),
@@ -441,9 +442,11 @@ TEST(CliBlend, ImagesHarmonizeAndShapeTheComposite) {
   const fs::path blended =
       composite("blended", "--harmonize 0.5 --feather 4 --feather-mode outward --grow 1");
   const fs::path wrapped = composite("wrapped", "--light-wrap 8");
+  const fs::path cloned = composite("cloned", "--blend poisson");
   EXPECT_EQ(read_bytes(off), read_bytes(plain));  // strength 0 and no feather: bit-identical
   EXPECT_NE(read_bytes(blended), read_bytes(plain));
   // Over blue, the harmonised person turns bluer; the light-wrapped one a little bluer too.
   EXPECT_GT(blue_minus_red(blended), blue_minus_red(plain) + 5);
   EXPECT_GT(blue_minus_red(wrapped), blue_minus_red(plain) + 0.5);
+  EXPECT_GT(blue_minus_red(cloned), blue_minus_red(plain) + 0.5);
 }

@@ -20,6 +20,7 @@
 #include "compose/background.h"
 #include "compose/composite.h"
 #include "compose/light_wrap.h"
+#include "compose/poisson_blend.h"
 #include "compose/matte_filter.h"
 #include "io/image.h"
 #include "mattecast/mattecast.h"
@@ -804,6 +805,80 @@ TEST(LightWrap, BleedsTheBackgroundOverTheEdgeOnly) {
     EXPECT_LE(deep_blue, 1);
     EXPECT_TRUE(fades);
   }
+}
+
+// Seamless cloning of a textured red disk from a dark frame into a blue one: the correction is the
+// background's difference beyond the band (so the cloned layer equals the background at the
+// band's outer edge), 0 in the person's core, harmonic in the band; the composite keeps the
+// source's gradients (the texture) while its colour moves towards the background's at the edge.
+TEST(PoissonBlend, MatchesTheBackgroundAtTheBandAndKeepsThePersonsGradients) {
+  const int w = 640, h = 360;
+  const double radius = 100;
+  Picture source(w, h), blue(w, h), out(w, h);
+  Matte matte;
+  matte.width = w, matte.height = h, matte.alpha.assign(size_t(w) * h, 0.0f);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const bool inside = std::hypot(x - w / 2.0, y - h / 2.0) <= radius;
+      matte.alpha[size_t(y) * w + x] = inside ? 1.0f : 0.0f;
+      const uint8_t texture = uint8_t(60 + 40 * std::sin(x * 0.3) * std::sin(y * 0.2));
+      const uint8_t s[3] = {inside ? uint8_t(150 + texture / 2) : uint8_t(0), texture,
+                            uint8_t(inside ? 40 : 0)};
+      const uint8_t b[3] = {20, 30, 220};
+      std::memcpy(source.row(y) + 3 * x, s, 3);
+      std::memcpy(blue.row(y) + 3 * x, b, 3);
+      std::memcpy(out.row(y) + 3 * x, inside ? s : b, 3);  // the plain composite
+    }
+  PoissonBlend blend;
+  blend.apply(matte, source.view(), blue.view(), {out.pixels.data(), w, h, 3, out.stride}, 16, 2);
+
+  // On the grid: h = background - source outside the region, the mean of its neighbours inside.
+  const int gw = blend.grid_width(), gh = blend.grid_height(), f = blend.factor();
+  const std::vector<float>& hc = blend.correction();
+  const std::vector<uint8_t>& region = blend.region();
+  int boundary = 0;
+  double worst_harmonic = 0;
+  for (int y = 1; y + 1 < gh; ++y)
+    for (int x = 1; x + 1 < gw; ++x) {
+      const size_t i = size_t(y) * gw + x;
+      const bool next_to_band = region[i - 1] || region[i + 1] || region[i - gw] || region[i + gw];
+      if (!region[i] && blend.core()[i]) {
+        EXPECT_EQ(hc[3 * i + 2], 0.0f) << x << "," << y;
+        continue;
+      }
+      if (!region[i]) {
+        // Beyond the band, where the person is not: the old background was black.
+        boundary += next_to_band;
+        if (next_to_band) EXPECT_NEAR(hc[3 * i + 2], 220.0, 1e-3) << x << "," << y;
+        continue;
+      }
+      for (int c = 0; c < 3; ++c) {
+        const double mean = (hc[3 * (i - 1) + c] + hc[3 * (i + 1) + c] + hc[3 * (i - gw) + c] +
+                             hc[3 * (i + gw) + c]) /
+                            4;
+        worst_harmonic = std::max(worst_harmonic, std::abs(hc[3 * i + c] - mean));
+      }
+    }
+  EXPECT_GT(boundary, 20);
+  EXPECT_LT(worst_harmonic, 0.5);  // converged: a harmonic function on the grid
+
+  // In the person: gradients as in the source (the texture), the colour shifted towards blue,
+  // more at the edge than at the centre; outside it, the background untouched.
+  double gradient_error = 0, gradient = 0;
+  for (int y = h / 2 - 40; y < h / 2 + 40; ++y)
+    for (int x = w / 2 - 40; x < w / 2 + 40; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const double g_out = double(out.row(y)[3 * (x + 1) + c]) - out.row(y)[3 * x + c];
+        const double g_src = double(source.row(y)[3 * (x + 1) + c]) - source.row(y)[3 * x + c];
+        gradient_error += std::abs(g_out - g_src);
+        gradient += std::abs(g_src);
+      }
+  EXPECT_LT(gradient_error, 0.15 * gradient);
+  const uint8_t* centre = out.row(h / 2) + 3 * (w / 2);
+  const uint8_t* edge = out.row(h / 2) + 3 * (w / 2 + int(radius) - 2);
+  EXPECT_GT(int(edge[2]), 40 + 50);  // much bluer at the edge
+  EXPECT_EQ(int(centre[2]), 40);     // the person's core untouched
+  for (int x = 0; x < 30; ++x) EXPECT_EQ(out.row(5)[3 * x + 2], 220);
 }
 
 TEST(LightWrap, RefusesBadWidthsAndSizes) {

@@ -359,7 +359,7 @@ TEST(LiveSettings, BlendSettingsApplyLiveAndReachTheMatteFilter) {
   SettingsStore store({}, fake_validator);
   const SettingsUpdate u = store.apply_json(
       R"({"feather_mode": "outward", "shrink_px": 1.5, "grow_px": 2, "harmonize": 0.4,
-          "light_wrap_px": 8})");
+          "light_wrap_px": 8, "poisson": true})");
   ASSERT_TRUE(u.ok) << u.error;
   const LiveSettings s = store.get().settings;
   EXPECT_EQ(s.feather_mode, FeatherMode::outward);
@@ -373,6 +373,8 @@ TEST(LiveSettings, BlendSettingsApplyLiveAndReachTheMatteFilter) {
   EXPECT_EQ(j["grow_px"], 2);
   EXPECT_EQ(j["light_wrap_px"], 8);
   EXPECT_FLOAT_EQ(s.light_wrap_px, 8.0f);
+  EXPECT_TRUE(s.poisson);
+  EXPECT_EQ(j["poisson"], true);
 }
 
 TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
@@ -403,6 +405,7 @@ TEST(LiveSettings, StoreRejectsBadInputNamingTheFieldAndChangesNothing) {
       {R"({"grow_px": 51})", "grow_px"},
       {R"({"light_wrap_px": -2})", "light_wrap_px"},
       {R"({"light_wrap_px": 51})", "light_wrap_px"},
+      {R"({"poisson": 1})", "poisson"},
       {R"({"feather_mode": "sideways"})", "feather_mode"},
       {R"({"feather_mode": 1})", "feather_mode"},
       {R"({"mirror": "yes"})", "mirror"},
@@ -700,7 +703,7 @@ TEST_F(PreviewTest, ServesThePage) {
   EXPECT_NE(r.body.find(R"(<link rel="stylesheet" href="/style.css">)"), std::string::npos);
   for (const char* control :
        {"blur_strength", "mirror", "feather_px", "feather_mode", "shrink_px", "grow_px", "edge_low",
-        "edge_high", "harmonize", "light_wrap_px", "background"})
+        "edge_high", "harmonize", "light_wrap_px", "poisson", "background"})
     EXPECT_NE(r.body.find(std::string("id=\"") + control + "\""), std::string::npos) << control;
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(http(port, get(port, "/index.html")).body, r.body);

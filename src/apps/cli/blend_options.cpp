@@ -39,6 +39,9 @@ void add_blend_options(CLI::App& command, BlendOptions& options, bool with_tempo
   command.add_option("--harmonize", options.harmonize,
                      "Move the person's colours towards the background's (0..1: Reinhard colour "
                      "transfer strength; default 0, off)");
+  command.add_option("--blend", options.blend,
+                     "How the person meets the background: alpha (default: the matte's blend) or "
+                     "poisson (seamless cloning in a band around the edge)");
   command.add_option("--light-wrap", options.light_wrap_px,
                      "Let the background's light bleed over the person's edge by PX (0..50; "
                      "default 0, off)");
@@ -67,6 +70,12 @@ MatteFilterParams matte_filter_params(const BlendOptions& options) {
           .edge_low = options.edge_low,
           .edge_high = options.edge_high,
           .temporal = options.temporal};
+}
+
+bool poisson_blend(const BlendOptions& options) {
+  if (options.blend != "alpha" && options.blend != "poisson")
+    throw UsageError(fmt::format("--blend '{}': expected alpha or poisson", options.blend));
+  return options.blend == "poisson";
 }
 
 }  // namespace mattecast::cli

@@ -18,6 +18,7 @@
 #include "compose/composite.h"
 #include "compose/harmonize.h"
 #include "compose/light_wrap.h"
+#include "compose/poisson_blend.h"
 #include "compose/matte_filter.h"
 #include "io/frame_list.h"
 #include "io/image.h"
@@ -156,6 +157,7 @@ class ImageMatter {
       : options_(options),
         spec_(background),
         filter_params_(matte_filter_params(options.blend)),
+        poisson_blend_(poisson_blend(options.blend)),
         model_(load_model(options.engine)),
         session_(model_, session_params(options.engine, *model_)) {}
 
@@ -196,6 +198,10 @@ class ImageMatter {
     pixels_.resize(size_t(width) * height * 3);
     const PixelBuffer composite{pixels_.data(), width, height, 3, ptrdiff_t(width) * 3};
     composite_over(matte_, frame.view(), behind, composite, threads);
+    if (poisson_blend_) {
+      poisson_.reset();  // unrelated stills
+      poisson_.apply(matte_, frame.view(), behind, composite, 16, threads);
+    }
     light_wrap_.apply(options_.blend.light_wrap_px, matte_, behind, composite, threads);
     write_png_rgb(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 3);
   }
@@ -206,9 +212,11 @@ class ImageMatter {
   const ImagesOptions& options_;
   BackgroundSpec spec_;
   MatteFilterParams filter_params_;
+  bool poisson_blend_;
   MatteFilter filter_;
   ColourHarmonizer harmonizer_;
   LightWrap light_wrap_;
+  PoissonBlend poisson_;
   std::shared_ptr<const Model> model_;
   Session session_;
   Matte matte_;

@@ -92,6 +92,7 @@ void run_video(VideoOptions& o) {
   job.matte_filter = matte_filter_params(o.blend);
   job.harmonize = o.blend.harmonize;
   job.light_wrap_px = o.blend.light_wrap_px;
+  job.poisson = poisson_blend(o.blend);
   job.audio = !o.no_audio;
   if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
 

@@ -91,6 +91,7 @@ void apply_blend(const BlendOptions& blend, LiveSettings& settings) {
   settings.temporal = filter.temporal;
   settings.harmonize = blend.harmonize;
   settings.light_wrap_px = blend.light_wrap_px;
+  settings.poisson = poisson_blend(blend);
 }
 
 void run_webcam(WebcamOptions& o, const CLI::App& command) {

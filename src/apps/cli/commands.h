@@ -42,11 +42,14 @@ struct BlendOptions {
   float temporal = 0;
   float harmonize = 0;
   float light_wrap_px = 0;
+  std::string blend = "alpha";  // or "poisson"
 };
 // `with_temporal` false: no --temporal (single images have no time).
 void add_blend_options(CLI::App& command, BlendOptions& options, bool with_temporal);
 // The matte filter the options ask for; throws UsageError naming a bad option (exit status 2).
 MatteFilterParams matte_filter_params(const BlendOptions& options);
+// --blend: true for poisson, false for alpha; throws UsageError for another name.
+bool poisson_blend(const BlendOptions& options);
 
 // A job stopped by Ctrl-C / SIGTERM: the CLI exits with status 130.
 struct Interrupted : Error {

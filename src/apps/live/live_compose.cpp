@@ -47,6 +47,7 @@ bool LiveCompose::apply(const LiveSettings& next, bool first) {
   if (mirror_changed) {
     filter_.reset();
     harmonizer_.reset();
+    poisson_.reset();
   }
   filter_params_ = next.matte_filter();
   settings_ = next;
@@ -67,6 +68,7 @@ RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double sourc
   harmonizer_.apply(settings_.harmonize, matte, source, behind, threads_);
   const PixelBuffer composite{composite_.data(), width_, height_, 3, stride};
   composite_over(matte, source, behind, composite, threads_);
+  if (settings_.poisson) poisson_.apply(matte, source, behind, composite, 16, threads_);
   light_wrap_.apply(settings_.light_wrap_px, matte, behind, composite, threads_);
   return {composite_.data(), width_, height_, stride};
 }

@@ -13,6 +13,7 @@
 #include "compose/background.h"
 #include "compose/harmonize.h"
 #include "compose/light_wrap.h"
+#include "compose/poisson_blend.h"
 #include "compose/matte_filter.h"
 #include "live/live_settings.h"
 #include "mattecast/mattecast.h"
@@ -44,6 +45,7 @@ class LiveCompose {
   MatteFilterParams filter_params_;
   ColourHarmonizer harmonizer_;
   LightWrap light_wrap_;
+  PoissonBlend poisson_;
   std::vector<uint8_t> mirrored_;
   std::vector<uint8_t> composite_;
 };

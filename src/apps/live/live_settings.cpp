@@ -86,7 +86,8 @@ void check_background(const std::string& background, const BackgroundValidator& 
 
 constexpr const char* kFields[] = {"background",   "blur_strength", "mirror",    "feather_px",
                                    "feather_mode", "shrink_px",     "grow_px",   "edge_low",
-                                   "edge_high",    "temporal",      "harmonize", "light_wrap_px"};
+                                   "edge_high",    "temporal",      "harmonize", "light_wrap_px",
+                                   "poisson"};
 
 double number_field(const char* field, const json& value) {
   if (!value.is_number())
@@ -147,6 +148,7 @@ std::string LiveSettings::to_json() const {
   j["temporal"] = tidy(temporal);
   j["harmonize"] = tidy(harmonize);
   j["light_wrap_px"] = tidy(light_wrap_px);
+  j["poisson"] = poisson;
   return j.dump();
 }
 
@@ -254,11 +256,13 @@ SettingsUpdate SettingsStore::apply_json(std::string_view body) {
                                 request["background"].get<std::string>()));
       next.blur_strength = strength;
     }
-    if (request.contains("mirror")) {
-      const json& value = request["mirror"];
+    for (const auto& [field, flag] :
+         {std::pair{"mirror", &next.mirror}, {"poisson", &next.poisson}}) {
+      if (!request.contains(field)) continue;
+      const json& value = request[field];
       if (!value.is_boolean())
-        throw Error(fmt::format("mirror: must be true or false, not {}", value.type_name()));
-      next.mirror = value.get<bool>();
+        throw Error(fmt::format("{}: must be true or false, not {}", field, value.type_name()));
+      *flag = value.get<bool>();
     }
     // Ranges again (cheap), the edge order and the background, which only the validator knows.
     validate_live_settings(

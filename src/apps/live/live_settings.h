@@ -38,6 +38,7 @@ struct LiveSettings {
   float temporal = 0;       // 0..0.95
   float harmonize = 0;      // 0..1: colour transfer of the person towards the background
   float light_wrap_px = 0;  // 0..50: the background's light over the person's edge
+  bool poisson = false;     // seamless cloning at the edge instead of the alpha blend
 
   // The text to hand to parse_background(): "blur:<blur_strength>" for the blur, else background.
   std::string background_spec() const;

@@ -54,6 +54,7 @@ PixelBuffer ComposeStage::compose(size_t output, const FrameSlot& frame) {
     foreground_rgba(*frame.matte, source, buffer, 1);
   } else {
     composite_over(*frame.matte, source, behind_, buffer, 1);
+    if (blend_.poisson) poisson_.apply(*frame.matte, source, behind_, buffer, 16, 1);
     light_wrap_.apply(blend_.light_wrap_px, *frame.matte, behind_, buffer, 1);
   }
   busy_ms_ += ms_since(t0);

@@ -13,6 +13,7 @@
 #include "compose/composite.h"
 #include "compose/harmonize.h"
 #include "compose/light_wrap.h"
+#include "compose/poisson_blend.h"
 #include "compose/matte_filter.h"
 #include "offline/pipeline.h"
 #include "offline/video_job.h"
@@ -28,6 +29,7 @@ struct BlendSettings {
   MatteFilterParams matte_filter;
   float harmonize = 0;      // needs a background (none: no effect)
   float light_wrap_px = 0;  // the composite only
+  bool poisson = false;     // the composite only
 };
 
 class ComposeStage {
@@ -50,6 +52,7 @@ class ComposeStage {
   MatteFilter filter_;
   ColourHarmonizer harmonizer_;
   LightWrap light_wrap_;
+  PoissonBlend poisson_;
   int64_t prepared_index_ = -1;  // the frame filtered, harmonised and `behind_` rendered for
   RgbImage behind_;
 

@@ -10,6 +10,7 @@
 #include "compose/composite.h"
 #include "compose/harmonize.h"
 #include "compose/light_wrap.h"
+#include "compose/poisson_blend.h"
 #include "compose/matte_filter.h"
 #include "io/image.h"
 #include "video/video_reader.h"
@@ -88,6 +89,7 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
   MatteFilter filter;
   ColourHarmonizer harmonizer;
   LightWrap light_wrap;
+  PoissonBlend poisson;
   VideoFrame frame;
   size_t row = 0;
   int64_t last_processed = -2;
@@ -98,6 +100,7 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
       session.reset();
       filter.reset();
       harmonizer.reset();
+      poisson.reset();
     }
     session.process(frame.rgb(), matte);
     if (options.matte_filter.active()) filter.apply(options.matte_filter, matte, frame.rgb(), 0);
@@ -112,6 +115,7 @@ void write_preview_sheet(std::shared_ptr<const Model> model, const VideoJobOptio
       harmonizer.apply(options.harmonize, matte, frame.rgb(), behind, 0);
     const PixelBuffer composited{composite.data(), w, h, 3, ptrdiff_t(w) * 3};
     composite_over(matte, frame.rgb(), behind, composited, 0);
+    if (options.poisson) poisson.apply(matte, frame.rgb(), behind, composited, 16, 0);
     light_wrap.apply(options.light_wrap_px, matte, behind, composited, 0);
     const int y0 = int(row) * cell_h;
     const ptrdiff_t stride = ptrdiff_t(sheet_w) * 3;

@@ -42,6 +42,7 @@ struct VideoJobOptions {
   MatteFilterParams matte_filter;  // applied to each frame's alpha before every output
   float harmonize = 0;             // colour transfer towards the background (see harmonize.h)
   float light_wrap_px = 0;         // the background's light over the edge (see light_wrap.h)
+  bool poisson = false;            // seamless cloning at the edge (see poisson_blend.h)
 };
 
 struct VideoJobProgress {

@@ -12,6 +12,7 @@ function show(s) {
     $(k).nextElementSibling.value = s[k];
   }
   $("mirror").checked = !!s.mirror;
+  $("poisson").checked = !!s.poisson;
   $("feather_mode").value = s.feather_mode;
   const bg = String(s.background);
   if (presets.includes(bg.toLowerCase())) {
@@ -56,6 +57,7 @@ for (const k of ranges) {
   $(k).addEventListener("change", (e) => send({[k]: parseFloat(e.target.value)}));
 }
 $("mirror").addEventListener("change", (e) => send({mirror: e.target.checked}));
+$("poisson").addEventListener("change", (e) => send({poisson: e.target.checked}));
 $("feather_mode").addEventListener("change", (e) => send({feather_mode: e.target.value}));
 $("background").addEventListener("change", (e) => {
   if (e.target.value !== "custom") send({background: e.target.value});
