@@ -63,9 +63,8 @@ void fill_foreground(const RgbImage& source, Matte& matte, int threads) {
 }
 
 float raised_reach_px(const MatteFilterParams& params) {
-  const float feather_reach = params.feather_mode == FeatherMode::inward    ? 0.0f
-                              : params.feather_mode == FeatherMode::outward ? 2 * params.feather_px
-                                                                            : params.feather_px;
+  const float feather_reach =
+      params.feather_mode == FeatherMode::outward ? 2 * params.feather_px : 0.0f;
   return params.grow_px + feather_reach;
 }
 

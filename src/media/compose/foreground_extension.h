@@ -14,7 +14,8 @@ namespace mattecast {
 // foreground vector already had the capacity. threads: as in composite.h.
 void fill_foreground(const RgbImage& source, Matte& matte, int threads = 1);
 
-// How far out `params` can raise alpha, in px (0: it never raises alpha).
+// How far out `params` raise alpha on purpose, in px: --grow and an outward feather. (A centred
+// feather keeps today's colours: its outer half is faint, and the live path's cost stays.)
 float raised_reach_px(const MatteFilterParams& params);
 
 class ForegroundExtension {
