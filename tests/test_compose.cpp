@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,10 +35,13 @@ namespace fs = std::filesystem;
 
 const std::string kShared = MATTECAST_SHARED_DIR;
 
+// Named after the test and the tier it is forced to: ctest runs it at several tiers side by side.
 std::string scratch_dir() {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const char* tier = std::getenv("MATTECAST_ISA");
   const fs::path dir = fs::path(MATTECAST_TEST_TMP) / "compose" /
-                       fmt::format("{}.{}", test->test_suite_name(), test->name());
+                       fmt::format("{}.{}{}{}", test->test_suite_name(), test->name(),
+                                   tier && *tier ? "." : "", tier ? tier : "");
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

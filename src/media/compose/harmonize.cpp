@@ -292,7 +292,7 @@ void ColourHarmonizer::apply(float strength, Matte& matte, const RgbImage& sourc
                             background.width, background.height));
   }
   if (pixels == 0) return;
-  if (matte.foreground.empty()) fill_foreground(source, matte);
+  if (matte.foreground.empty()) fill_foreground(source, matte, threads);
   Impl& s = *impl_;
   if (width != s.width || height != s.height) {
     s.width = width;

@@ -50,8 +50,8 @@ class MatteFilter {
   // calls (reallocated only when the size changes); a size change or reset() restarts the temporal
   // smoothing. threads: as in composite.h (1: on the calling thread, no OpenMP region).
   void apply(const MatteFilterParams& params, float* alpha, int width, int height, int threads = 1);
-  // The same on a matte's alpha; where that raised alpha outside the person (grow, a centred or
-  // outward feather), the foreground is filled with nearby person colour (see
+  // The same on a matte's alpha; where that raised alpha outside the person (grow, an outward
+  // feather), the foreground is filled with nearby person colour (see
   // foreground_extension.h; an alpha-only matte gets its foreground from `source` then).
   void apply(const MatteFilterParams& params, Matte& matte, const RgbImage& source,
              int threads = 1);
