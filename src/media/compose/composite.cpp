@@ -24,6 +24,13 @@ Isa compose_isa() {
   return isa;
 }
 
+std::pair<int, float> grid_tap(int i, int factor, int cells) {
+  const float position =
+      std::clamp((float(i) + 0.5f) / float(factor) - 0.5f, 0.0f, float(cells - 1));
+  const int left = std::min(int(position), std::max(cells - 2, 0));
+  return {left, cells > 1 ? position - float(left) : 0.0f};
+}
+
 void run_row_bands(int rows, int threads, size_t work_per_row, void (*body)(void*, int, int),
                    void* context) {
   parallel_rows(rows, threads, work_per_row,

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "mattecast/mattecast.h"
 
@@ -46,6 +47,11 @@ void alpha_gray16(const Matte& matte, uint16_t* out, ptrdiff_t stride_bytes, int
 // ---------------------------------------------------------------------------------------------
 // Building blocks of the compose code (background.cpp, matte_filter.cpp); not a public API.
 namespace compose_detail {
+
+// Grid position of full-resolution pixel i on a grid `factor` times coarser with `cells` cells
+// (centres at (i + 0.5) / factor - 0.5): the left (upper) cell and the right (lower) one's
+// weight, for bilinear reads of the coarse grids (blurred background, light wrap, Poisson blend).
+std::pair<int, float> grid_tap(int i, int factor, int cells);
 
 // The widest vector instruction set of the CPU tier (cpu_tier()) the compose loops have a
 // version for.

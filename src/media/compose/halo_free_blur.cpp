@@ -70,7 +70,7 @@ HaloFreeBlur::HaloFreeBlur(float strength, int width, int height, BlurShape shap
   column_left_.resize(width);
   column_weight_.resize(width);
   for (int x = 0; x < width; ++x) {
-    const auto [left, weight] = tap(x, grid_width_);
+    const auto [left, weight] = grid_tap(x, factor_, grid_width_);
     column_left_[x] = left;
     column_weight_[x] = weight;
   }
@@ -89,14 +89,6 @@ void HaloFreeBlur::render(const RgbImage& source, const float* alpha, AVFrame& o
   }
   combine(threads);
   upsample(out, threads);
-}
-
-// Grid position of full-resolution pixel i: the left (or upper) cell and the right's weight.
-std::pair<int, float> HaloFreeBlur::tap(int i, int cells) const {
-  const float position =
-      std::clamp((float(i) + 0.5f) / float(factor_) - 0.5f, 0.0f, float(cells - 1));
-  const int left = std::min(int(position), std::max(cells - 2, 0));
-  return {left, cells > 1 ? position - float(left) : 0.0f};
 }
 
 template <int F>
@@ -242,7 +234,7 @@ void HaloFreeBlur::upsample(AVFrame& out, int threads) {
   for_row_bands_simd(
       height_, threads, size_t(width) * 3, [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
         for (int y = begin; y < end; ++y) {
-          const auto [upper, lower_weight] = tap(y, grid_height_);
+          const auto [upper, lower_weight] = grid_tap(y, factor_, grid_height_);
           const float upper_weight = 1.0f - lower_weight;
           const int lower = grid_height_ > 1 ? upper + 1 : upper;
           const float* __restrict a = upsampled_rows_.data() + size_t(upper) * width * 3;

@@ -31,7 +31,6 @@ class HaloFreeBlur {
   void render(const RgbImage& source, const float* alpha, AVFrame& out, int threads);
 
  private:
-  std::pair<int, float> tap(int i, int cells) const;
   void downsample(const RgbImage& source, const float* alpha, int threads);
   void downsample_row(const RgbImage& source, const float* alpha, int gy, float* sums);
   template <int F>

@@ -12,17 +12,9 @@ namespace mattecast {
 namespace {
 
 using compose_detail::for_row_bands_simd;
+using compose_detail::grid_tap;
 
 constexpr int kPlanes = 4;  // background r, g, b; alpha
-
-// Grid position of full-resolution pixel i: the left (upper) cell and the right (lower) one's
-// weight, the cells' centres at (i + 0.5) / factor - 0.5.
-std::pair<int, float> grid_tap(int i, int factor, int cells) {
-  const float position =
-      std::clamp((float(i) + 0.5f) / float(factor) - 0.5f, 0.0f, float(cells - 1));
-  const int left = std::min(int(position), std::max(cells - 2, 0));
-  return {left, cells > 1 ? position - float(left) : 0.0f};
-}
 
 }  // namespace
 

@@ -12,20 +12,13 @@ namespace mattecast {
 namespace {
 
 using compose_detail::for_row_bands_simd;
+using compose_detail::grid_tap;
 
 constexpr int kGridRows = 90;         // about this many cell rows, whatever the frame's height
 constexpr int kCold = 400;            // over-relaxation sweeps from zero (a new size or a reset)
 constexpr int kWarm = 40;             // from the last frame's solution
 constexpr float kOmega = 1.9f;        // over-relaxation factor
 constexpr float kPersonAlpha = 0.5f;  // a cell's mean alpha from which it is the person's
-
-// Grid position of full-resolution pixel i: the left (upper) cell and the other one's weight.
-std::pair<int, float> grid_tap(int i, int factor, int cells) {
-  const float position =
-      std::clamp((float(i) + 0.5f) / float(factor) - 0.5f, 0.0f, float(cells - 1));
-  const int left = std::min(int(position), std::max(cells - 2, 0));
-  return {left, cells > 1 ? position - float(left) : 0.0f};
-}
 
 }  // namespace
 
