@@ -10,8 +10,14 @@ cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$source/examples/minimal" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 cmake --build "$work/build" >/dev/null
-# The example links the installed library, not the build tree's.
-ldd "$work/build/minimal" | grep -q "$work/prefix/.*libmattecast.so"
+# The example links the installed library, not the build tree's. (No `ldd | grep -q`: under
+# pipefail, grep leaving early can kill ldd with SIGPIPE and fail the test by chance.)
+ldd "$work/build/minimal" >"$work/ldd.txt"
+if ! grep -q "$work/prefix/.*libmattecast.so" "$work/ldd.txt"; then
+  echo "install example: minimal does not link the installed libmattecast:" >&2
+  cat "$work/ldd.txt" >&2
+  exit 1
+fi
 "$work/prefix/bin/mattecast" --version
 "$work/build/minimal" "$model"
 echo "install example: ok"
