@@ -9,6 +9,7 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
+#include "compose/foreground_estimation.h"
 #include "compose/harmonize.h"
 #include "compose/light_wrap.h"
 #include "compose/poisson_blend.h"
@@ -189,6 +190,19 @@ void BM_CompositingPoisson(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompositingPoisson)->Apply(sizes);
+
+// The person's colour at soft edges for an alpha-only matte (the live path), on one thread.
+void BM_CompositingForegroundEstimation(benchmark::State& state) {
+  Frame f(int(state.range(0)), int(state.range(1)));
+  Matte alpha_only = f.matte;
+  alpha_only.foreground.clear();
+  ForegroundEstimator estimator;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(estimator.apply(alpha_only, f.source_view(), 1).data);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_CompositingForegroundEstimation)->Apply(sizes);
 
 }  // namespace
 }  // namespace mattecast

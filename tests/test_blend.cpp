@@ -8,11 +8,15 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "compose/foreground_estimation.h"
 #include "compose/harmonize.h"
 #include "compose/matte_filter.h"
 #include "compose/matte_morphology.h"
+#include "io/alpha_image.h"
+#include "io/image.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast {
@@ -289,6 +293,110 @@ TEST(Harmonize, RejectsStrengthsOutsideZeroToOne) {
   EXPECT_THROW(harmonizer.apply(-0.1f, scene.matte, {}, scene.background_view()), Error);
   EXPECT_THROW(harmonizer.apply(1.5f, scene.matte, {}, scene.background_view()), Error);
   EXPECT_THROW(harmonizer.apply(NAN, scene.matte, {}, scene.background_view()), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Foreground estimation for composites from an alpha alone: frames made as I = a F + (1 - a) B
+// with F and B known, the estimate against F where alpha is soft.
+
+struct MixedFrame {
+  int width = 0, height = 0;
+  std::vector<uint8_t> frame, foreground;  // RGB
+  Matte matte;                             // alpha only
+  RgbImage view() const { return {frame.data(), width, height, ptrdiff_t(width) * 3}; }
+};
+
+MixedFrame mix(int width, int height, std::vector<float> alpha, const std::vector<uint8_t>& fg,
+               const std::vector<uint8_t>& bg, ptrdiff_t bg_stride) {
+  MixedFrame m{width, height, std::vector<uint8_t>(size_t(width) * height * 3), fg, {}};
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const size_t i = size_t(y) * width + x;
+      for (int c = 0; c < 3; ++c) {
+        const float v = alpha[i] * fg[3 * i + c] +
+                        (1 - alpha[i]) * bg[size_t(bg_stride) * y + 3 * x + c];
+        m.frame[3 * i + c] = uint8_t(std::lround(v));
+      }
+    }
+  m.matte.width = width, m.matte.height = height, m.matte.alpha = std::move(alpha);
+  return m;
+}
+
+// Mean absolute difference from the true foreground over the soft pixels: of `image`'s colours.
+double soft_error(const MixedFrame& m, const RgbImage& image) {
+  double sum = 0;
+  int count = 0;
+  for (int y = 0; y < m.height; ++y)
+    for (int x = 0; x < m.width; ++x) {
+      const size_t i = size_t(y) * m.width + x;
+      if (!(m.matte.alpha[i] > 0.05f && m.matte.alpha[i] < 0.95f)) continue;
+      for (int c = 0; c < 3; ++c)
+        sum += std::abs(int(image.data[image.stride * y + 3 * x + c]) - int(m.foreground[3 * i + c]));
+      ++count;
+    }
+  EXPECT_GT(count, 100);
+  return sum / (3.0 * std::max(count, 1));
+}
+
+MixedFrame orange_disc_on_blue_stripes() {
+  std::vector<uint8_t> fg(size_t(kWidth) * kHeight * 3), bg(fg.size());
+  for (int y = 0; y < kHeight; ++y)
+    for (int x = 0; x < kWidth; ++x) {
+      uint8_t* f = &fg[(size_t(y) * kWidth + x) * 3];
+      uint8_t* b = &bg[(size_t(y) * kWidth + x) * 3];
+      f[0] = 220, f[1] = uint8_t(90 + x / 2), f[2] = 40;
+      b[0] = 20, b[1] = (x / 4) % 2 ? 160 : 60, b[2] = 230;
+    }
+  return mix(kWidth, kHeight, soft_disc(20, 7), fg, bg, ptrdiff_t(kWidth) * 3);
+}
+
+TEST(ForegroundEstimation, RecoversTheForegroundAtSoftEdges) {
+  const MixedFrame m = orange_disc_on_blue_stripes();
+  ForegroundEstimator estimator;
+  const RgbImage estimate = estimator.apply(m.matte, m.view(), 1, 6);
+  const double before = soft_error(m, m.view()), after = soft_error(m, estimate);
+  EXPECT_LT(after, 0.25 * before) << "frame " << before << ", estimate " << after;
+}
+
+// A real matte (long wavy hair), a real photograph as the person's colours, a real background.
+TEST(ForegroundEstimation, RemovesMostOfTheOldBackgroundAroundRealHair) {
+  const std::string media = std::string(MATTECAST_SHARED_DIR) + "/media/";
+  const AlphaImage hair = read_alpha_image(media + "rgba/rembg_girl-1.out.png");
+  const RgbFrame person = read_image(media + "stills/skimage_astronaut.png");
+  const RgbFrame truck = read_image(media + "backgrounds/sam2_truck.jpg");
+  const int width = std::min(hair.width, person.width), height = std::min(hair.height, person.height);
+  std::vector<float> alpha(size_t(width) * height);
+  std::vector<uint8_t> fg(alpha.size() * 3);
+  for (int y = 0; y < height; ++y) {
+    std::copy_n(&hair.values[size_t(y) * hair.width], width, &alpha[size_t(y) * width]);
+    std::copy_n(&person.pixels[size_t(y) * person.width * 3], width * 3, &fg[size_t(y) * width * 3]);
+  }
+  const MixedFrame m = mix(width, height, std::move(alpha), fg, truck.pixels, ptrdiff_t(truck.width) * 3);
+  ForegroundEstimator estimator;
+  const double before = soft_error(m, m.view()), after = soft_error(m, estimator.apply(m.matte, m.view(), 2));
+  RecordProperty("soft_error_frame", std::to_string(before));
+  RecordProperty("soft_error_estimate", std::to_string(after));
+  EXPECT_LT(after, 0.5 * before) << "frame " << before << ", estimate " << after;
+}
+
+TEST(ForegroundEstimation, LeavesSolidPixelsAndNetworkForegroundsAlone) {
+  const MixedFrame m = orange_disc_on_blue_stripes();
+  ForegroundEstimator one, two;
+  const RgbImage a = one.apply(m.matte, m.view(), 1), b = two.apply(m.matte, m.view(), 2);
+  for (int y = 0; y < kHeight; ++y)
+    for (int x = 0; x < kWidth; ++x) {
+      const uint8_t* pa = a.data + a.stride * y + 3 * x;
+      ASSERT_TRUE(std::equal(pa, pa + 3, b.data + b.stride * y + 3 * x)) << x << "," << y;
+      const float alpha = m.matte.alpha[size_t(y) * kWidth + x];
+      if (alpha <= 0 || alpha >= 1)
+        ASSERT_TRUE(std::equal(pa, pa + 3, &m.frame[(size_t(y) * kWidth + x) * 3])) << x << "," << y;
+    }
+  Matte with_foreground = m.matte;
+  with_foreground.foreground.assign(size_t(kWidth) * kHeight * 3, 0.5f);
+  EXPECT_EQ(one.apply(with_foreground, m.view()).data, m.frame.data());
+  Matte small = m.matte;
+  small.width = 10;
+  EXPECT_THROW(one.apply(small, m.view()), Error);
 }
 
 }  // namespace

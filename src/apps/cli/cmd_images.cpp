@@ -16,10 +16,7 @@
 #include "commands.h"
 #include "compose/background.h"
 #include "compose/composite.h"
-#include "compose/harmonize.h"
-#include "compose/light_wrap.h"
-#include "compose/poisson_blend.h"
-#include "compose/matte_filter.h"
+#include "compose/compositor.h"
 #include "io/frame_list.h"
 #include "io/image.h"
 #include "mattecast/mattecast.h"
@@ -156,8 +153,10 @@ class ImageMatter {
   ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
       : options_(options),
         spec_(background),
-        filter_params_(matte_filter_params(options.blend)),
-        poisson_blend_(poisson_blend(options.blend)),
+        blend_{.matte_filter = matte_filter_params(options.blend),
+               .harmonize = options.blend.harmonize,
+               .light_wrap_px = options.blend.light_wrap_px,
+               .poisson = poisson_blend(options.blend)},
         model_(load_model(options.engine)),
         session_(model_, session_params(options.engine, *model_)) {}
 
@@ -169,8 +168,6 @@ class ImageMatter {
     const RgbFrame frame = read_image(job.input);
     session_.reset();  // unrelated stills: no state carried between them
     session_.process(frame.view(), matte_);
-    filter_.reset();
-    filter_.apply(filter_params_, matte_, frame.view(), options_.engine.threads);
     const int width = matte_.width, height = matte_.height, threads = options_.engine.threads;
     std::error_code ec;
     const fs::path folder = fs::path(job.output).parent_path();
@@ -178,45 +175,41 @@ class ImageMatter {
     if (ec) {
       throw Error(fmt::format("'{}': cannot create the folder: {}", folder.string(), ec.message()));
     }
-
-    if (spec_.kind == BackgroundSpec::Kind::transparent) {
+    compositor_.reset();
+    const bool transparent = spec_.kind == BackgroundSpec::Kind::transparent;
+    compositor_.prepare(blend_, matte_, frame.view(), transparent ? nullptr : &background(width, height),
+                        0, threads);
+    if (transparent) {
       pixels_.resize(size_t(width) * height * 4);
-      foreground_rgba(matte_, frame.view(),
+      foreground_rgba(matte_, compositor_.person(),
                       {pixels_.data(), width, height, 4, ptrdiff_t(width) * 4}, threads);
       write_png_rgba(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 4);
       return;
     }
-    if (!background_ || background_width_ != width || background_height_ != height) {
-      background_.reset();
-      background_.emplace(spec_, width, height, threads);
-      background_width_ = width;
-      background_height_ = height;
-    }
-    const RgbImage behind = background_->render(0, frame.view(), matte_.alpha.data());
-    harmonizer_.reset();
-    harmonizer_.apply(options_.blend.harmonize, matte_, frame.view(), behind, threads);
     pixels_.resize(size_t(width) * height * 3);
-    const PixelBuffer composite{pixels_.data(), width, height, 3, ptrdiff_t(width) * 3};
-    composite_over(matte_, frame.view(), behind, composite, threads);
-    if (poisson_blend_) {
-      poisson_.reset();  // unrelated stills
-      poisson_.apply(matte_, frame.view(), behind, composite, 16, threads);
-    }
-    light_wrap_.apply(options_.blend.light_wrap_px, matte_, behind, composite, threads);
+    compositor_.composite(blend_, matte_, {pixels_.data(), width, height, 3, ptrdiff_t(width) * 3},
+                          threads);
     write_png_rgb(job.output, pixels_.data(), width, height, ptrdiff_t(width) * 3);
   }
 
   const Matte& matte() const { return matte_; }
 
  private:
+  // The background for this image size (the last one kept: folders of one camera's photos).
+  Background& background(int width, int height) {
+    if (!background_ || background_width_ != width || background_height_ != height) {
+      background_.reset();
+      background_.emplace(spec_, width, height, options_.engine.threads);
+      background_width_ = width;
+      background_height_ = height;
+    }
+    return *background_;
+  }
+
   const ImagesOptions& options_;
   BackgroundSpec spec_;
-  MatteFilterParams filter_params_;
-  bool poisson_blend_;
-  MatteFilter filter_;
-  ColourHarmonizer harmonizer_;
-  LightWrap light_wrap_;
-  PoissonBlend poisson_;
+  BlendSettings blend_;
+  Compositor compositor_;
   std::shared_ptr<const Model> model_;
   Session session_;
   Matte matte_;

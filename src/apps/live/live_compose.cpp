@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include "compose/composite.h"
 
 namespace mattecast {
 
@@ -44,12 +43,11 @@ bool LiveCompose::apply(const LiveSettings& next, bool first) {
     }
   }
   const bool mirror_changed = !first && next.mirror != settings_.mirror;
-  if (mirror_changed) {
-    filter_.reset();
-    harmonizer_.reset();
-    poisson_.reset();
-  }
-  filter_params_ = next.matte_filter();
+  if (mirror_changed) compositor_.reset();
+  blend_ = {.matte_filter = next.matte_filter(),
+            .harmonize = next.harmonize,
+            .light_wrap_px = next.light_wrap_px,
+            .poisson = next.poisson};
   settings_ = next;
   return mirror_changed;
 }
@@ -63,13 +61,8 @@ RgbImage LiveCompose::orient(const RgbImage& frame) {
 
 RgbImage LiveCompose::compose(Matte& matte, const RgbImage& source, double source_seconds) {
   const ptrdiff_t stride = ptrdiff_t(width_) * 3;
-  if (filter_params_.active()) filter_.apply(filter_params_, matte, source, threads_);
-  const RgbImage behind = background_->render(source_seconds, source, matte.alpha.data());
-  harmonizer_.apply(settings_.harmonize, matte, source, behind, threads_);
-  const PixelBuffer composite{composite_.data(), width_, height_, 3, stride};
-  composite_over(matte, source, behind, composite, threads_);
-  if (settings_.poisson) poisson_.apply(matte, source, behind, composite, 16, threads_);
-  light_wrap_.apply(settings_.light_wrap_px, matte, behind, composite, threads_);
+  compositor_.prepare(blend_, matte, source, background_.get(), source_seconds, threads_);
+  compositor_.composite(blend_, matte, {composite_.data(), width_, height_, 3, stride}, threads_);
   return {composite_.data(), width_, height_, stride};
 }
 

@@ -1,7 +1,7 @@
 // Compose stage of the live job, with the mirror flip before matting (the "convert" stage): the
-// settings changed live from the preview page (background, mirror, matte filter, harmonisation),
-// then per frame the matte filter, the background, the colour harmonisation and the composite,
-// into buffers sized once.
+// settings changed live from the preview page (background, mirror, blending filters), then per
+// frame the compositor's filters (compose/compositor.h) and the composite, into buffers sized
+// once.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +11,7 @@
 #include <vector>
 
 #include "compose/background.h"
-#include "compose/harmonize.h"
-#include "compose/light_wrap.h"
-#include "compose/poisson_blend.h"
-#include "compose/matte_filter.h"
+#include "compose/compositor.h"
 #include "live/live_settings.h"
 #include "mattecast/mattecast.h"
 
@@ -33,7 +30,9 @@ class LiveCompose {
   // The frame as the network should see it: mirrored when the settings say so.
   RgbImage orient(const RgbImage& frame);
   // The composite of `source` (orient()'s) over the background; `matte`'s alpha is filtered and
-  // its foreground harmonised in place. Valid until the next call.
+  // its foreground harmonised in place. The live network has no foreground output: the person's
+  // colour at soft edges is estimated from the frame (no fringe of the room behind). Valid until
+  // the next call.
   RgbImage compose(Matte& matte, const RgbImage& source, double source_seconds);
 
  private:
@@ -41,11 +40,8 @@ class LiveCompose {
   std::function<void(const std::string&)> warn_;
   LiveSettings settings_;
   std::unique_ptr<Background> background_;
-  MatteFilter filter_;
-  MatteFilterParams filter_params_;
-  ColourHarmonizer harmonizer_;
-  LightWrap light_wrap_;
-  PoissonBlend poisson_;
+  BlendSettings blend_;
+  Compositor compositor_;
   std::vector<uint8_t> mirrored_;
   std::vector<uint8_t> composite_;
 };

@@ -23,14 +23,10 @@ ComposeStage::ComposeStage(std::optional<Background> background, std::vector<Pix
       blend_(blend) {}
 
 void ComposeStage::prepare(const FrameSlot& frame) {
-  Matte& matte = *frame.matte;
-  if (blend_.matte_filter.active()) filter_.apply(blend_.matte_filter, matte, frame.view(), 1);
   const bool composites =
       std::find(layouts_.begin(), layouts_.end(), PixelLayout::rgb24) != layouts_.end();
-  if (background_ && composites) {
-    behind_ = background_->render(frame.seconds, frame.view(), matte.alpha.data());
-    harmonizer_.apply(blend_.harmonize, matte, frame.view(), behind_, 1);
-  }
+  compositor_.prepare(blend_, *frame.matte, frame.view(),
+                      background_ && composites ? &*background_ : nullptr, frame.seconds, 1);
   prepared_index_ = frame.index;
 }
 
@@ -44,18 +40,15 @@ PixelBuffer ComposeStage::compose(size_t output, const FrameSlot& frame) {
   auto& picture = pictures_[output];
   picture.resize(size_t(width_) * height_ * channels);
   PixelBuffer buffer{picture.data(), width_, height_, channels, ptrdiff_t(width_) * channels};
-  const RgbImage source = frame.view();
   if (prepared_index_ != frame.index) prepare(frame);
   if (layout == PixelLayout::gray8) {
     alpha_gray8(*frame.matte, buffer, 1);
   } else if (layout == PixelLayout::gray16) {
     alpha_gray16(*frame.matte, reinterpret_cast<uint16_t*>(picture.data()), buffer.stride, 1);
   } else if (layout == PixelLayout::rgba) {
-    foreground_rgba(*frame.matte, source, buffer, 1);
+    foreground_rgba(*frame.matte, compositor_.person(), buffer, 1);
   } else {
-    composite_over(*frame.matte, source, behind_, buffer, 1);
-    if (blend_.poisson) poisson_.apply(*frame.matte, source, behind_, buffer, 16, 1);
-    light_wrap_.apply(blend_.light_wrap_px, *frame.matte, behind_, buffer, 1);
+    compositor_.composite(blend_, *frame.matte, buffer, 1);
   }
   busy_ms_ += ms_since(t0);
   return buffer;

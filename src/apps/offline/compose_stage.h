@@ -1,8 +1,7 @@
 // Compose stage: each output's picture of a matted frame, on the output thread: the composite
-// over the background, the foreground with its alpha, or the alpha as gray. Once per frame,
-// before any output, the matte filter shapes the alpha, the background is rendered and the
-// foreground harmonised towards it, so every output shows the same matte; each output's picture
-// buffer is reused from frame to frame.
+// over the background, the foreground with its alpha, or the alpha as gray. The compositor is
+// prepared once per frame, before any output (compose/compositor.h), so every output shows the
+// same matte; each output's picture buffer is reused from frame to frame.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +10,7 @@
 
 #include "compose/background.h"
 #include "compose/composite.h"
-#include "compose/harmonize.h"
-#include "compose/light_wrap.h"
-#include "compose/poisson_blend.h"
-#include "compose/matte_filter.h"
+#include "compose/compositor.h"
 #include "offline/pipeline.h"
 #include "offline/video_job.h"
 #include "video/video_writer.h"
@@ -24,13 +20,6 @@ namespace mattecast {
 // The background the options ask for: needed by the composite, and by the foreground only when
 // one is given (nullopt: none needed). Throws Error for a bad background.
 std::optional<Background> open_background(const VideoJobOptions& options, int width, int height);
-
-struct BlendSettings {
-  MatteFilterParams matte_filter;
-  float harmonize = 0;      // needs a background (none: no effect)
-  float light_wrap_px = 0;  // the composite only
-  bool poisson = false;     // the composite only
-};
 
 class ComposeStage {
  public:
@@ -49,12 +38,8 @@ class ComposeStage {
   int width_, height_;
   std::vector<std::vector<uint8_t>> pictures_;
   BlendSettings blend_;
-  MatteFilter filter_;
-  ColourHarmonizer harmonizer_;
-  LightWrap light_wrap_;
-  PoissonBlend poisson_;
-  int64_t prepared_index_ = -1;  // the frame filtered, harmonised and `behind_` rendered for
-  RgbImage behind_;
+  Compositor compositor_;
+  int64_t prepared_index_ = -1;  // the frame the compositor was prepared for
 
   void prepare(const FrameSlot& frame);
   double busy_ms_ = 0;

@@ -42,39 +42,34 @@ void LightWrap::plan(float px, int width, int height) {
 }
 
 // Area averages of the background's colour and the alpha per grid cell: each grid row's pixel
-// rows summed into planar column sums (one flat loop per plane), then the cells.
+// rows summed into column sums (RGB left interleaved as stored, so the sum is one flat loop over
+// bytes; alpha apart), then the cells.
 void LightWrap::downsample(const Matte& matte, const RgbImage& background, int threads) {
   const int width = width_;
   for_row_bands_simd(
       grid_height_, threads, size_t(width) * factor_ * kPlanes,
       [&](int begin, int end) MATTECAST_COMPOSE_INLINE {
         for (int gy = begin; gy < end; ++gy) {
-          float* __restrict r = column_sums_.data() + size_t(gy) * kPlanes * width;
-          float* __restrict g = r + width;
-          float* __restrict b = g + width;
-          float* __restrict alpha = b + width;
-          std::fill(r, r + size_t(kPlanes) * width, 0.0f);
+          float* __restrict rgb = column_sums_.data() + size_t(gy) * kPlanes * width;
+          float* __restrict alpha = rgb + size_t(3) * width;
+          std::fill(rgb, rgb + size_t(kPlanes) * width, 0.0f);
           const int y_begin = gy * factor_, y_end = std::min(height_, y_begin + factor_);
           for (int y = y_begin; y < y_end; ++y) {
             const uint8_t* __restrict bg = background.data + background.stride * y;
             const float* __restrict a = matte.alpha.data() + size_t(y) * width;
-            for (int x = 0; x < width; ++x) {
-              r[x] += float(bg[3 * x]);
-              g[x] += float(bg[3 * x + 1]);
-              b[x] += float(bg[3 * x + 2]);
-              alpha[x] += std::clamp(a[x], 0.0f, 1.0f);
-            }
+            for (int i = 0; i < 3 * width; ++i) rgb[i] += float(bg[i]);
+            for (int x = 0; x < width; ++x) alpha[x] += std::clamp(a[x], 0.0f, 1.0f);
           }
           float* cells = grid_.data() + size_t(gy) * grid_width_ * kPlanes;
           for (int gx = 0; gx < grid_width_; ++gx) {
             const int x_begin = gx * factor_, x_end = std::min(width, x_begin + factor_);
             const float inverse = 1.0f / float((y_end - y_begin) * (x_end - x_begin));
-            for (int c = 0; c < kPlanes; ++c) {
-              const float* plane = r + size_t(c) * width;
-              float sum = 0;
-              for (int x = x_begin; x < x_end; ++x) sum += plane[x];
-              cells[kPlanes * gx + c] = sum * inverse;
+            float sums[kPlanes] = {};
+            for (int x = x_begin; x < x_end; ++x) {
+              for (int c = 0; c < 3; ++c) sums[c] += rgb[3 * x + c];
+              sums[3] += alpha[x];
             }
+            for (int c = 0; c < kPlanes; ++c) cells[kPlanes * gx + c] = sums[c] * inverse;
           }
         }
       });

@@ -31,7 +31,7 @@ class LightWrap {
   int width_ = 0, height_ = 0, factor_ = 1, grid_width_ = 0, grid_height_ = 0;
   float grid_sigma_ = 0;
   std::vector<float> grid_;           // grid_height x grid_width x 4: background r, g, b, alpha
-  std::vector<float> column_sums_;    // grid_height x 4 planes x width: the cells' column sums
+  std::vector<float> column_sums_;    // grid_height x (RGB x width, alpha x width): column sums
   std::vector<float> rows_;           // grid_height x 4 planes x width: along the rows, upsampled
   std::vector<float> wrap_;           // height x width: the blend's weights
   std::vector<int> column_left_;      // per full-resolution column: its left grid cell
