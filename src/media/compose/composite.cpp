@@ -3,6 +3,7 @@
 #include "compose/composite.h"
 
 #include <algorithm>
+#include <tuple>
 #include <bit>
 #include <cstring>
 
@@ -29,6 +30,13 @@ std::pair<int, float> grid_tap(int i, int factor, int cells) {
       std::clamp((float(i) + 0.5f) / float(factor) - 0.5f, 0.0f, float(cells - 1));
   const int left = std::min(int(position), std::max(cells - 2, 0));
   return {left, cells > 1 ? position - float(left) : 0.0f};
+}
+
+void ColumnTaps::plan(int width, int factor, int cells) {
+  left.resize(size_t(width));
+  weight.resize(size_t(width));
+  for (int x = 0; x < width; ++x)
+    std::tie(left[size_t(x)], weight[size_t(x)]) = grid_tap(x, factor, cells);
 }
 
 void run_row_bands(int rows, int threads, size_t work_per_row, void (*body)(void*, int, int),

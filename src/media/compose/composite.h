@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "mattecast/mattecast.h"
 
@@ -52,6 +53,13 @@ namespace compose_detail {
 // (centres at (i + 0.5) / factor - 0.5): the left (upper) cell and the right (lower) one's
 // weight, for bilinear reads of the coarse grids (blurred background, light wrap, Poisson blend).
 std::pair<int, float> grid_tap(int i, int factor, int cells);
+
+// grid_tap() of every full-resolution column, computed once per plan.
+struct ColumnTaps {
+  std::vector<int> left;
+  std::vector<float> weight;
+  void plan(int width, int factor, int cells);
+};
 
 // The widest vector instruction set of the CPU tier (cpu_tier()) the compose loops have a
 // version for.

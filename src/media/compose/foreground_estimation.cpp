@@ -55,13 +55,7 @@ void ForegroundEstimator::plan(int width, int height, float sigma_px) {
   grid_height_ = (height + factor_ - 1) / factor_;
   grid_sigma_ = sigma / float(factor_);
   grid_.assign(size_t(grid_width_) * grid_height_ * kChannels, 0.0f);
-  column_left_.resize(size_t(width));
-  column_weight_.resize(size_t(width));
-  for (int x = 0; x < width; ++x) {
-    const auto [left, weight] = grid_tap(x, factor_, grid_width_);
-    column_left_[size_t(x)] = left;
-    column_weight_[size_t(x)] = weight;
-  }
+  columns_.plan(width, factor_, grid_width_);
   pixels_.resize(size_t(width) * height * 3);
 }
 
@@ -106,9 +100,9 @@ void ForegroundEstimator::estimate_rows(const Matte& matte, const RgbImage& fram
             for (int x = x0; x < x1; ++x) {
               const float a = alpha[x];
               if (!(a > kSoftLow && a < kSoftHigh)) continue;
-              const int left = column_left_[size_t(x)];
+              const int left = columns_.left[size_t(x)];
               const int right = std::min(left + 1, grid_width_ - 1);
-              const float fx = column_weight_[size_t(x)];
+              const float fx = columns_.weight[size_t(x)];
               const float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy,
                           w11 = fx * fy;
               float sums[kChannels];

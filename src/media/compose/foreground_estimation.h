@@ -32,8 +32,7 @@ class ForegroundEstimator {
   int width_ = 0, height_ = 0, factor_ = 1, grid_width_ = 0, grid_height_ = 0;
   float sigma_px_ = -1, grid_sigma_ = 1;
   std::vector<float> grid_;  // per cell: a r, a g, a b, a, (1-a) r, (1-a) g, (1-a) b, 1 - a
-  std::vector<int> column_left_;
-  std::vector<float> column_weight_;
+  compose_detail::ColumnTaps columns_;  // per full-resolution column: its grid taps
   std::vector<uint8_t> pixels_;  // the result
   GaussianBlur blur_;
 };

@@ -67,13 +67,7 @@ HaloFreeBlur::HaloFreeBlur(float strength, int width, int height, BlurShape shap
   for (int gx = 0; gx < grid_width_; ++gx) {
     inverse_cell_width_[gx] = 1.0f / float(std::min(width, (gx + 1) * factor_) - gx * factor_);
   }
-  column_left_.resize(width);
-  column_weight_.resize(width);
-  for (int x = 0; x < width; ++x) {
-    const auto [left, weight] = grid_tap(x, factor_, grid_width_);
-    column_left_[x] = left;
-    column_weight_[x] = weight;
-  }
+  columns_.plan(width, factor_, grid_width_);
 }
 
 void HaloFreeBlur::render(const RgbImage& source, const float* alpha, AVFrame& out, int threads) {
@@ -220,8 +214,8 @@ void HaloFreeBlur::upsample(AVFrame& out, int threads) {
         for (int gy = begin; gy < end; ++gy) {
           const float* __restrict cells = colour_.data() + size_t(gy) * grid_width_ * 3;
           float* __restrict row = upsampled_rows_.data() + size_t(gy) * width * 3;
-          const int* __restrict left = column_left_.data();
-          const float* __restrict weight = column_weight_.data();
+          const int* __restrict left = columns_.left.data();
+          const float* __restrict weight = columns_.weight.data();
           const int right_step = grid_width_ > 1 ? 3 : 0;
           for (int x = 0; x < width; ++x) {
             const float* l = cells + 3 * left[x];

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compose/background.h"
+#include "compose/composite.h"
 #include "compose/disc_blur.h"
 #include "compose/matte_filter.h"
 #include "io/av_handles.h"
@@ -52,8 +53,7 @@ class HaloFreeBlur {
   std::vector<float> column_sums_;     // per chunk: width x 7
   std::vector<float> inverse_cell_width_;
   std::vector<float> no_alpha_;  // a row of alpha 0 (weight 1), for render() without alpha
-  std::vector<int> column_left_;
-  std::vector<float> column_weight_;
+  compose_detail::ColumnTaps columns_;  // per full-resolution column: its grid taps
   GaussianBlur blur_;
   DiscBlur disc_;
 };

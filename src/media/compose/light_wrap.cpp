@@ -32,13 +32,7 @@ void LightWrap::plan(float px, int width, int height) {
   column_sums_.assign(size_t(grid_height_) * kPlanes * width, 0.0f);
   rows_.assign(size_t(grid_height_) * kPlanes * width, 0.0f);
   wrap_.assign(size_t(height) * width, 0.0f);
-  column_left_.resize(size_t(width));
-  column_weight_.resize(size_t(width));
-  for (int x = 0; x < width; ++x) {
-    const auto [left, weight] = grid_tap(x, factor_, grid_width_);
-    column_left_[size_t(x)] = left;
-    column_weight_[size_t(x)] = weight;
-  }
+  columns_.plan(width, factor_, grid_width_);
 }
 
 // Area averages of the background's colour and the alpha per grid cell: each grid row's pixel
@@ -85,8 +79,8 @@ void LightWrap::upsample_rows(int threads) {
                          float* planes = rows_.data() + size_t(gy) * kPlanes * width;
                          const int right_step = grid_width_ > 1 ? kPlanes : 0;
                          for (int x = 0; x < width; ++x) {
-                           const float* l = cells + kPlanes * column_left_[size_t(x)];
-                           const float wr = column_weight_[size_t(x)], wl = 1.0f - wr;
+                           const float* l = cells + kPlanes * columns_.left[size_t(x)];
+                           const float wr = columns_.weight[size_t(x)], wl = 1.0f - wr;
                            for (int c = 0; c < kPlanes; ++c)
                              planes[size_t(c) * width + x] = l[c] * wl + l[right_step + c] * wr;
                          }

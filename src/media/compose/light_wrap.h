@@ -34,8 +34,7 @@ class LightWrap {
   std::vector<float> column_sums_;    // grid_height x (RGB x width, alpha x width): column sums
   std::vector<float> rows_;           // grid_height x 4 planes x width: along the rows, upsampled
   std::vector<float> wrap_;           // height x width: the blend's weights
-  std::vector<int> column_left_;      // per full-resolution column: its left grid cell
-  std::vector<float> column_weight_;  //   and the right one's weight
+  compose_detail::ColumnTaps columns_;  // per full-resolution column: its grid taps
   GaussianBlur blur_;
 };
 

@@ -36,13 +36,7 @@ void PoissonBlend::plan(int width, int height, float band_px) {
   core_.assign(cells, 0);
   h_.assign(cells * 3, 0.0f);
   rows_.assign(size_t(grid_height_) * 3 * width, 0.0f);
-  column_left_.resize(size_t(width));
-  column_weight_.resize(size_t(width));
-  for (int x = 0; x < width; ++x) {
-    const auto [left, weight] = grid_tap(x, factor_, grid_width_);
-    column_left_[size_t(x)] = left;
-    column_weight_[size_t(x)] = weight;
-  }
+  columns_.plan(width, factor_, grid_width_);
 }
 
 // Per cell: the mean of background - source per channel, and of alpha.
@@ -140,8 +134,8 @@ void PoissonBlend::add_correction(const Matte& matte, PixelBuffer out, int threa
                          float* planes = rows_.data() + size_t(gy) * 3 * width;
                          const int right_step = grid_width_ > 1 ? 3 : 0;
                          for (int x = 0; x < width; ++x) {
-                           const float* l = cells + 3 * column_left_[size_t(x)];
-                           const float wr = column_weight_[size_t(x)], wl = 1.0f - wr;
+                           const float* l = cells + 3 * columns_.left[size_t(x)];
+                           const float wr = columns_.weight[size_t(x)], wl = 1.0f - wr;
                            for (int c = 0; c < 3; ++c)
                              planes[size_t(c) * width + x] = l[c] * wl + l[right_step + c] * wr;
                          }

@@ -48,8 +48,7 @@ class PoissonBlend {
   std::vector<uint8_t> person_, inside_, core_;
   std::vector<float> h_;     // per cell: the correction (3)
   std::vector<float> rows_;  // grid_height x 3 planes x width: h along the rows, upsampled
-  std::vector<int> column_left_;
-  std::vector<float> column_weight_;
+  compose_detail::ColumnTaps columns_;  // per full-resolution column: its grid taps
 };
 
 }  // namespace mattecast
