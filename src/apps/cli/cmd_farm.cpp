@@ -33,7 +33,6 @@ struct FarmCommand {
   std::string engine = "local";
   int workers = 1;
   std::string job_dir;
-  bool wait = false;
 };
 
 // One input of the batch and how it went.
@@ -243,21 +242,20 @@ void run_farm(FarmCommand& c) {
 
 void add_farm_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "farm", "Matte videos in parts in parallel (this machine or Slurm), resumable, as a batch");
+      "farm", "Matte videos in parts in parallel on this machine, resumable, as a batch");
   auto c = std::make_shared<FarmCommand>();
   command->add_option("INPUT", c->inputs, "Videos, folders of videos, or globs")->required();
   command->add_option("--parts", c->plan.parts, "Parts per input")->required()
       ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", c->plan.warmup_seconds, "Pre-roll per part in seconds (10)")
       ->check(CLI::Range(0.0, 3600.0));
-  command->add_option("--engine", c->engine, "local (default)")
-      ->check(CLI::IsMember({"local", "slurm"}));
+  command->add_option("--engine", c->engine, "local (the only engine so far)")
+      ->check(CLI::IsMember({"local"}));
   command->add_option("--workers", c->workers, "Parts run at once (local engine; default 1)")
       ->check(CLI::Range(1, 1024));
   command->add_option("--job-dir", c->job_dir,
                       "Where job files and parts live (default: mattecast-jobs beside the first "
                       "output)");
-  command->add_flag("--wait", c->wait, "Slurm: block until the joins are done");
   add_video_settings(*command, c->video, "-o,--output");
   command->add_flag("-q,--quiet", c->video.quiet, "Only the summary table");
   command->callback([c] { run_farm(*c); });
