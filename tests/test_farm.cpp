@@ -245,6 +245,25 @@ TEST_F(Farm, KilledFarmResumesWithOnlyTheUnfinishedParts) {
   EXPECT_TRUE(contains(again.output, "--force")) << again.output;
 }
 
+TEST_F(Farm, VideoResumableCheckpointsParts) {
+  const std::string out = scratch_dir("farm");
+  const std::string args = fmt::format("video {} --alpha {}/a/ --resumable --part-seconds 1 {}",
+                                       kAudioClip, out, kModel);
+  CliResult r = run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(folder_size(out + "/a"), 90u);
+  const std::string parts = out + "/mattecast-jobs/openmpf_video_01.parts";
+  EXPECT_TRUE(fs::exists(parts + "/part_0003/done.json")) << r.output;  // 3.03 s: 4 parts
+  fs::rename(out + "/a", out + "/first");
+  fs::remove_all(parts + "/part_0001");  // as if interrupted during part 1
+  r = run_cli(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "parts done: 0,2,3; to run: 1")) << r.output;
+  const auto mad = per_frame_mad(eval(out + "/a", out + "/first"));
+  ASSERT_EQ(mad.size(), 90u);
+  EXPECT_EQ(*std::max_element(mad.begin(), mad.end()), 0.0);
+}
+
 TEST_F(Farm, BadInputsFailCleanly) {
   const std::string out = scratch_dir("farm");
   std::ofstream(out + "/notes.mp4") << "this is not a video\n";

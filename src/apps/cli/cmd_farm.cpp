@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "offline/farm_local.h"
 #include "offline/job_plan.h"
 #include "offline/join.h"
+#include "offline/part_runner.h"
 #include "stop_signals.h"
 #include "video_options.h"
 
@@ -239,6 +241,40 @@ void run_farm(FarmCommand& c) {
 }
 
 }  // namespace
+
+// `video --resumable`: the job in parts of `part_seconds`, run one after another in this process
+// and checkpointed like a farm's (mattecast-jobs/ beside the first output); the same command
+// again resumes with the parts not done.
+void run_resumable_video(const VideoOptions& video, double part_seconds) {
+  FarmCommand c;
+  c.video = video;
+  std::vector<std::string> names;
+  FarmInput f = make_input(c, video.job.input, false, names);
+  VideoOptions probe = video;
+  settle_job_options(probe);
+  const VideoInfo info = VideoReader(f.input, {.threads = 1, .image_rate = probe.job.image_rate}).info();
+  c.plan.parts = std::max(1, int(std::ceil(std::max(0.0, info.duration_seconds) / part_seconds)));
+  const bool quiet = video.quiet;
+  prepare_job(f, c.plan, quiet);
+  const JobPlan plan = read_job(f.job_path);
+  VideoOptions o = f.video;
+  settings_from_json(plan.video, o);
+  settle_job_options(o);
+  const auto model = settle_session(o);
+  const StopSignals stop_signals;
+  VideoJobCallbacks callbacks;
+  callbacks.abort = &stop_signals.requested();
+  callbacks.warn = [](const std::string& m) { fmt::print(stderr, "mattecast: warning: {}\n", m); };
+  for (const PartTask& task : pending_tasks(f, quiet)) {
+    const PartResult r = run_part(model, plan, task.part, o.job, callbacks);
+    if (r.aborted)
+      throw Interrupted("interrupted: the parts done are kept; run the same command to resume");
+    if (!quiet)
+      fmt::print("part {} of {}: {} frames in {:.1f} s\n", task.part, plan.parts.size(), r.frames,
+                 r.seconds);
+  }
+  join_job_file(f.job_path, o.job.overwrite, quiet);
+}
 
 void add_farm_command(CLI::App& app) {
   auto* command = app.add_subcommand(

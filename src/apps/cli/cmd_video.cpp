@@ -14,12 +14,16 @@
 
 namespace mattecast::cli {
 
+void run_resumable_video(const VideoOptions& video, double part_seconds);
+
 namespace {
 
 struct VideoCommand {
   VideoOptions video;
   std::string job;  // --job: run one part of a planned job
   int part = -1;
+  bool resumable = false;
+  double part_seconds = 60;
 };
 
 void print_summary(const VideoJobReport& report) {
@@ -119,6 +123,7 @@ void run_video(VideoCommand& c) {
   VideoOptions& o = c.video;
   if (o.job.input.empty()) throw UsageError("INPUT is required (or --job JOB.json --part K)");
   VideoJobOptions& job = o.job;
+  if (c.resumable) return run_resumable_video(o, c.part_seconds);
   settle_job_options(o);
   if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
   const auto model = settle_session(o);
@@ -151,6 +156,11 @@ void add_video_command(CLI::App& app) {
   command->add_option("--part", c->part,
                       "The part to run (default: $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or "
                       "$MATTECAST_PART)");
+  command->add_flag("--resumable", c->resumable,
+                    "Checkpoint finished parts (beside the first output); rerun to resume");
+  command->add_option("--part-seconds", c->part_seconds,
+                      "--resumable: the length of a part in seconds (default 60)")
+      ->check(CLI::Range(0.1, 1e6));
   command->add_option("--preview", o->preview,
                       "Write a contact sheet (input | alpha | composite) PNG first");
   command->add_flag("--preview-only", o->preview_only, "Stop after writing the --preview sheet");
