@@ -264,6 +264,51 @@ TEST_F(Farm, VideoResumableCheckpointsParts) {
   EXPECT_EQ(*std::max_element(mad.begin(), mad.end()), 0.0);
 }
 
+// A single-node Slurm cluster on localhost (tests/slurm_cluster.sh), stopped when the test ends.
+class SlurmCluster {
+ public:
+  SlurmCluster() : dir_(fmt::format("/tmp/mattecast-slurm-{}", getpid())) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    output_ = shell(fmt::format("'{}' start {} 2>&1; echo rc=$?", MATTECAST_SLURM_CLUSTER, dir_));
+    up_ = contains(output_, "SLURM_CONF=") && contains(output_, "rc=0");
+  }
+  ~SlurmCluster() {
+    shell(fmt::format("'{}' stop {} 2>&1", MATTECAST_SLURM_CLUSTER, dir_));
+    fs::remove_all(dir_);
+  }
+  bool up() const { return up_; }
+  const std::string& output() const { return output_; }
+  std::string environment() const { return fmt::format("SLURM_CONF={}/slurm.conf", dir_); }
+
+ private:
+  std::string dir_, output_;
+  bool up_ = false;
+};
+
+TEST_F(Farm, SlurmClusterRunsAFarm) {
+  const SlurmCluster cluster;
+  if (!cluster.up()) GTEST_SKIP() << "Slurm cannot start here: " << cluster.output();
+  const std::string out = scratch_dir("farm");
+  const CliResult r = run_cli(
+      fmt::format("farm {} --parts 3 --warmup 1 --engine slurm --wait --threads 1 "
+                  "-o {}/comp.mp4 --alpha {}/a/ {}",
+                  kAudioClip, out, out, kModel),
+      cluster.environment());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "submitted: parts ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "done")) << r.output;
+  EXPECT_EQ(folder_size(out + "/a"), 90u);
+  const Decoded input = decode_all(kAudioClip), comp = decode_all(out + "/comp.mp4");
+  expect_close_times(comp.pts, comp.info.time_base, input.pts, input.info.time_base, "comp.mp4");
+  const std::string jobs = out + "/mattecast-jobs";
+  for (const char* name :
+       {"slurm-part.sh", "slurm-tasks.txt", "slurm-ids.txt", "openmpf_video_01.json.joined"})
+    EXPECT_TRUE(fs::exists(jobs + "/" + name)) << name;
+  for (int k = 0; k < 3; ++k)
+    EXPECT_TRUE(fs::exists(fmt::format("{}/openmpf_video_01.parts/part_{:04d}/done.json", jobs, k)));
+}
+
 TEST_F(Farm, BadInputsFailCleanly) {
   const std::string out = scratch_dir("farm");
   std::ofstream(out + "/notes.mp4") << "this is not a video\n";

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "io/frame_list.h"
 #include "offline/farm_local.h"
+#include "offline/farm_slurm.h"
 #include "offline/job_plan.h"
 #include "offline/join.h"
 #include "offline/part_runner.h"
@@ -35,6 +36,7 @@ struct FarmCommand {
   std::string engine = "local";
   int workers = 1;
   std::string job_dir;
+  bool wait = false;
 };
 
 // One input of the batch and how it went.
@@ -226,18 +228,54 @@ void run_local(FarmCommand& c, std::vector<FarmInput>& inputs) {
   }
 }
 
+// Submits the parts not done and the joins; with --wait, blocks until the joins have ended.
+void run_slurm(FarmCommand& c, std::vector<FarmInput>& inputs) {
+  const bool quiet = c.video.quiet;
+  std::vector<SlurmInput> submitted;
+  for (const FarmInput& f : inputs) {
+    SlurmInput input{f.job_path, {}, f.job_path + ".joined"};
+    for (const PartTask& task : pending_tasks(f, quiet)) input.parts.push_back(task.part);
+    fs::remove(input.done_mark);
+    submitted.push_back(input);
+  }
+  SlurmOptions options;
+  options.executable = executable_path();
+  options.job_dir = fs::path(inputs.front().job_path).parent_path().string();
+  options.threads = c.video.engine.threads;
+  options.force = c.video.job.overwrite;
+  const auto start = std::chrono::steady_clock::now();
+  const SlurmSubmission s = submit_to_slurm(submitted, options);
+  fmt::print("submitted: parts {} (job array), joins {}\n", s.array_id.empty() ? "none" : s.array_id,
+             fmt::join(s.join_ids, " "));
+  for (FarmInput& f : inputs) f.status = "submitted";
+  if (!c.wait) return;
+  std::vector<std::string> ids = s.join_ids;
+  if (!s.array_id.empty()) ids.push_back(s.array_id);
+  wait_for_slurm(ids);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    inputs[i].seconds = seconds;
+    inputs[i].status = fs::exists(submitted[i].done_mark)
+                           ? "done"
+                           : fmt::format("failed: see the slurm-*.log in {}", options.job_dir);
+  }
+}
+
 void run_farm(FarmCommand& c) {
-  if (c.engine != "local") throw UsageError(fmt::format("--engine {}: not available", c.engine));
   const std::vector<std::string> files = expand_inputs(c.inputs);
   std::vector<FarmInput> inputs;
   std::vector<std::string> names;
   for (const std::string& input : files)
     inputs.push_back(make_input(c, input, files.size() > 1, names));
   for (FarmInput& f : inputs) prepare_job(f, c.plan, c.video.quiet);
-  run_local(c, inputs);
+  if (c.engine == "slurm")
+    run_slurm(c, inputs);
+  else
+    run_local(c, inputs);
   print_summary(inputs);
   for (const FarmInput& f : inputs)
-    if (f.status != "done") throw Error(fmt::format("{}: {}", f.input, f.status));
+    if (f.status != "done" && f.status != "submitted") throw Error(fmt::format("{}: {}", f.input, f.status));
 }
 
 }  // namespace
@@ -278,15 +316,16 @@ void run_resumable_video(const VideoOptions& video, double part_seconds) {
 
 void add_farm_command(CLI::App& app) {
   auto* command = app.add_subcommand(
-      "farm", "Matte videos in parts in parallel on this machine, resumable, as a batch");
+      "farm", "Matte videos in parts in parallel (this machine or Slurm), resumable, as a batch");
   auto c = std::make_shared<FarmCommand>();
   command->add_option("INPUT", c->inputs, "Videos, folders of videos, or globs")->required();
   command->add_option("--parts", c->plan.parts, "Parts per input")->required()
       ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", c->plan.warmup_seconds, "Pre-roll per part in seconds (10)")
       ->check(CLI::Range(0.0, 3600.0));
-  command->add_option("--engine", c->engine, "local (the only engine so far)")
-      ->check(CLI::IsMember({"local"}));
+  command->add_option("--engine", c->engine, "local (default) or slurm (sbatch job arrays)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  command->add_flag("--wait", c->wait, "slurm: block until the joins have ended");
   command->add_option("--workers", c->workers, "Parts run at once (local engine; default 1)")
       ->check(CLI::Range(1, 1024));
   command->add_option("--job-dir", c->job_dir,
