@@ -191,6 +191,24 @@ TEST_F(Farm, PlanCutsOnKeyframesNearEqualDurationsWithPreroll) {
   EXPECT_EQ(frames, 180);
 }
 
+TEST_F(Farm, PlanCutsAtAHardSceneCutNearby) {
+  const std::string out = scratch_dir("farm");
+  // 50 frames of one clip, then 40 of another: a hard cut at frame 50, the middle at 45.
+  ASSERT_TRUE(run_ffmpeg(fmt::format(
+      "-i {0}/media/video/liveportrait_s32.mp4 -i {0}/media/video/liveportrait_s18.mp4 "
+      "-filter_complex \"[0:v]trim=end_frame=50,scale=320:180,setpts=PTS-STARTPTS[a];"
+      "[1:v]trim=end_frame=40,scale=320:180,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]\" "
+      "-map [v] -c:v libx264 -preset ultrafast -g 300 {1}/cut.mp4",
+      kShared, out)));
+  const CliResult r = run_cli(fmt::format(
+      "plan {}/cut.mp4 --parts 2 --snap 0.5 --warmup 1 -o {}/job.json --alpha {}/a/ {}", out, out,
+      out, kModel));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto part = read_json(out + "/job.json").at("parts").at(1);
+  EXPECT_EQ(part.at("first_frame").get<int64_t>(), 50) << r.output;
+  EXPECT_EQ(part.at("cut"), "scene cut");
+}
+
 TEST_F(Farm, PartIndexComesFromSlurmOrKubernetes) {
   const std::string out = scratch_dir("farm");
   const std::string job = out + "/job.json";
