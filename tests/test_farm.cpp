@@ -261,6 +261,11 @@ TEST_F(Farm, KilledFarmResumesWithOnlyTheUnfinishedParts) {
   const CliResult again = run_cli(args);
   EXPECT_NE(again.status, 0);
   EXPECT_TRUE(contains(again.output, "--force")) << again.output;
+  // Other settings: a new plan, never parts made with the old ones.
+  const CliResult changed = run_cli(args + " --feather 2 --force");
+  ASSERT_EQ(changed.status, 0) << changed.output;
+  EXPECT_TRUE(contains(changed.output, "planned 4 parts")) << changed.output;
+  EXPECT_TRUE(contains(changed.output, "to run: 0,1,2,3")) << changed.output;
 }
 
 TEST_F(Farm, VideoResumableCheckpointsParts) {

@@ -127,14 +127,25 @@ FarmInput make_input(const FarmCommand& c, const std::string& input, bool batch,
   return f;
 }
 
-// The job of `f`: the existing one when it was planned for the same input, parts and warm-up
-// (resume), else a new plan (an old job's parts are removed).
+// Whether a job's settings are the ones `video` asks for now (--force aside).
+bool same_settings(nlohmann::json planned, VideoOptions video) {
+  settle_job_options(video);
+  settle_session(video);
+  video.engine.precision = to_string(video.job.session.precision);
+  nlohmann::json now = settings_to_json(video);
+  planned.erase("force");
+  now.erase("force");
+  return planned == now;
+}
+
+// The job of `f`: the existing one when it was planned for the same input, parts, warm-up and
+// settings (resume), else a new plan (an old job's parts are removed).
 void prepare_job(FarmInput& f, const PlanOptions& options, bool quiet) {
   std::error_code ec;
   if (fs::exists(f.job_path, ec)) {
     const JobPlan old = read_job(f.job_path);
     if (old.input == fs::absolute(f.input).string() && int(old.parts.size()) == options.parts &&
-        old.warmup_seconds == options.warmup_seconds) {
+        old.warmup_seconds == options.warmup_seconds && same_settings(old.video, f.video)) {
       settings_from_json(old.video, f.video);
       f.parts = int(old.parts.size());
       f.frames = old.frames;
