@@ -48,7 +48,8 @@ nlohmann::json eval(const std::string& pred, const std::string& gt) {
 
 std::vector<double> per_frame_mad(const nlohmann::json& report) {
   std::vector<double> mad;
-  for (const auto& frame : report.at("per_frame")) mad.push_back(frame.at("mad").get<double>() / 1e3);
+  for (const auto& frame : report.at("per_frame"))
+    mad.push_back(frame.at("mad").get<double>() / 1e3);
   return mad;
 }
 
@@ -72,7 +73,8 @@ std::string shell(const std::string& script) {
 // The timestamps of every part of a job, in order.
 std::vector<int64_t> joined_pts(const std::string& job_path) {
   const auto job = read_json(job_path);
-  const fs::path parts = fs::path(job_path).parent_path() / (fs::path(job_path).stem().string() + ".parts");
+  const fs::path parts =
+      fs::path(job_path).parent_path() / (fs::path(job_path).stem().string() + ".parts");
   std::vector<int64_t> pts;
   for (size_t k = 0; k < job.at("parts").size(); ++k) {
     const auto done = read_json(fmt::format("{}/part_{:04d}/done.json", parts.string(), k));
@@ -86,9 +88,9 @@ class Farm : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = process_inputs_dir("farm_inputs");
     // 6 s of the portrait clip, a keyframe every 40 frames.
-    ASSERT_TRUE(run_ffmpeg(fmt::format(
-        "-i {} -frames:v 180 -c:v libx264 -preset ultrafast -g 40 -an {}/portrait.mp4", kPortrait,
-        dir_)));
+    ASSERT_TRUE(run_ffmpeg(
+        fmt::format("-i {} -frames:v 180 -c:v libx264 -preset ultrafast -g 40 -an {}/portrait.mp4",
+                    kPortrait, dir_)));
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string portrait() { return dir_ + "/portrait.mp4"; }
@@ -101,7 +103,8 @@ TEST_F(Farm, WarmupHidesTheSeamsAndWithoutItTheyShow) {
   ASSERT_EQ(r.status, 0) << r.output;
   std::vector<double> worst;
   for (const char* warmup : {"4", "0"}) {
-    r = run_cli(fmt::format("farm {} --parts 4 --warmup {} --workers 2 --alpha {}/farm{}/ "
+    r =
+        run_cli(fmt::format("farm {} --parts 4 --warmup {} --workers 2 --alpha {}/farm{}/ "
                             "--job-dir {}/jobs{} {}",
                             portrait(), warmup, out, warmup, out, warmup, kModel));
     ASSERT_EQ(r.status, 0) << r.output;
@@ -145,8 +148,9 @@ void expect_close_times(const std::vector<int64_t>& pts, Rational base,
 TEST_F(Farm, JoinedH264CompositeKeepsTimestampsAndAudio) {
   const std::string out = scratch_dir("farm");
   const std::string outputs = fmt::format("-o {0}/{{}}comp.mp4 --alpha {0}/{{}}alpha.mkv", out);
-  CliResult r = run_cli(fmt::format("video {} {} {} -q", kAudioClip,
-                                    fmt::format(fmt::runtime(outputs), "single_", "single_"), kModel));
+  CliResult r =
+      run_cli(fmt::format("video {} {} {} -q", kAudioClip,
+                          fmt::format(fmt::runtime(outputs), "single_", "single_"), kModel));
   ASSERT_EQ(r.status, 0) << r.output;
   r = run_cli(fmt::format("farm {} --parts 3 --warmup 1 --workers 2 {} {}", kAudioClip,
                           fmt::format(fmt::runtime(outputs), "farm_", "farm_"), kModel));
@@ -169,9 +173,9 @@ TEST_F(Farm, JoinedH264CompositeKeepsTimestampsAndAudio) {
 
 TEST_F(Farm, PlanCutsOnKeyframesNearEqualDurationsWithPreroll) {
   const std::string out = scratch_dir("farm");
-  const CliResult r = run_cli(fmt::format(
-      "plan {} --parts 4 --warmup 2 --snap 0.5 -o {}/job.json --alpha {}/a/ {}", portrait(), out,
-      out, kModel));
+  const CliResult r =
+      run_cli(fmt::format("plan {} --parts 4 --warmup 2 --snap 0.5 -o {}/job.json --alpha {}/a/ {}",
+                          portrait(), out, out, kModel));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto job = read_json(out + "/job.json");
   EXPECT_TRUE(fs::path(job.at("executable").get<std::string>()).is_absolute());
@@ -200,9 +204,9 @@ TEST_F(Farm, PlanCutsAtAHardSceneCutNearby) {
       "[1:v]trim=end_frame=40,scale=320:180,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]\" "
       "-map [v] -c:v libx264 -preset ultrafast -g 300 {1}/cut.mp4",
       kShared, out)));
-  const CliResult r = run_cli(fmt::format(
-      "plan {}/cut.mp4 --parts 2 --snap 0.5 --warmup 1 -o {}/job.json --alpha {}/a/ {}", out, out,
-      out, kModel));
+  const CliResult r = run_cli(
+      fmt::format("plan {}/cut.mp4 --parts 2 --snap 0.5 --warmup 1 -o {}/job.json --alpha {}/a/ {}",
+                  out, out, out, kModel));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto part = read_json(out + "/job.json").at("parts").at(1);
   EXPECT_EQ(part.at("first_frame").get<int64_t>(), 50) << r.output;
@@ -238,16 +242,17 @@ TEST_F(Farm, PartIndexComesFromSlurmOrKubernetes) {
 
 TEST_F(Farm, KilledFarmResumesWithOnlyTheUnfinishedParts) {
   const std::string out = scratch_dir("farm");
-  const std::string args = fmt::format("farm {} --parts 4 --warmup 0.5 --workers 1 --alpha {}/a/ "
-                                       "--job-dir {}/jobs {}",
-                                       kAudioClip, out, out, kModel);
+  const std::string args = fmt::format(
+      "farm {} --parts 4 --warmup 0.5 --workers 1 --alpha {}/a/ "
+      "--job-dir {}/jobs {}",
+      kAudioClip, out, out, kModel);
   const std::string first_done = out + "/jobs/openmpf_video_01.parts/part_0000/done.json";
   // Interrupted (SIGINT) as soon as the first part is done.
-  const std::string killed = shell(fmt::format(
-      "'{}' {} > {}/killed.log 2>&1 & pid=$!; "
-      "while [ ! -e {} ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
-      "kill -INT $pid; wait $pid; echo exit=$?",
-      MATTECAST_CLI, args, out, first_done));
+  const std::string killed =
+      shell(fmt::format("'{}' {} > {}/killed.log 2>&1 & pid=$!; "
+                        "while [ ! -e {} ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
+                        "kill -INT $pid; wait $pid; echo exit=$?",
+                        MATTECAST_CLI, args, out, first_done));
   EXPECT_TRUE(contains(killed, "exit=130")) << killed;
   EXPECT_FALSE(fs::exists(out + "/a")) << "an interrupted farm writes no output";
   const CliResult resumed = run_cli(args);
@@ -313,11 +318,11 @@ TEST_F(Farm, SlurmClusterRunsAFarm) {
   const SlurmCluster cluster;
   if (!cluster.up()) GTEST_SKIP() << "Slurm cannot start here: " << cluster.output();
   const std::string out = scratch_dir("farm");
-  const CliResult r = run_cli(
-      fmt::format("farm {} --parts 3 --warmup 1 --engine slurm --wait --threads 1 "
-                  "-o {}/comp.mp4 --alpha {}/a/ {}",
-                  kAudioClip, out, out, kModel),
-      cluster.environment());
+  const CliResult r =
+      run_cli(fmt::format("farm {} --parts 3 --warmup 1 --engine slurm --wait --threads 1 "
+                          "-o {}/comp.mp4 --alpha {}/a/ {}",
+                          kAudioClip, out, out, kModel),
+              cluster.environment());
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "submitted: parts ")) << r.output;
   EXPECT_TRUE(contains(r.output, "done")) << r.output;
@@ -329,7 +334,8 @@ TEST_F(Farm, SlurmClusterRunsAFarm) {
        {"slurm-part.sh", "slurm-tasks.txt", "slurm-ids.txt", "openmpf_video_01.json.joined"})
     EXPECT_TRUE(fs::exists(jobs + "/" + name)) << name;
   for (int k = 0; k < 3; ++k)
-    EXPECT_TRUE(fs::exists(fmt::format("{}/openmpf_video_01.parts/part_{:04d}/done.json", jobs, k)));
+    EXPECT_TRUE(
+        fs::exists(fmt::format("{}/openmpf_video_01.parts/part_{:04d}/done.json", jobs, k)));
 }
 
 TEST_F(Farm, BadInputsFailCleanly) {
@@ -344,18 +350,18 @@ TEST_F(Farm, BadInputsFailCleanly) {
   };
   expect_failure(fmt::format("farm {}/missing.mp4 --parts 2 --alpha {}/a/", out, out),
                  "missing.mp4");
-  expect_failure(fmt::format("plan {}/notes.mp4 --parts 2 -o {}/j.json --alpha {}/a/", out, out,
-                             out),
-                 "notes.mp4");
+  expect_failure(
+      fmt::format("plan {}/notes.mp4 --parts 2 -o {}/j.json --alpha {}/a/", out, out, out),
+      "notes.mp4");
   expect_failure(fmt::format("join {}/nothing.json", out), "nothing.json");
   expect_failure(fmt::format("video --job {}/notes.mp4 --part 0", out), "notes.mp4");
-  expect_failure(fmt::format("plan {} --parts 500 -o {}/j.json --alpha {}/a/", kAudioClip, out,
-                             out),
-                 "90 frames cannot make 500 parts");
-  ASSERT_EQ(run_cli(fmt::format("plan {} --parts 2 -o {}/j.json --alpha {}/a/ -q", kAudioClip, out,
-                                out))
-                .status,
-            0);
+  expect_failure(
+      fmt::format("plan {} --parts 500 -o {}/j.json --alpha {}/a/", kAudioClip, out, out),
+      "90 frames cannot make 500 parts");
+  ASSERT_EQ(
+      run_cli(fmt::format("plan {} --parts 2 -o {}/j.json --alpha {}/a/ -q", kAudioClip, out, out))
+          .status,
+      0);
   expect_failure(fmt::format("video --job {}/j.json --part 7", out), "no part 7");
   expect_failure(fmt::format("video --job {}/j.json", out), "--part");
   std::ofstream(out + "/taken.mp4") << "x";

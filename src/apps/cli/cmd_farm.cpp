@@ -256,8 +256,8 @@ void run_slurm(FarmCommand& c, std::vector<FarmInput>& inputs) {
   options.force = c.video.job.overwrite;
   const auto start = std::chrono::steady_clock::now();
   const SlurmSubmission s = submit_to_slurm(submitted, options);
-  fmt::print("submitted: parts {} (job array), joins {}\n", s.array_id.empty() ? "none" : s.array_id,
-             fmt::join(s.join_ids, " "));
+  fmt::print("submitted: parts {} (job array), joins {}\n",
+             s.array_id.empty() ? "none" : s.array_id, fmt::join(s.join_ids, " "));
   for (FarmInput& f : inputs) f.status = "submitted";
   if (!c.wait) return;
   std::vector<std::string> ids = s.join_ids;
@@ -286,7 +286,8 @@ void run_farm(FarmCommand& c) {
     run_local(c, inputs);
   print_summary(inputs);
   for (const FarmInput& f : inputs)
-    if (f.status != "done" && f.status != "submitted") throw Error(fmt::format("{}: {}", f.input, f.status));
+    if (f.status != "done" && f.status != "submitted")
+      throw Error(fmt::format("{}: {}", f.input, f.status));
 }
 
 }  // namespace
@@ -301,7 +302,8 @@ void run_resumable_video(const VideoOptions& video, double part_seconds) {
   FarmInput f = make_input(c, video.job.input, false, names);
   VideoOptions probe = video;
   settle_job_options(probe);
-  const VideoInfo info = VideoReader(f.input, {.threads = 1, .image_rate = probe.job.image_rate}).info();
+  const VideoInfo info =
+      VideoReader(f.input, {.threads = 1, .image_rate = probe.job.image_rate}).info();
   c.plan.parts = std::max(1, int(std::ceil(std::max(0.0, info.duration_seconds) / part_seconds)));
   const bool quiet = video.quiet;
   prepare_job(f, c.plan, quiet);
@@ -330,7 +332,8 @@ void add_farm_command(CLI::App& app) {
       "farm", "Matte videos in parts in parallel (this machine or Slurm), resumable, as a batch");
   auto c = std::make_shared<FarmCommand>();
   command->add_option("INPUT", c->inputs, "Videos, folders of videos, or globs")->required();
-  command->add_option("--parts", c->plan.parts, "Parts per input")->required()
+  command->add_option("--parts", c->plan.parts, "Parts per input")
+      ->required()
       ->check(CLI::Range(1, 100000));
   command->add_option("--warmup", c->plan.warmup_seconds, "Pre-roll per part in seconds (10)")
       ->check(CLI::Range(0.0, 3600.0));

@@ -60,8 +60,9 @@ void add_plan_command(CLI::App& app) {
   command->add_option("--parts", c->plan.parts, "Number of parts")
       ->required()
       ->check(CLI::Range(1, 100000));
-  command->add_option("--warmup", c->plan.warmup_seconds,
-                      "Pre-roll per part in seconds (default 10; 0: none, a visible seam)")
+  command
+      ->add_option("--warmup", c->plan.warmup_seconds,
+                   "Pre-roll per part in seconds (default 10; 0: none, a visible seam)")
       ->check(CLI::Range(0.0, 3600.0));
   command->add_option("--snap", c->plan.snap_seconds,
                       "How far a cut may move to a keyframe or scene cut (default: a tenth of a "

@@ -158,8 +158,9 @@ void add_video_command(CLI::App& app) {
                       "$MATTECAST_PART)");
   command->add_flag("--resumable", c->resumable,
                     "Checkpoint finished parts (beside the first output); rerun to resume");
-  command->add_option("--part-seconds", c->part_seconds,
-                      "--resumable: the length of a part in seconds (default 60)")
+  command
+      ->add_option("--part-seconds", c->part_seconds,
+                   "--resumable: the length of a part in seconds (default 60)")
       ->check(CLI::Range(0.1, 1e6));
   command->add_option("--preview", o->preview,
                       "Write a contact sheet (input | alpha | composite) PNG first");

@@ -28,8 +28,9 @@ struct Running {
 };
 
 pid_t spawn_part(const PartTask& task, const LocalFarmOptions& options) {
-  std::vector<std::string> args = {options.executable, "video", "--job", task.job_path,
-                                   "--part", std::to_string(task.part), "--quiet"};
+  std::vector<std::string> args = {options.executable, "video",  "--job",
+                                   task.job_path,      "--part", std::to_string(task.part),
+                                   "--quiet"};
   if (options.threads > 0) {
     args.push_back("--threads");
     args.push_back(std::to_string(options.threads));
@@ -39,8 +40,8 @@ pid_t spawn_part(const PartTask& task, const LocalFarmOptions& options) {
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, task.log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, task.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = -1;
   const int rc =
@@ -67,7 +68,8 @@ std::vector<PartOutcome> run_parts_locally(const std::vector<PartTask>& tasks,
     stopping = stopping || (options.abort && options.abort->load());
     if (stopping)
       for (const auto& entry : running) kill(entry.first, SIGTERM);
-    while (!stopping && next < tasks.size() && running.size() < size_t(std::max(1, options.workers))) {
+    while (!stopping && next < tasks.size() &&
+           running.size() < size_t(std::max(1, options.workers))) {
       const pid_t pid = spawn_part(tasks[next], options);
       log(options, fmt::format("part {} of {}: started (pid {})", tasks[next].part,
                                tasks[next].job_path, pid));

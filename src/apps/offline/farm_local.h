@@ -25,9 +25,9 @@ struct PartOutcome {
 struct LocalFarmOptions {
   std::string executable;
   int workers = 1;
-  int threads = 0;  // per part; 0: the job's setting
-  const std::atomic<bool>* abort = nullptr;       // set: running parts get SIGTERM, none start
-  std::function<void(const std::string&)> log;    // a line per part started and ended
+  int threads = 0;                              // per part; 0: the job's setting
+  const std::atomic<bool>* abort = nullptr;     // set: running parts get SIGTERM, none start
+  std::function<void(const std::string&)> log;  // a line per part started and ended
 };
 
 std::vector<PartOutcome> run_parts_locally(const std::vector<PartTask>& tasks,

@@ -63,8 +63,8 @@ std::string write_part_script(const std::vector<SlurmInput>& inputs, const Slurm
   if (!out.flush()) throw Error(fmt::format("{}: cannot write", list));
   const std::string threads = o.threads > 0 ? fmt::format(" --threads {}", o.threads) : "";
   const std::string script = o.job_dir + "/slurm-part.sh";
-  write_script(script, fmt::format(
-                           "# One part: line SLURM_ARRAY_TASK_ID + 1 of the task list.\n"
+  write_script(script,
+               fmt::format("# One part: line SLURM_ARRAY_TASK_ID + 1 of the task list.\n"
                            "set -e\n"
                            "line=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" {})\n"
                            "exec {} video --job \"${{line#* }}\" --part \"${{line%% *}}\"{} "
@@ -82,9 +82,9 @@ SlurmSubmission submit_to_slurm(const std::vector<SlurmInput>& inputs, const Slu
   const std::string part_script = write_part_script(inputs, o, tasks);
   const std::string cpus = o.threads > 0 ? fmt::format("--cpus-per-task={} ", o.threads) : "";
   if (tasks > 0)
-    submission.array_id = sbatch(fmt::format(
-        "--job-name=mattecast-part --requeue --array=0-{} {}--output={} {}", tasks - 1, cpus,
-        quoted(o.job_dir + "/slurm-part-%A_%a.log"), quoted(part_script)));
+    submission.array_id = sbatch(
+        fmt::format("--job-name=mattecast-part --requeue --array=0-{} {}--output={} {}", tasks - 1,
+                    cpus, quoted(o.job_dir + "/slurm-part-%A_%a.log"), quoted(part_script)));
   size_t first_task = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const SlurmInput& input = inputs[i];
@@ -94,14 +94,14 @@ SlurmSubmission submit_to_slurm(const std::vector<SlurmInput>& inputs, const Slu
                            first_task + t);
     first_task += input.parts.size();
     const std::string script = fmt::format("{}/slurm-join-{}.sh", o.job_dir, i);
-    write_script(script, fmt::format("set -e\n{} join {}{}\ntouch {}\n",
-                                     quoted(o.executable), quoted(input.job_path),
-                                     o.force ? " --force" : "", quoted(input.done_mark)));
+    write_script(script, fmt::format("set -e\n{} join {}{}\ntouch {}\n", quoted(o.executable),
+                                     quoted(input.job_path), o.force ? " --force" : "",
+                                     quoted(input.done_mark)));
     const std::string dependency =
         after.empty() ? "" : fmt::format("--dependency={} --kill-on-invalid-dep=yes ", after);
-    submission.join_ids.push_back(sbatch(fmt::format(
-        "--job-name=mattecast-join {}--output={} {}", dependency,
-        quoted(fmt::format("{}/slurm-join-{}-%j.log", o.job_dir, i)), quoted(script))));
+    submission.join_ids.push_back(sbatch(
+        fmt::format("--job-name=mattecast-join {}--output={} {}", dependency,
+                    quoted(fmt::format("{}/slurm-join-{}-%j.log", o.job_dir, i)), quoted(script))));
   }
   std::ofstream(o.job_dir + "/slurm-ids.txt")
       << "array " << submission.array_id << "\n"

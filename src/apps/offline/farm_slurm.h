@@ -11,7 +11,7 @@
 namespace mattecast {
 
 struct SlurmInput {
-  std::string job_path;   // from plan
+  std::string job_path;    // from plan
   std::vector<int> parts;  // the parts to run (not done)
   std::string done_mark;   // the join job creates it when the join succeeded
 };
@@ -24,8 +24,8 @@ struct SlurmOptions {
 };
 
 struct SlurmSubmission {
-  std::string array_id;                // "" when no part was left to run
-  std::vector<std::string> join_ids;   // one per input
+  std::string array_id;               // "" when no part was left to run
+  std::vector<std::string> join_ids;  // one per input
 };
 
 // Throws Error with sbatch's message when a submission fails (or sbatch is missing).

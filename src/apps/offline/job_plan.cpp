@@ -45,9 +45,9 @@ int64_t scene_cut_near(VideoReader& reader, const Timeline& timeline, size_t lo,
   int64_t best = -1;
   while (reader.read(frame) && frame.pts <= timeline.index.pts[hi]) {
     if (frame.pts < timeline.index.pts[from]) continue;
-    const auto i = int64_t(std::lower_bound(timeline.index.pts.begin(), timeline.index.pts.end(),
-                                            frame.pts) -
-                           timeline.index.pts.begin());
+    const auto i =
+        int64_t(std::lower_bound(timeline.index.pts.begin(), timeline.index.pts.end(), frame.pts) -
+                timeline.index.pts.begin());
     if (detector.update(frame.rgb()) && size_t(i) >= lo &&
         (best < 0 || std::llabs(i - int64_t(target)) < std::llabs(best - int64_t(target))))
       best = i;
@@ -118,10 +118,11 @@ JobPlan plan_job(const std::string& input, const PlanOptions& options) {
   std::vector<std::string> why = {"start"};
   for (int k = 1; k < options.parts; ++k) {
     std::string reason;
-    const size_t cut = choose_cut(reader, timeline, k * part_seconds, snap, options.scene_cuts,
-                                  reason);
+    const size_t cut =
+        choose_cut(reader, timeline, k * part_seconds, snap, options.scene_cuts, reason);
     if (cut <= starts.back())
-      throw Error(fmt::format("{}: too few frames between cuts for {} parts", input, options.parts));
+      throw Error(
+          fmt::format("{}: too few frames between cuts for {} parts", input, options.parts));
     starts.push_back(cut);
     why.push_back(reason);
   }

@@ -61,17 +61,21 @@ void check_timeline(const JobPlan& plan, const std::vector<PartFrames>& parts,
     throw Error(fmt::format("{}: the parts hold {} frames, the input {}", info.path, count,
                             info.frame_count > 0 ? info.frame_count : plan.frames));
   if (find_short_input(info, count, last))
-    throw Error(fmt::format("{}: the parts end at {:.3f} s, before the input's {:.3f} s",
-                            info.path, double(last - info.start_pts) * info.time_base.value(),
+    throw Error(fmt::format("{}: the parts end at {:.3f} s, before the input's {:.3f} s", info.path,
+                            double(last - info.start_pts) * info.time_base.value(),
                             info.duration_seconds));
 }
 
 AVPixelFormat png_format(PixelLayout layout) {
   switch (layout) {
-    case PixelLayout::rgb24: return AV_PIX_FMT_RGB24;
-    case PixelLayout::rgba: return AV_PIX_FMT_RGBA;
-    case PixelLayout::gray8: return AV_PIX_FMT_GRAY8;
-    case PixelLayout::gray16: return AV_PIX_FMT_GRAY16BE;
+    case PixelLayout::rgb24:
+      return AV_PIX_FMT_RGB24;
+    case PixelLayout::rgba:
+      return AV_PIX_FMT_RGBA;
+    case PixelLayout::gray8:
+      return AV_PIX_FMT_GRAY8;
+    case PixelLayout::gray16:
+      return AV_PIX_FMT_GRAY16BE;
   }
   return AV_PIX_FMT_NONE;
 }
@@ -145,8 +149,8 @@ JoinReport join_job(const JobPlan& plan, const VideoJobOptions& options,
       for (JoinOutput& output : outputs) {
         load_frame(fmt::format("{}/{}/{:06d}.png", part.folder, output.kind, i), output.layout,
                    info, pixels);
-        output.sink->write(pixels.data(),
-                           ptrdiff_t(info.width) * bytes_per_pixel(output.layout), part.pts[i]);
+        output.sink->write(pixels.data(), ptrdiff_t(info.width) * bytes_per_pixel(output.layout),
+                           part.pts[i]);
       }
   JoinReport report;
   report.frames = plan.frames;
@@ -156,8 +160,7 @@ JoinReport join_job(const JobPlan& plan, const VideoJobOptions& options,
     report.outputs.push_back(
         fmt::format("{}: {}", output.sink->path(), output.sink->description()));
   }
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

@@ -17,8 +17,8 @@ namespace mattecast {
 
 struct JoinReport {
   int64_t frames = 0;
-  double input_seconds = 0;  // the input's duration, as its container states it
-  double seconds = 0;        // wall time
+  double input_seconds = 0;          // the input's duration, as its container states it
+  double seconds = 0;                // wall time
   std::vector<std::string> outputs;  // "path: description"
 };
 

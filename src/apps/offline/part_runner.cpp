@@ -24,13 +24,11 @@ std::string host_name() {
 void write_done(const std::string& folder, const VideoJobReport& report, double seconds) {
   nlohmann::json layouts = nlohmann::json::array();
   for (PixelLayout layout : report.layouts) layouts.push_back(int(layout));
-  const nlohmann::json done = {{"frames", report.frames},
-                               {"preroll_frames", report.preroll_frames},
-                               {"seconds", seconds},
-                               {"preroll_seconds", report.preroll_seconds},
-                               {"host", host_name()},
-                               {"layouts", layouts},
-                               {"pts", report.output_pts}};
+  const nlohmann::json done = {
+      {"frames", report.frames}, {"preroll_frames", report.preroll_frames},
+      {"seconds", seconds},      {"preroll_seconds", report.preroll_seconds},
+      {"host", host_name()},     {"layouts", layouts},
+      {"pts", report.output_pts}};
   std::ofstream out(folder + "/done.json");
   out << done.dump() << "\n";
   if (!out.flush()) throw Error(fmt::format("{}/done.json: cannot write", folder));

@@ -50,11 +50,11 @@ struct VideoJobOptions {
   bool scene_reset = false;  // reset the recurrent state at detected hard cuts
   bool audio = true;         // carry the input's audio into video outputs
   bool overwrite = false;
-  Rational image_rate{25, 1};      // frame rate given to image sequence inputs
-  MatteFilterParams matte_filter;  // applied to each frame's alpha before every output
-  float harmonize = 0;             // colour transfer towards the background (see harmonize.h)
-  float light_wrap_px = 0;         // the background's light over the edge (see light_wrap.h)
-  bool poisson = false;            // seamless cloning at the edge (see poisson_blend.h)
+  Rational image_rate{25, 1};       // frame rate given to image sequence inputs
+  MatteFilterParams matte_filter;   // applied to each frame's alpha before every output
+  float harmonize = 0;              // colour transfer towards the background (see harmonize.h)
+  float light_wrap_px = 0;          // the background's light over the edge (see light_wrap.h)
+  bool poisson = false;             // seamless cloning at the edge (see poisson_blend.h)
   std::optional<FrameRange> range;  // unset: the whole input
 };
 
