@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev unzip jq  # tests, benchmarks, fuzz seeds
   clang libclang-rt-14-dev libomp-14-dev        # sanitizer and libFuzzer builds
   mmdebstrap                                    # scripts/fresh-machine-check.sh
+  slurm-wlm munge                               # farm --engine slurm and its test cluster
   python3-torch                                 # yardstick for the benchmarks
 )
 

@@ -2,49 +2,29 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "offline/job_plan.h"
+#include "offline/part_runner.h"
 #include "mattecast/mattecast.h"
 #include "offline/preview_sheet.h"
 #include "offline/progress.h"
 #include "offline/video_job.h"
 #include "process_stats.h"
 #include "stop_signals.h"
+#include "video_options.h"
 
 namespace mattecast::cli {
 
+void run_resumable_video(const VideoOptions& video, double part_seconds);
+
 namespace {
 
-struct VideoOptions {
-  EngineOptions engine;
-  VideoJobOptions job;
-  std::string ratio_text = "auto";
-  double image_fps = 25;
-  bool no_audio = false;
-  std::string preview;
-  bool preview_only = false;
-  bool quiet = false;
-  std::string progress = "auto";
-  BlendOptions blend;
+struct VideoCommand {
+  VideoOptions video;
+  std::string job;  // --job: run one part of a planned job
+  int part = -1;
+  bool resumable = false;
+  double part_seconds = 60;
 };
-
-Rational rate_from(double fps) {
-  if (!(fps > 0 && fps <= 1000))
-    throw Error(fmt::format("--fps {}: expected 0 < fps <= 1000", fps));
-  return {int(fps * 1000 + 0.5), 1000};
-}
-
-// --downsample-ratio: "auto" (0) or a value in (0, 1].
-float parse_ratio(const std::string& text) {
-  if (text == "auto") return 0;
-  float ratio = 0;
-  try {
-    ratio = std::stof(text);
-  } catch (const std::exception&) {
-    throw Error(fmt::format("--downsample-ratio '{}': expected auto or a number", text));
-  }
-  if (!(ratio > 0 && ratio <= 1))
-    throw Error(fmt::format("--downsample-ratio '{}': expected a value in (0, 1]", text));
-  return ratio;
-}
 
 void print_summary(const VideoJobReport& report) {
   const double fps = report.wall_seconds > 0 ? double(report.frames) / report.wall_seconds : 0;
@@ -85,20 +65,68 @@ void print_summary(const VideoJobReport& report) {
   for (const auto& output : report.outputs) fmt::print("wrote {}\n", output);
 }
 
-void run_video(VideoOptions& o) {
-  VideoJobOptions& job = o.job;
-  const float ratio = parse_ratio(o.ratio_text);
-  job.image_rate = rate_from(o.image_fps);
-  job.matte_filter = matte_filter_params(o.blend);
-  job.harmonize = o.blend.harmonize;
-  job.light_wrap_px = o.blend.light_wrap_px;
-  job.poisson = poisson_blend(o.blend);
-  job.audio = !o.no_audio;
-  if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
+// The progress line and the warnings, for a job or a part.
+struct JobDisplay {
+  std::unique_ptr<ProgressDisplay> display;
+  VideoJobCallbacks callbacks;
 
-  const auto model = load_model(o.engine);
-  job.session = session_params(o.engine, *model);
-  if (ratio > 0) job.session.downsample_ratio = ratio;
+  JobDisplay(const VideoOptions& o, const StopSignals& stop_signals) {
+    const auto mode = o.quiet                 ? ProgressDisplay::Mode::quiet
+                      : o.progress == "plain" ? ProgressDisplay::Mode::plain
+                      : o.progress == "tty"   ? ProgressDisplay::Mode::tty
+                                              : ProgressDisplay::Mode::automatic;
+    callbacks.abort = &stop_signals.requested();
+    callbacks.warn = [this](const std::string& message) {
+      if (display) display->finish();
+      fmt::print(stderr, "mattecast: warning: {}\n", message);
+    };
+    callbacks.progress = [this, mode](const VideoJobProgress& p) {
+      if (!display) display = std::make_unique<ProgressDisplay>(mode, p.frames_total);
+      display->update(p.frames_done, p.elapsed_seconds);
+    };
+  }
+  void finish() {
+    if (display) display->finish();
+  }
+};
+
+// `video --job JOB --part K`: one part, with the job's settings (--threads here overrides).
+void run_part_command(VideoCommand& c) {
+  const JobPlan plan = read_job(c.job);
+  const int part = part_index_from(c.part);
+  if (part < 0)
+    throw UsageError(
+        "--job needs --part K (or $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX, $MATTECAST_PART)");
+  VideoOptions& o = c.video;
+  const int threads = o.engine.threads;
+  settings_from_json(plan.video, o);
+  if (threads > 0) o.engine.threads = threads;
+  settle_job_options(o);
+  const auto model = settle_session(o);
+  const StopSignals stop_signals;
+  JobDisplay display(o, stop_signals);
+  const PartResult r = run_part(model, plan, part, o.job, display.callbacks);
+  display.finish();
+  if (r.aborted) throw Interrupted(fmt::format("interrupted: part {} not done", part));
+  if (r.already_done) {
+    if (!o.quiet) fmt::print("part {} of {} is already done\n", part, plan.path);
+    return;
+  }
+  if (!o.quiet)
+    fmt::print("part {}: {} frames in {:.1f} s ({:.1f} fps), pre-roll {} frames in {:.1f} s\n",
+               part, r.frames, r.seconds, r.seconds > 0 ? double(r.frames) / r.seconds : 0.0,
+               r.preroll_frames, r.preroll_seconds);
+}
+
+void run_video(VideoCommand& c) {
+  if (!c.job.empty()) return run_part_command(c);
+  VideoOptions& o = c.video;
+  if (o.job.input.empty()) throw UsageError("INPUT is required (or --job JOB.json --part K)");
+  VideoJobOptions& job = o.job;
+  if (c.resumable) return run_resumable_video(o, c.part_seconds);
+  settle_job_options(o);
+  if (o.preview_only && o.preview.empty()) throw Error("--preview-only needs --preview PATH.png");
+  const auto model = settle_session(o);
   if (!o.preview.empty()) {
     write_preview_sheet(model, job, o.preview);
     if (!o.quiet) fmt::print("wrote preview {}\n", o.preview);
@@ -106,23 +134,9 @@ void run_video(VideoOptions& o) {
   }
 
   const StopSignals stop_signals;
-  const auto mode = o.quiet                 ? ProgressDisplay::Mode::quiet
-                    : o.progress == "plain" ? ProgressDisplay::Mode::plain
-                    : o.progress == "tty"   ? ProgressDisplay::Mode::tty
-                                            : ProgressDisplay::Mode::automatic;
-  std::unique_ptr<ProgressDisplay> display;
-  VideoJobCallbacks callbacks;
-  callbacks.abort = &stop_signals.requested();
-  callbacks.warn = [&](const std::string& message) {
-    if (display) display->finish();
-    fmt::print(stderr, "mattecast: warning: {}\n", message);
-  };
-  callbacks.progress = [&](const VideoJobProgress& p) {
-    if (!display) display = std::make_unique<ProgressDisplay>(mode, p.frames_total);
-    display->update(p.frames_done, p.elapsed_seconds);
-  };
-  const VideoJobReport report = run_video_job(model, job, callbacks);
-  if (display) display->finish();
+  JobDisplay display(o, stop_signals);
+  const VideoJobReport report = run_video_job(model, job, display.callbacks);
+  display.finish();
   if (report.aborted) throw Interrupted("interrupted: no output written");
   if (!o.quiet) print_summary(report);
 }
@@ -132,46 +146,29 @@ void run_video(VideoOptions& o) {
 void add_video_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "video", "Matte a video or an image sequence: composite, alpha and/or foreground out");
-  auto o = std::make_shared<VideoOptions>();
-  add_engine_options(*command, o->engine, /*with_ratio=*/false);
+  auto c = std::make_shared<VideoCommand>();
+  VideoOptions* o = &c->video;
+  command->add_option("INPUT", o->job.input,
+                      "A video file, a folder of images, or a pattern such as frames/%05d.png");
+  add_video_settings(*command, *o, "-o,--output");
+  command->add_option("--job", c->job,
+                      "Run one part of a job file from `mattecast plan` (with its settings)");
+  command->add_option("--part", c->part,
+                      "The part to run (default: $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or "
+                      "$MATTECAST_PART)");
+  command->add_flag("--resumable", c->resumable,
+                    "Checkpoint finished parts (beside the first output); rerun to resume");
   command
-      ->add_option("INPUT", o->job.input,
-                   "A video file, a folder of images, or a pattern such as frames/%05d.png")
-      ->required();
-  command->add_option("-o,--output", o->job.composite_path,
-                      "Composite: .mp4/.mkv (H.264), .mov (ProRes), .webm (VP9), a folder or "
-                      "a %05d.png pattern (PNG sequence)");
-  command->add_option("--alpha", o->job.alpha_path, "Alpha matte, same kinds of path");
-  command->add_option("--foreground", o->job.foreground_path,
-                      "The network's foreground with alpha (over --background if given)");
-  command->add_option("--background", o->job.background,
-                      "green (default), a colour (#RRGGBB or a name), an image, a video (looped), "
-                      "blur[:STRENGTH] or transparent");
-  add_blend_options(*command, o->blend, /*with_temporal=*/true);
-  command->add_option("--downsample-ratio,--ratio", o->ratio_text,
-                      "Network input scale: auto (longer side 512 px) or a value in (0, 1]");
-  command->add_option("--crf", o->job.crf, "H.264/VP9 quality (lower is better; default 18 / 30)")
-      ->check(CLI::Range(0, 63));
-  command
-      ->add_option("--preset", o->job.preset,
-                   "libx264 preset (default ultrafast: keeps pace with the network; "
-                   "veryfast: files ~2.5x smaller)")
-      ->check(CLI::IsMember({"ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-                             "slow", "slower", "veryslow"}));
-  command->add_option("--alpha-depth", o->job.alpha_depth, "8 or 16 (16: PNG sequences only)")
-      ->check(CLI::IsMember({8, 16}));
-  command->add_flag("--scene-reset", o->job.scene_reset,
-                    "Reset the recurrent state at hard cuts (and list them)");
-  command->add_flag("--no-audio", o->no_audio, "Leave the audio out");
-  command->add_option("--fps", o->image_fps, "Frame rate of an image-sequence input (default 25)");
+      ->add_option("--part-seconds", c->part_seconds,
+                   "--resumable: the length of a part in seconds (default 60)")
+      ->check(CLI::Range(0.1, 1e6));
   command->add_option("--preview", o->preview,
                       "Write a contact sheet (input | alpha | composite) PNG first");
   command->add_flag("--preview-only", o->preview_only, "Stop after writing the --preview sheet");
-  command->add_flag("--force", o->job.overwrite, "Overwrite existing outputs");
   command->add_flag("-q,--quiet", o->quiet, "No progress, no summary");
   command->add_option("--progress", o->progress, "auto, tty or plain")
       ->check(CLI::IsMember({"auto", "tty", "plain"}));
-  command->callback([o] { run_video(*o); });
+  command->callback([c] { run_video(*c); });
 }
 
 }  // namespace mattecast::cli

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   mattecast::cli::add_bench_command(app);
   mattecast::cli::add_eval_command(app);
   mattecast::cli::add_video_command(app);
+  mattecast::cli::add_plan_command(app);
+  mattecast::cli::add_join_command(app);
+  mattecast::cli::add_farm_command(app);
   mattecast::cli::add_webcam_command(app);
   try {
     app.parse(argc, argv);

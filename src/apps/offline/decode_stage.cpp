@@ -23,13 +23,12 @@ void DecodeStage::run() {
   try {
     const VideoInfo& info = reader_.info();
     VideoFrame frame;
+    if (range_) reader_.seek(range_->seek_pts);
     while (!pipeline_.stop_requested()) {
       auto slot = pipeline_.free_slots.pop();
       if (!slot) break;
       const auto t0 = JobClock::now();
-      const bool got_frame = reader_.read(frame);
-      warn_corrupt_packets();  // before the end too: a cut file's last, partial packets are damaged
-      if (!got_frame) break;
+      if (!next_frame(frame)) break;
       if (frame.width != info.width || frame.height != info.height)
         throw Error(fmt::format(
             "{}: the frame size changes from {}x{} to {}x{} at frame {}; "
@@ -43,6 +42,17 @@ void DecodeStage::run() {
     pipeline_.fail(std::current_exception());
   }
   pipeline_.to_matting.close();
+}
+
+bool DecodeStage::next_frame(VideoFrame& frame) {
+  for (;;) {
+    const bool got_frame = reader_.read(frame);
+    warn_corrupt_packets();  // before the end too: a cut file's last, partial packets are damaged
+    if (!got_frame) return false;
+    if (!range_) return true;
+    if (frame.pts >= range_->end_pts) return false;
+    if (frame.pts >= range_->preroll_pts) return true;
+  }
 }
 
 void DecodeStage::warn_corrupt_packets() {

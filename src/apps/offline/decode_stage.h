@@ -15,7 +15,9 @@ namespace mattecast {
 
 class DecodeStage {
  public:
-  DecodeStage(VideoReader& reader, Pipeline& pipeline) : reader_(reader), pipeline_(pipeline) {}
+  // With a `range`, the reader seeks first, and only the frames in [preroll_pts, end_pts) go on.
+  DecodeStage(VideoReader& reader, Pipeline& pipeline, std::optional<FrameRange> range = {})
+      : reader_(reader), pipeline_(pipeline), range_(range) {}
 
   // The thread's body: until the input ends, the job stops or a stage fails (this one included).
   void run();
@@ -23,10 +25,13 @@ class DecodeStage {
 
  private:
   void warn_corrupt_packets();
+  // The next frame to matte; false at the input's (or the range's) end.
+  bool next_frame(VideoFrame& frame);
   void copy_into(const VideoFrame& frame, FrameSlot& slot) const;
 
   VideoReader& reader_;
   Pipeline& pipeline_;
+  std::optional<FrameRange> range_;
   size_t corrupt_seen_ = 0;
   double busy_ms_ = 0;
 };

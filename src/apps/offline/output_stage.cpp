@@ -60,6 +60,13 @@ void OutputStage::run(ComposeStage& compose,
     while (auto slot = pipeline_.to_output.pop()) {
       if (pipeline_.stop_requested()) break;
       FrameSlot& frame = **slot;
+      if (in_preroll(frame, start)) {
+        // Composed but not written: the filters that carry state over frames warm up too.
+        for (size_t i = 0; i < outputs_.size(); ++i) compose.compose(i, frame);
+        pipeline_.free_mattes.push(frame.matte);
+        pipeline_.free_slots.push(*slot);
+        continue;
+      }
       for (size_t i = 0; i < outputs_.size(); ++i) {
         const PixelBuffer picture = compose.compose(i, frame);
         const auto t0 = JobClock::now();
@@ -67,6 +74,7 @@ void OutputStage::run(ComposeStage& compose,
         outputs_[i].encode_ms += ms_since(t0);
       }
       ++frames_;
+      if (options_.range) written_pts_.push_back(frame.pts);
       last_pts_ = std::max(last_pts_, frame.pts);
       pipeline_.free_mattes.push(frame.matte);
       pipeline_.free_slots.push(*slot);
@@ -79,6 +87,16 @@ void OutputStage::run(ComposeStage& compose,
   } catch (...) {
     pipeline_.fail(std::current_exception());
   }
+}
+
+bool OutputStage::in_preroll(const FrameSlot& frame, JobClock::time_point start) {
+  if (!options_.range) return false;
+  if (frame.pts < options_.range->start_pts) {
+    ++preroll_frames_;
+    return true;
+  }
+  if (frames_ == 0) preroll_seconds_ = ms_since(start) / 1000.0;
+  return false;
 }
 
 std::vector<std::string> OutputStage::finish() {

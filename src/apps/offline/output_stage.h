@@ -34,6 +34,11 @@ class OutputStage {
            JobClock::time_point start);
   int64_t frames() const { return frames_; }
   int64_t last_pts() const { return last_pts_; }  // the latest timestamp written
+  // With a FrameRange: the pre-roll frames passed over, the time until the first frame written,
+  // and the timestamps written.
+  int64_t preroll_frames() const { return preroll_frames_; }
+  double preroll_seconds() const { return preroll_seconds_; }
+  const std::vector<int64_t>& written_pts() const { return written_pts_; }
 
   // Finishes every output; "path: description" of each.
   std::vector<std::string> finish();
@@ -49,6 +54,8 @@ class OutputStage {
     double encode_ms = 0;
   };
   Output open(Kind kind, const std::string& path, PixelLayout layout) const;
+  // A pre-roll frame (before the range's start): counted, not written.
+  bool in_preroll(const FrameSlot& frame, JobClock::time_point start);
 
   const VideoJobOptions& options_;
   const VideoInfo& input_;
@@ -57,6 +64,9 @@ class OutputStage {
   int64_t frames_ = 0;
   int64_t last_pts_;
   double finish_ms_ = 0;
+  int64_t preroll_frames_ = 0;
+  double preroll_seconds_ = 0;
+  std::vector<int64_t> written_pts_;
 };
 
 }  // namespace mattecast

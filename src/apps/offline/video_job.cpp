@@ -68,7 +68,7 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   session_params.alpha_only = options.composite_path.empty() && options.foreground_path.empty();
   Session session(std::move(model), session_params);
 
-  DecodeStage decode(reader, pipeline);
+  DecodeStage decode(reader, pipeline, options.range);
   MattingStage matting(session, options.scene_reset, pipeline);
   const auto start = JobClock::now();
   std::thread decode_thread([&] { decode.run(); });
@@ -93,7 +93,12 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   }
   if (report.frames == 0)
     throw Error(fmt::format("{}: no video frame could be decoded", info.path));
-  report.short_input = find_short_input(info, report.frames, output.last_pts());
+  report.preroll_frames = output.preroll_frames();
+  report.preroll_seconds = output.preroll_seconds();
+  report.output_pts = output.written_pts();
+  report.layouts = output.layouts();
+  if (!options.range)  // a part ends where the next begins
+    report.short_input = find_short_input(info, report.frames, output.last_pts());
   if (report.short_input)
     pipeline.warn(describe_short_input(info, report.frames, *report.short_input));
 

@@ -20,8 +20,20 @@
 #include "compose/matte_filter.h"
 #include "mattecast/mattecast.h"
 #include "video/video_reader.h"
+#include "video/video_writer.h"
 
 namespace mattecast {
+
+// One part of a segment-parallel job (see job_plan.h), in the input's time base: the reader seeks
+// to `seek_pts` (a keyframe), decodes but drops the frames before `preroll_pts`, runs the network
+// on [preroll_pts, start_pts) without output (warming its recurrent state), and writes the frames
+// in [start_pts, end_pts).
+struct FrameRange {
+  int64_t seek_pts = 0;
+  int64_t preroll_pts = 0;
+  int64_t start_pts = 0;
+  int64_t end_pts = INT64_MAX;
+};
 
 struct VideoJobOptions {
   std::string input;           // a video file, a folder of images, or a printf pattern
@@ -38,11 +50,12 @@ struct VideoJobOptions {
   bool scene_reset = false;  // reset the recurrent state at detected hard cuts
   bool audio = true;         // carry the input's audio into video outputs
   bool overwrite = false;
-  Rational image_rate{25, 1};      // frame rate given to image sequence inputs
-  MatteFilterParams matte_filter;  // applied to each frame's alpha before every output
-  float harmonize = 0;             // colour transfer towards the background (see harmonize.h)
-  float light_wrap_px = 0;         // the background's light over the edge (see light_wrap.h)
-  bool poisson = false;            // seamless cloning at the edge (see poisson_blend.h)
+  Rational image_rate{25, 1};       // frame rate given to image sequence inputs
+  MatteFilterParams matte_filter;   // applied to each frame's alpha before every output
+  float harmonize = 0;              // colour transfer towards the background (see harmonize.h)
+  float light_wrap_px = 0;          // the background's light over the edge (see light_wrap.h)
+  bool poisson = false;             // seamless cloning at the edge (see poisson_blend.h)
+  std::optional<FrameRange> range;  // unset: the whole input
 };
 
 struct VideoJobProgress {
@@ -95,6 +108,12 @@ struct VideoJobReport {
   std::vector<std::string> outputs;       // "path: description"
   bool aborted = false;                   // stopped through callbacks.abort: nothing written
   std::optional<ShortInput> short_input;  // the input ended early: the outputs are short too
+  // With a FrameRange: the frames run without output, the time they took, and the timestamps of
+  // the frames written (in order).
+  int64_t preroll_frames = 0;
+  double preroll_seconds = 0;
+  std::vector<int64_t> output_pts;
+  std::vector<PixelLayout> layouts;  // of the outputs, in the order composite, alpha, foreground
 };
 
 // Throws Error (naming the file) on bad input or outputs; every output is written under a

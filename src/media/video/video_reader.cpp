@@ -7,6 +7,7 @@ extern "C" {
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -380,6 +381,49 @@ struct VideoReader::Impl {
     return true;
   }
 
+  FrameIndex index_frames() {
+    FrameIndex index;
+    if (folder) {
+      for (size_t i = 0; i < images.size(); ++i) index.pts.push_back(int64_t(i));
+      index.keyframe.assign(images.size(), 1);
+      return index;
+    }
+    std::vector<std::pair<int64_t, uint8_t>> frames;
+    for (;;) {
+      const int rc = av_read_frame(input.get(), packet.get());
+      if (rc == AVERROR(EAGAIN)) continue;
+      if (rc < 0) break;
+      if (packet->stream_index == info.stream_index) {
+        const int64_t pts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+        if (pts != AV_NOPTS_VALUE)
+          frames.emplace_back(pts, (packet->flags & AV_PKT_FLAG_KEY) ? 1 : 0);
+      }
+      av_packet_unref(packet.get());
+    }
+    std::sort(frames.begin(), frames.end());
+    for (const auto& [pts, key] : frames) {
+      index.pts.push_back(pts);
+      index.keyframe.push_back(key);
+    }
+    seek(frames.empty() ? info.start_pts : frames.front().first);
+    return index;
+  }
+
+  void seek(int64_t pts) {
+    finished = false;
+    if (folder) {
+      next_image = size_t(std::clamp<int64_t>(pts, 0, int64_t(images.size())));
+      first_image_pending = false;
+      return;
+    }
+    const int rc = av_seek_frame(input.get(), info.stream_index, pts, AVSEEK_FLAG_BACKWARD);
+    if (rc < 0) fail(fmt::format("cannot seek to {}", pts), rc);
+    avcodec_flush_buffers(codec.get());
+    draining = false;
+    receive_errors = 0;
+    last_pts = AV_NOPTS_VALUE;
+  }
+
   bool read(VideoFrame& out) {
     if (finished) return false;
     if (folder) return read_image(out);
@@ -440,6 +484,8 @@ VideoReader& VideoReader::operator=(VideoReader&&) noexcept = default;
 
 const VideoInfo& VideoReader::info() const { return impl_->info; }
 bool VideoReader::read(VideoFrame& frame) { return impl_->read(frame); }
+void VideoReader::seek(int64_t pts) { impl_->seek(pts); }
+FrameIndex VideoReader::index_frames() { return impl_->index_frames(); }
 const std::vector<CorruptPacket>& VideoReader::corrupt_packets() const { return impl_->corrupt; }
 
 }  // namespace mattecast

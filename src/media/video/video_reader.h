@@ -83,6 +83,14 @@ struct CorruptPacket {
   std::string message;
 };
 
+// Every frame of the video stream in presentation order, from its packets (nothing decoded):
+// pts in VideoInfo::time_base and whether the frame is a keyframe (a place to seek to).
+struct FrameIndex {
+  std::vector<int64_t> pts;
+  std::vector<uint8_t> keyframe;
+  size_t size() const { return pts.size(); }
+};
+
 class VideoReader {
  public:
   struct Options {
@@ -107,6 +115,12 @@ class VideoReader {
   // that cannot be decoded or differs in size throws Error naming it.
   bool read(VideoFrame& frame);
   const std::vector<CorruptPacket>& corrupt_packets() const;
+  // Positions the reader so that the next read() returns the last keyframe at or before `pts`
+  // (in info().time_base; a folder: the image with that index), or the stream's first frame.
+  // Frames before `pts` still come out: the caller drops what it does not want.
+  void seek(int64_t pts);
+  // Reads through the demuxer (a folder: its image list) and returns to the start.
+  FrameIndex index_frames();
 
   struct Impl;
 
