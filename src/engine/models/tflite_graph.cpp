@@ -240,45 +240,18 @@ struct Graph::Impl {
       user_w = dnnl::memory::desc(w_dims, dt::f32, tag::ohwi);
     }
     const dnnl::memory::desc bias_md({oc}, dt::f32, tag::a);
-    const dnnl::memory::desc any_w(w_dims, dt::f32, tag::any);
-    dnnl::post_ops post;
-    switch (o.activation) {
-      case Activation::none: break;
-      case Activation::relu: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
-      case Activation::relu6: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f); break;
-      case Activation::relu_n1_to_1: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, -1.0f, 1.0f); break;
-      case Activation::tanh: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f); break;
-    }
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(post);
     const dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, any_w,
-        bias_md, dst_md, {o.stride_h, o.stride_w}, {o.dilation_h - 1, o.dilation_w - 1}, {pt, pl},
-        {pb, pr});
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine);
-    // Weights reordered once, to the primitive's layout.
-    dnnl::memory user_weights(user_w, engine, values[w].data());
-    dnnl::memory weights(pd.weights_desc(), engine);
-    dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
-    stream.wait();
-    dnnl::memory bias(bias_md, engine);
-    float* b = static_cast<float*>(bias.get_data_handle());
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
+        dnnl::memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md, {o.stride_h, o.stride_w},
+        {o.dilation_h - 1, o.dilation_w - 1}, {pt, pl}, {pb, pr});
+    const dnnl::convolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
+    dnnl::memory weights = reordered_weights(user_w, values[w].data(), pd.weights_desc());
+    std::vector<float> bias(oc, 0.0f);
     if (op.inputs.size() > 2 && op.inputs[2] >= 0) {
       if (count(op.inputs[2]) != size_t(oc)) fail(fmt::format("{}: bias of {} values for {} channels", op.name, count(op.inputs[2]), oc));
-      std::copy_n(source(op, 2), oc, b);
-    } else {
-      std::fill_n(b, oc, 0.0f);
+      std::copy_n(source(op, 2), oc, bias.begin());
     }
-    const float* src_data = source(op, 0);
-    float* dst_data = allocate(out);
-    auto src = dnnl::memory(src_md, engine, const_cast<float*>(src_data));
-    auto dst = dnnl::memory(dst_md, engine, dst_data);
-    dnnl::convolution_forward primitive(pd);
-    steps.push_back([this, primitive, src, dst, weights, bias]() mutable {
-      primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights},
-                                 {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
-      stream.wait();
-    });
+    add_dnnl_step(dnnl::convolution_forward(pd), src_md, source(op, 0), dst_md, allocate(out), weights, bias);
   }
 
   // TRANSPOSE_CONV (output_shape, weights [O,H,W,I], input[, bias]) and MediaPipe's
@@ -290,49 +263,71 @@ struct Graph::Impl {
     const bool has_bias = int(op.inputs.size()) > bias_input && op.inputs[bias_input] >= 0;
     const Dims4 s = dims[in], d = dims[out], k = dims[w];
     const int ic = s[3], oc = d[3], kh = k[1], kw = k[2];
+    if (s[0] != 1) fail(fmt::format("{}: batch {} (only 1)", op.name, s[0]));
     if (k[0] != oc || k[3] != ic) fail(fmt::format("{}: weights [{}] do not fit {} -> {} channels", op.name, fmt::join(k, ","), ic, oc));
     const Options o = op.options;
+    // TFLite pads as for the convolution from the output back to the input.
     const int pt = pad_before(o.padding, d[1], s[1], o.stride_h, kh);
     const int pl = pad_before(o.padding, d[2], s[2], o.stride_w, kw);
-    // Weights to [ky][kx][ic][oc] for a contiguous inner loop over output channels.
-    std::vector<float> taps(size_t(kh) * kw * ic * oc);
-    const float* wv = values[w].data();
-    for (int c = 0; c < oc; ++c)
-      for (int y = 0; y < kh; ++y)
-        for (int x = 0; x < kw; ++x)
-          for (int i = 0; i < ic; ++i)
-            taps[((size_t(y) * kw + x) * ic + i) * oc + c] = wv[((size_t(c) * kh + y) * kw + x) * ic + i];
+    const int pb = (s[1] - 1) * o.stride_h + kh - d[1] - pt;
+    const int pr = (s[2] - 1) * o.stride_w + kw - d[2] - pl;
+    if (pb < 0 || pr < 0) fail(fmt::format("{}: output [{}] larger than the input allows", op.name, fmt::join(d, ",")));
     std::vector<float> bias(oc, 0.0f);
     if (has_bias) {
       if (count(op.inputs[bias_input]) != size_t(oc)) fail(fmt::format("{}: bias size", op.name));
       std::copy_n(source(op, bias_input), oc, bias.begin());
     }
-    const float* src = source(op, custom ? 0 : 2);
-    float* dst = allocate(out);
-    steps.push_back([=, taps = std::move(taps), bias = std::move(bias)] {
-      for (int y = 0; y < d[1]; ++y)
-        for (int x = 0; x < d[2]; ++x) std::copy_n(bias.data(), oc, dst + (size_t(y) * d[2] + x) * oc);
-      for (int iy = 0; iy < s[1]; ++iy)
-        for (int ix = 0; ix < s[2]; ++ix) {
-          const float* pin = src + (size_t(iy) * s[2] + ix) * ic;
-          for (int ky = 0; ky < kh; ++ky) {
-            const int oy = iy * o.stride_h - pt + ky;
-            if (oy < 0 || oy >= d[1]) continue;
-            for (int kx = 0; kx < kw; ++kx) {
-              const int ox = ix * o.stride_w - pl + kx;
-              if (ox < 0 || ox >= d[2]) continue;
-              float* pout = dst + (size_t(oy) * d[2] + ox) * oc;
-              const float* t = taps.data() + (size_t(ky) * kw + kx) * ic * oc;
-              for (int i = 0; i < ic; ++i) {
-                const float v = pin[i];
-                const float* ti = t + size_t(i) * oc;
-                for (int c = 0; c < oc; ++c) pout[c] += v * ti[c];
-              }
-            }
-          }
-        }
-      if (o.activation != Activation::none)
-        for (size_t i = 0, n = size_t(d[1]) * d[2] * oc; i < n; ++i) dst[i] = apply(o.activation, dst[i]);
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::desc src_md({1, ic, s[1], s[2]}, dt::f32, tag::nhwc);
+    const dnnl::memory::desc dst_md({1, oc, d[1], d[2]}, dt::f32, tag::nhwc);
+    const dnnl::memory::dims w_dims = {oc, ic, kh, kw};
+    // out[iy*s - pad + ky] += in[iy] * w[ky], with TFLite's [O,H,W,I] weights, as oneDNN's
+    // deconvolution (the backward-data pass of a convolution) defines it.
+    const dnnl::deconvolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md,
+        dnnl::memory::desc(w_dims, dt::f32, tag::any), dnnl::memory::desc({oc}, dt::f32, tag::a),
+        dst_md, {o.stride_h, o.stride_w}, {0, 0}, {pt, pl}, {pb, pr});
+    const dnnl::deconvolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
+    dnnl::memory weights = reordered_weights(dnnl::memory::desc(w_dims, dt::f32, tag::ohwi), values[w].data(), pd.weights_desc());
+    add_dnnl_step(dnnl::deconvolution_forward(pd), src_md, source(op, custom ? 0 : 2), dst_md, allocate(out), weights, bias);
+  }
+
+  dnnl::primitive_attr activation_attr(Activation activation) const {
+    dnnl::post_ops post;
+    switch (activation) {
+      case Activation::none: break;
+      case Activation::relu: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+      case Activation::relu6: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f); break;
+      case Activation::relu_n1_to_1: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, -1.0f, 1.0f); break;
+      case Activation::tanh: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f); break;
+    }
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post);
+    return attr;
+  }
+
+  // The weights, reordered once to the primitive's layout.
+  dnnl::memory reordered_weights(const dnnl::memory::desc& user, const float* data, const dnnl::memory::desc& wanted) {
+    dnnl::memory user_weights(user, engine, const_cast<float*>(data));
+    dnnl::memory weights(wanted, engine);
+    dnnl::reorder(user_weights, weights).execute(stream, user_weights, weights);
+    stream.wait();
+    return weights;
+  }
+
+  void add_dnnl_step(dnnl::primitive primitive, const dnnl::memory::desc& src_md, const float* src_data,
+                     const dnnl::memory::desc& dst_md, float* dst_data, dnnl::memory weights,
+                     const std::vector<float>& bias_values) {
+    dnnl::memory bias(dnnl::memory::desc({dnnl::memory::dim(bias_values.size())}, dnnl::memory::data_type::f32,
+                                         dnnl::memory::format_tag::a), engine);
+    std::copy(bias_values.begin(), bias_values.end(), static_cast<float*>(bias.get_data_handle()));
+    auto src = dnnl::memory(src_md, engine, const_cast<float*>(src_data));
+    auto dst = dnnl::memory(dst_md, engine, dst_data);
+    steps.push_back([this, primitive, src, dst, weights, bias]() mutable {
+      primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights},
+                                 {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+      stream.wait();
     });
   }
 
