@@ -15,7 +15,7 @@ import sys
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 model_path, source, target = sys.argv[1:4]
 with open(model_path, "rb") as f:
@@ -52,16 +52,31 @@ if cut is not None:
     graph.operators = graph.operators[:cut]
     builder = flatbuffers.Builder(1 << 20)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    interpreter = Interpreter(model_content=bytes(builder.Output()), num_threads=1)
+    content = bytes(builder.Output())
 else:
-    interpreter = Interpreter(model_path=model_path, num_threads=1)
-interpreter.allocate_tensors()
+    content = buf
+# The default (XNNPACK) kernels; where XNNPACK declines the model (portrait_video_quant: a weight
+# channel of scale 0), the runtime's builtin kernels.
+try:
+    interpreter = Interpreter(model_content=content, num_threads=1)
+    interpreter.allocate_tensors()
+except RuntimeError:
+    interpreter = Interpreter(model_content=content, num_threads=1,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
 inp = interpreter.get_input_details()[0]
 out = interpreter.get_output_details()[0]
 data = np.fromfile(source, dtype=np.float32).reshape(inp["shape"])
+if inp["dtype"] in (np.int8, np.uint8):  # a quantized input: the real values to its grid
+    scale, zero = inp["quantization"]
+    info = np.iinfo(inp["dtype"])
+    data = np.clip(np.round(data / scale) + zero, info.min, info.max)
 interpreter.set_tensor(inp["index"], data.astype(inp["dtype"]))
 interpreter.invoke()
 result = interpreter.get_tensor(out["index"]).astype(np.float32)
+if out["dtype"] in (np.int8, np.uint8):  # a quantized output: its real values
+    scale, zero = out["quantization"]
+    result = (result - zero) * scale
 if cut is not None:
     padding, stride_w, stride_h = np.frombuffer(bytes(np.asarray(custom.customOptions, dtype=np.uint8))[:12], dtype=np.int32)
     weights = constant(custom.inputs[1])  # [O, KH, KW, I]

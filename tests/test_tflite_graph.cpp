@@ -48,10 +48,11 @@ const std::vector<FloatModel> kFloatModels = {
     {"portrait-segmentation/bilinear_fin_munet_uint8.tflite", 0, false, 0.15, 0.95},
 };
 
-// The still, bilinearly resized to the input's size, RGB in [0, 1].
-std::vector<float> input_from(const fs::path& still, int h, int w) {
+// The still, bilinearly resized to the input's size, RGB in [0, 1]; channels past the third
+// (a previous mask) 0.
+std::vector<float> input_from(const fs::path& still, int h, int w, int channels = 3) {
   const RgbFrame image = read_image(still.string());
-  std::vector<float> out(size_t(h) * w * 3);
+  std::vector<float> out(size_t(h) * w * channels, 0.0f);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       const float sy = std::clamp((y + 0.5f) * image.height / h - 0.5f, 0.0f, image.height - 1.0f);
@@ -63,7 +64,7 @@ std::vector<float> input_from(const fs::path& still, int h, int w) {
         const auto px = [&](int yy, int xx) { return float(image.pixels[(size_t(yy) * image.width + xx) * 3 + c]); };
         const float v = (px(y0, x0) * (1 - fx) + px(y0, x1) * fx) * (1 - fy) +
                         (px(y1, x0) * (1 - fx) + px(y1, x1) * fx) * fy;
-        out[(size_t(y) * w + x) * 3 + c] = v / 255.0f;
+        out[(size_t(y) * w + x) * channels + c] = v / 255.0f;
       }
     }
   return out;
@@ -119,7 +120,7 @@ TEST(TfliteGraph, FloatModelsRunOnTheStills) {
     const size_t out_n = graph.model().tensors[graph.model().outputs[0]].elements();
     const int channels = graph.output_shape().size() == 4 ? graph.output_shape()[3] : 1;
     for (const fs::path& still : stills()) {
-      const auto in = input_from(still, shape[1], shape[2]);
+      const auto in = input_from(still, shape[1], shape[2], shape[3]);
       std::copy(in.begin(), in.end(), graph.input());
       graph.run();
       std::vector<float> out(graph.output(), graph.output() + out_n);
@@ -139,6 +140,18 @@ TEST(TfliteGraph, FloatModelsRunOnTheStills) {
   }
 }
 
+TEST(TfliteGraph, QuantizedActivationsAreRejectedByName) {
+  // portrait_video_quant is int8 throughout (activations too): not run yet.
+  try {
+    Graph graph(read_tflite((kShared / "models" / "portrait-segmentation/portrait_video_quant.tflite").string()));
+    ADD_FAILURE() << "no Error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("portrait_video_quant.tflite: activation 'input.1' is INT8"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(TfliteGraph, MatchesTheOfficialRuntime) {
   const fs::path python = venv() / "bin" / "python";
   if (!fs::exists(python))
@@ -154,7 +167,7 @@ TEST(TfliteGraph, MatchesTheOfficialRuntime) {
     const int channels = graph.output_shape().size() == 4 ? graph.output_shape()[3] : 1;
     double worst = 0, worst_iou = 1;
     for (const fs::path& still : stills()) {
-      const auto in = input_from(still, shape[1], shape[2]);
+      const auto in = input_from(still, shape[1], shape[2], shape[3]);
       std::copy(in.begin(), in.end(), graph.input());
       graph.run();
       const fs::path in_file = tmp / "input.f32", ref_file = tmp / "reference.f32";
@@ -191,7 +204,7 @@ TEST(TfliteGraph, DISABLED_NetworkMilliseconds) {
   for (const FloatModel& m : kFloatModels) {
     Graph graph(read_tflite((kShared / "models" / m.file).string()));
     const auto& shape = graph.input_shape();
-    const auto in = input_from(stills().front(), shape[1], shape[2]);
+    const auto in = input_from(stills().front(), shape[1], shape[2], shape[3]);
     std::copy(in.begin(), in.end(), graph.input());
     graph.run();
     std::vector<double> ms;

@@ -88,8 +88,8 @@ struct Graph::Impl {
   void check_float_activation(int32_t index) const {
     const Tensor& t = model.tensors[index];
     if (t.type != TensorType::float32)
-      fail(fmt::format("tensor '{}' is {}: quantized activations are not supported yet (only float "
-                       "activations, with float, fp16 or 8-bit weights)",
+      fail(fmt::format("activation '{}' is {}: quantized activations are not supported yet (only "
+                       "float activations, with float, fp16 or 8-bit weights)",
                        t.name, to_string(t.type)));
   }
 
@@ -675,6 +675,8 @@ float* Graph::input() { return impl_->values[model_.inputs[0]].data(); }
 const std::vector<int32_t>& Graph::input_shape() const { return model_.tensors[model_.inputs[0]].shape; }
 const float* Graph::output() const { return impl_->values[model_.outputs[0]].data(); }
 const std::vector<int32_t>& Graph::output_shape() const { return model_.tensors[model_.outputs[0]].shape; }
+
+const std::vector<float>& Graph::values(int tensor) const { return impl_->values.at(size_t(tensor)); }
 
 void Graph::run() {
   for (auto& step : impl_->steps) step();

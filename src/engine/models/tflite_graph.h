@@ -29,6 +29,9 @@ class Graph {
   const float* output() const;
   const std::vector<int32_t>& output_shape() const;
   void run();
+  // Any tensor's float values after run() (constants: dequantized; empty if never computed), for
+  // diagnostics and tests.
+  const std::vector<float>& values(int tensor) const;
 
  private:
   struct Impl;
