@@ -72,7 +72,10 @@ struct Graph::Impl {
       Dims4 d = {1, 1, 1, 1};
       for (size_t k = 0; k < t.shape.size(); ++k) d[4 - t.shape.size() + k] = t.shape[k];
       dims[i] = d;
-      if (t.constant()) values[i] = to_float(t);
+      if (t.constant())
+        values[i] = to_float(t);
+      else if (t.elements() == 0)
+        fail(fmt::format("activation '{}' of shape [{}] is empty", t.name, fmt::join(t.shape, ",")));
     }
     for (int32_t i : model.inputs) {
       check_float_activation(i);
@@ -245,7 +248,7 @@ struct Graph::Impl {
         dnnl::memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md, {o.stride_h, o.stride_w},
         {o.dilation_h - 1, o.dilation_w - 1}, {pt, pl}, {pb, pr});
     const dnnl::convolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
-    dnnl::memory weights = reordered_weights(user_w, values[w].data(), pd.weights_desc());
+    dnnl::memory weights = reordered_weights(user_w, source(op, 1), pd.weights_desc());
     std::vector<float> bias(oc, 0.0f);
     if (op.inputs.size() > 2 && op.inputs[2] >= 0) {
       if (count(op.inputs[2]) != size_t(oc)) fail(fmt::format("{}: bias of {} values for {} channels", op.name, count(op.inputs[2]), oc));
@@ -289,7 +292,7 @@ struct Graph::Impl {
         dnnl::memory::desc(w_dims, dt::f32, tag::any), dnnl::memory::desc({oc}, dt::f32, tag::a),
         dst_md, {o.stride_h, o.stride_w}, {0, 0}, {pt, pl}, {pb, pr});
     const dnnl::deconvolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
-    dnnl::memory weights = reordered_weights(dnnl::memory::desc(w_dims, dt::f32, tag::ohwi), values[w].data(), pd.weights_desc());
+    dnnl::memory weights = reordered_weights(dnnl::memory::desc(w_dims, dt::f32, tag::ohwi), source(op, 1), pd.weights_desc());
     add_dnnl_step(dnnl::deconvolution_forward(pd), src_md, source(op, custom ? 0 : 2), dst_md, allocate(out), weights, bias);
   }
 
@@ -663,7 +666,11 @@ Graph::Graph(Model model) : model_(std::move(model)) {
   if (model_.inputs.size() != 1 || model_.outputs.size() != 1)
     throw Error(fmt::format("{}: {} inputs and {} outputs (mattecast runs one of each)", model_.path,
                             model_.inputs.size(), model_.outputs.size()));
-  impl_ = std::make_unique<Impl>(model_);
+  try {
+    impl_ = std::make_unique<Impl>(model_);
+  } catch (const dnnl::error& error) {
+    throw Error(fmt::format("{}: oneDNN declined a layer: {}", model_.path, error.what()));
+  }
   const int out = model_.outputs[0];
   if (impl_->values[out].size() != impl_->count(out))
     throw Error(fmt::format("{}: the output '{}' is not computed", model_.path, model_.tensors[out].name));
