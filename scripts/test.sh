@@ -31,7 +31,7 @@ echo "== fuzzers (clang, libFuzzer), a short run each"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMATTECAST_BUILD_FUZZ=ON -DMATTECAST_SANITIZE=ON -DMATTECAST_BUILD_TESTS=OFF \
   -DMATTECAST_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_pickle fuzz_tfjs_json fuzz_preview_request
+cmake --build build-fuzz -j"$jobs" --target fuzz_pickle fuzz_tfjs_json fuzz_tflite fuzz_preview_request
 fuzz/run.sh build-fuzz 20
 echo "all test stages passed"
 runnable=$(build/mattecast info --cpu | sed -n 's/^runnable: *//p')
