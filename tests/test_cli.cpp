@@ -365,6 +365,58 @@ TEST(CliImages, RefusesVideoBackgroundsAndBadSpecs) {
   EXPECT_TRUE(fs::is_empty(out));
 }
 
+// --preview: per still a row input | alpha | plain | your settings | one filter per column.
+TEST(CliImages, PreviewSheetShowsEveryFilterOnEveryStill) {
+  const fs::path out = fresh_dir("images_preview");
+  const std::string stills = fmt::format("{0}/media/stills/rembg_girl-1.jpg "
+                                         "{0}/media/stills/skimage_astronaut.png",
+                                         kShared);
+  const std::string truck = kShared + "/media/backgrounds/sam2_truck.jpg";
+  const fs::path sheet = out / "sheet.png";
+  const std::string command =
+      fmt::format("images --model {} --threads 2 --background {} --harmonize 0.3 --preview {} "
+                  "--preview-only {}",
+                  kModel, truck, sheet.string(), stills);
+  const Result r = run(command);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "input | alpha | plain | your settings | feather 4 px outward | "
+                                 "harmonize 0.5 | light wrap 8 px | poisson | disc blur"))
+      << r.output;
+  const auto picture = mattecast::read_image(sheet.string());
+  const int columns = 9, cell = 240;
+  ASSERT_EQ(picture.width, columns * cell);
+  ASSERT_EQ(picture.height, cell * 399 / 600 + cell);  // a 600x399 and a 512x512 still
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 1);
+
+  // Every filter changes the plain composite, in both rows.
+  auto cell_difference = [&](int column, int row_y, int row_h) {
+    double sum = 0;
+    for (int y = row_y; y < row_y + row_h; ++y)
+      for (int x = 0; x < cell * 3; ++x) {
+        const uint8_t* line = picture.pixels.data() + size_t(y) * picture.width * 3;
+        sum += std::abs(int(line[column * cell * 3 + x]) - int(line[2 * cell * 3 + x]));
+      }
+    return sum / (double(row_h) * cell * 3);
+  };
+  const int first_h = cell * 399 / 600;
+  for (const auto& [row_y, row_h] : {std::pair{0, first_h}, std::pair{first_h, cell}}) {
+    for (int column = 3; column < columns; ++column)
+      EXPECT_GT(cell_difference(column, row_y, row_h), 0.05) << "column " << column << " row "
+                                                               << row_y;
+  }
+
+  const Result again = run(command);
+  EXPECT_NE(again.status, 0);
+  EXPECT_TRUE(contains(again.output, "already exists")) << again.output;
+  const Result transparent = run(fmt::format(
+      "images --model {} --preview {} --preview-only {}", kModel, (out / "t.png").string(), stills));
+  EXPECT_EQ(transparent.status, 1);
+  EXPECT_TRUE(contains(transparent.output, "--preview shows composites")) << transparent.output;
+  const Result no_out = run(fmt::format("images --model {} {}", kModel, stills));
+  EXPECT_EQ(no_out.status, 2);
+  EXPECT_TRUE(contains(no_out.output, "--out is required")) << no_out.output;
+}
+
 TEST(Cli, ErrorsNameTheFileAndExitNonZero) {
   const fs::path dir = fresh_dir("errors");
   const Result missing = run("info " + (dir / "nope.pth").string());

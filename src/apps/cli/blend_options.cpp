@@ -16,6 +16,37 @@ void check_range(const char* option, float value, float low, float high) {
     throw UsageError(fmt::format("{} {}: expected a value in [{}, {}]", option, value, low, high));
 }
 
+MatteFilterParams matte_filter_params(const BlendOptions& options) {
+  check_range("--feather", options.feather_px, 0, kMaxEdgePx);
+  check_range("--shrink", options.shrink_px, 0, kMaxEdgePx);
+  check_range("--grow", options.grow_px, 0, kMaxEdgePx);
+  check_range("--edge-low", options.edge_low, 0, 1);
+  check_range("--edge-high", options.edge_high, 0, 1);
+  if (!(options.edge_low < options.edge_high))
+    throw UsageError(fmt::format("--edge-low {} must be below --edge-high {}", options.edge_low,
+                                 options.edge_high));
+  check_range("--temporal", options.temporal, 0, 0.95f);
+  check_range("--harmonize", options.harmonize, 0, 1);
+  check_range("--light-wrap", options.light_wrap_px, 0, kMaxEdgePx);
+  const auto mode = parse_feather_mode(options.feather_mode);
+  if (!mode)
+    throw UsageError(fmt::format("--feather-mode '{}': expected inward, outward or centred",
+                                 options.feather_mode));
+  return {.shrink_px = options.shrink_px,
+          .grow_px = options.grow_px,
+          .feather_px = options.feather_px,
+          .feather_mode = *mode,
+          .edge_low = options.edge_low,
+          .edge_high = options.edge_high,
+          .temporal = options.temporal};
+}
+
+bool poisson_blend(const BlendOptions& options) {
+  if (options.blend != "alpha" && options.blend != "poisson")
+    throw UsageError(fmt::format("--blend '{}': expected alpha or poisson", options.blend));
+  return options.blend == "poisson";
+}
+
 }  // namespace
 
 void add_blend_options(CLI::App& command, BlendOptions& options, bool with_temporal) {
@@ -47,35 +78,11 @@ void add_blend_options(CLI::App& command, BlendOptions& options, bool with_tempo
                      "default 0, off)");
 }
 
-MatteFilterParams matte_filter_params(const BlendOptions& options) {
-  check_range("--feather", options.feather_px, 0, kMaxEdgePx);
-  check_range("--shrink", options.shrink_px, 0, kMaxEdgePx);
-  check_range("--grow", options.grow_px, 0, kMaxEdgePx);
-  check_range("--edge-low", options.edge_low, 0, 1);
-  check_range("--edge-high", options.edge_high, 0, 1);
-  if (!(options.edge_low < options.edge_high))
-    throw UsageError(fmt::format("--edge-low {} must be below --edge-high {}", options.edge_low,
-                                 options.edge_high));
-  check_range("--temporal", options.temporal, 0, 0.95f);
-  check_range("--harmonize", options.harmonize, 0, 1);
-  check_range("--light-wrap", options.light_wrap_px, 0, kMaxEdgePx);
-  const auto mode = parse_feather_mode(options.feather_mode);
-  if (!mode)
-    throw UsageError(fmt::format("--feather-mode '{}': expected inward, outward or centred",
-                                 options.feather_mode));
-  return {.shrink_px = options.shrink_px,
-          .grow_px = options.grow_px,
-          .feather_px = options.feather_px,
-          .feather_mode = *mode,
-          .edge_low = options.edge_low,
-          .edge_high = options.edge_high,
-          .temporal = options.temporal};
-}
-
-bool poisson_blend(const BlendOptions& options) {
-  if (options.blend != "alpha" && options.blend != "poisson")
-    throw UsageError(fmt::format("--blend '{}': expected alpha or poisson", options.blend));
-  return options.blend == "poisson";
+BlendSettings blend_settings(const BlendOptions& options) {
+  return {.matte_filter = matte_filter_params(options),
+          .harmonize = options.harmonize,
+          .light_wrap_px = options.light_wrap_px,
+          .poisson = poisson_blend(options)};
 }
 
 }  // namespace mattecast::cli

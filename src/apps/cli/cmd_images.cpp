@@ -12,6 +12,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.h"
 #include "compose/background.h"
@@ -19,6 +20,7 @@
 #include "compose/compositor.h"
 #include "io/frame_list.h"
 #include "io/image.h"
+#include "offline/preview_sheet.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast::cli {
@@ -32,6 +34,8 @@ struct ImagesOptions {
   std::vector<std::string> inputs;
   std::string out;
   std::string background = "transparent";
+  std::string preview;  // a contact sheet of the blending filters
+  bool preview_only = false;
   bool recursive = false;
   bool force = false;
   bool quiet = false;
@@ -153,10 +157,7 @@ class ImageMatter {
   ImageMatter(const ImagesOptions& options, const BackgroundSpec& background)
       : options_(options),
         spec_(background),
-        blend_{.matte_filter = matte_filter_params(options.blend),
-               .harmonize = options.blend.harmonize,
-               .light_wrap_px = options.blend.light_wrap_px,
-               .poisson = poisson_blend(options.blend)},
+        blend_(blend_settings(options.blend)),
         model_(load_model(options.engine)),
         session_(model_, session_params(options.engine, *model_)) {}
 
@@ -193,6 +194,7 @@ class ImageMatter {
   }
 
   const Matte& matte() const { return matte_; }
+  Session& session() { return session_; }
 
  private:
   // The background for this image size (the last one kept: folders of one camera's photos).
@@ -222,16 +224,41 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The stills named or found in the inputs (as the job would take them), one row each.
+void write_preview(const ImagesOptions& o, const BackgroundSpec& background) {
+  ImagesOptions listing = o;
+  if (listing.out.empty()) listing.out = fs::temp_directory_path().string();  // names only
+  const Plan plan(listing);
+  std::vector<std::string> stills;
+  for (const Plan::Job& job : plan.jobs()) stills.push_back(job.input);
+  if (stills.empty()) throw Error("--preview: no images found in the inputs");
+  const BlendSheetOptions sheet{.background = background,
+                                .yours = blend_settings(o.blend),
+                                .threads = o.engine.threads,
+                                .overwrite = o.force};
+  if (stills.size() > size_t(sheet.max_rows))
+    warn(fmt::format("--preview shows the first {} of {} images", sheet.max_rows, stills.size()));
+  ImageMatter matter(o, background);
+  const std::vector<std::string> titles = write_blend_sheet(matter.session(), stills, o.preview, sheet);
+  fmt::print("wrote preview {} (columns: {})\n", o.preview, fmt::join(titles, " | "));
+}
+
 void run_images(const ImagesOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   // Wrong settings fail before the model loads.
-  matte_filter_params(o.blend);
+  blend_settings(o.blend);
   const BackgroundSpec background = parse_background(o.background);
   if (background.kind == BackgroundSpec::Kind::video) {
     throw Error(
         fmt::format("--background '{}' is a video: still images take a colour, a "
                     "picture, 'blur' or 'transparent'",
                     o.background));
+  }
+  if (o.preview_only && o.preview.empty()) throw UsageError("--preview-only needs --preview PATH.png");
+  if (o.out.empty() && !o.preview_only) throw UsageError("--out is required (or --preview-only)");
+  if (!o.preview.empty()) {
+    write_preview(o, background);
+    if (o.preview_only) return;
   }
   std::error_code ec;
   fs::create_directories(o.out, ec);
@@ -276,11 +303,16 @@ void add_images_command(CLI::App& app) {
   auto options = std::make_shared<ImagesOptions>();
   add_engine_options(*command, options->engine);
   command->add_option("INPUT", options->inputs, "Image files and folders of images")->required();
-  command->add_option("-o,--out", options->out, "Output folder")->required();
+  command->add_option("-o,--out", options->out, "Output folder (required unless --preview-only)");
   command->add_option("--background", options->background,
                       "transparent (default: RGBA cut-outs), a colour (green, white, #RRGGBB, "
                       "...), blur[:STRENGTH] or a picture file: RGB composites");
   add_blend_options(*command, options->blend, /*with_temporal=*/false);
+  command->add_option("--preview", options->preview,
+                      "Also write a contact sheet PNG: per image (the first 12) input | alpha | "
+                      "plain composite | your settings | feather outward | harmonize | light wrap | "
+                      "poisson | disc blur, over --background");
+  command->add_flag("--preview-only", options->preview_only, "Only write the --preview sheet");
   command->add_flag("--recursive", options->recursive, "Include the subfolders of input folders");
   command->add_flag("--force", options->force, "Overwrite existing outputs");
   command->add_flag("-q,--quiet", options->quiet, "No line per image (the summary stays)");

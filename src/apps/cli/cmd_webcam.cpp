@@ -81,7 +81,8 @@ void print_summary(const LiveJobReport& report) {
 }
 
 void apply_blend(const BlendOptions& blend, LiveSettings& settings) {
-  const MatteFilterParams filter = matte_filter_params(blend);
+  const BlendSettings chosen = blend_settings(blend);
+  const MatteFilterParams& filter = chosen.matte_filter;
   settings.feather_px = filter.feather_px;
   settings.feather_mode = filter.feather_mode;
   settings.shrink_px = filter.shrink_px;
@@ -89,9 +90,9 @@ void apply_blend(const BlendOptions& blend, LiveSettings& settings) {
   settings.edge_low = filter.edge_low;
   settings.edge_high = filter.edge_high;
   settings.temporal = filter.temporal;
-  settings.harmonize = blend.harmonize;
-  settings.light_wrap_px = blend.light_wrap_px;
-  settings.poisson = poisson_blend(blend);
+  settings.harmonize = chosen.harmonize;
+  settings.light_wrap_px = chosen.light_wrap_px;
+  settings.poisson = chosen.poisson;
 }
 
 void run_webcam(WebcamOptions& o, const CLI::App& command) {

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "compose/matte_filter.h"
+#include "compose/compositor.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast::cli {
@@ -49,10 +49,8 @@ struct BlendOptions {
 };
 // `with_temporal` false: no --temporal (single images have no time).
 void add_blend_options(CLI::App& command, BlendOptions& options, bool with_temporal);
-// The matte filter the options ask for; throws UsageError naming a bad option (exit status 2).
-MatteFilterParams matte_filter_params(const BlendOptions& options);
-// --blend: true for poisson, false for alpha; throws UsageError for another name.
-bool poisson_blend(const BlendOptions& options);
+// The compositing the options ask for; throws UsageError naming a bad option (exit status 2).
+BlendSettings blend_settings(const BlendOptions& options);
 
 // A job stopped by Ctrl-C / SIGTERM: the CLI exits with status 130.
 struct Interrupted : Error {

@@ -84,10 +84,7 @@ void add_video_settings(CLI::App& command, VideoOptions& o, const std::string& c
 void settle_job_options(VideoOptions& o) {
   VideoJobOptions& job = o.job;
   job.image_rate = rate_from(o.image_fps);
-  job.matte_filter = matte_filter_params(o.blend);
-  job.harmonize = o.blend.harmonize;
-  job.light_wrap_px = o.blend.light_wrap_px;
-  job.poisson = poisson_blend(o.blend);
+  job.blend = blend_settings(o.blend);
   job.audio = !o.no_audio;
   parse_ratio(o.ratio_text);
 }

@@ -57,9 +57,8 @@ VideoJobReport run_video_job(std::shared_ptr<const Model> model, const VideoJobO
   std::optional<Background> background = open_background(options, info.width, info.height);
   const bool transparent = !background || background->transparent();
   OutputStage output(options, info, transparent, pipeline);
-  ComposeStage compose(
-      std::move(background), output.layouts(), info.width, info.height,
-      {options.matte_filter, options.harmonize, options.light_wrap_px, options.poisson});
+  ComposeStage compose(std::move(background), output.layouts(), info.width, info.height,
+                       options.blend);
 
   // The network's OpenMP team gets the job's whole core budget (`threads`; 0: every core); the
   // decoder and each encoder run single-threaded on the pipeline's threads, in its idle time.

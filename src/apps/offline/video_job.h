@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "compose/matte_filter.h"
+#include "compose/compositor.h"
 #include "mattecast/mattecast.h"
 #include "video/video_reader.h"
 #include "video/video_writer.h"
@@ -51,10 +51,7 @@ struct VideoJobOptions {
   bool audio = true;         // carry the input's audio into video outputs
   bool overwrite = false;
   Rational image_rate{25, 1};       // frame rate given to image sequence inputs
-  MatteFilterParams matte_filter;   // applied to each frame's alpha before every output
-  float harmonize = 0;              // colour transfer towards the background (see harmonize.h)
-  float light_wrap_px = 0;          // the background's light over the edge (see light_wrap.h)
-  bool poisson = false;             // seamless cloning at the edge (see poisson_blend.h)
+  BlendSettings blend;              // matte shaping and compositing (see compositor.h)
   std::optional<FrameRange> range;  // unset: the whole input
 };
 
