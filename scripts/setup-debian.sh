@@ -29,7 +29,7 @@ done
 reference_venv() {
   local venv
   venv="$(dirname "$0")/../build/tflite-venv"
-  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import ai_edge_litert' 2>/dev/null && return 0
+  [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import ai_edge_litert, mediapipe' 2>/dev/null && return 0
   "$(dirname "$0")/setup-tflite-reference.sh" "$venv" ||
     echo "setup: no TFLite reference runtime (PyPI unreachable?); its comparison test will skip"
 }

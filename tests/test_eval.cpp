@@ -65,6 +65,17 @@ TEST(Metrics, MadAndMseByHand) {
   EXPECT_DOUBLE_EQ(mean_absolute_difference(truth.plane(), truth.plane()), 0.0);
 }
 
+TEST(Metrics, IntersectionOverUnionAtOneHalfByHand) {
+  const Matte pred{3, 2, {0.9f, 0.6f, 0.5f, 0.1f, 1.0f, 0.0f}};
+  const Matte truth{3, 2, {1.0f, 0.2f, 0.7f, 0.0f, 0.8f, 0.0f}};
+  // pred > 0.5 at 0, 1, 4; truth > 0.5 at 0, 2, 4: both at 0 and 4 of 0, 1, 2, 4.
+  EXPECT_DOUBLE_EQ(intersection_over_union(pred.plane(), truth.plane()), 0.5);
+  EXPECT_DOUBLE_EQ(intersection_over_union(truth.plane(), truth.plane()), 1.0);
+  const Matte empty{3, 2, std::vector<float>(6, 0.0f)};
+  EXPECT_DOUBLE_EQ(intersection_over_union(empty.plane(), empty.plane()), 1.0);
+  EXPECT_DOUBLE_EQ(intersection_over_union(empty.plane(), truth.plane()), 0.0);
+}
+
 TEST(Metrics, DtssdOfIdenticalSequencesAndOfAKnownChange) {
   const Matte truth{2, 2, {0.25f, 0.5f, 0.75f, 1.0f}};
   EXPECT_EQ(temporal_coherence_error(truth.plane(), truth.plane(), truth.plane(), truth.plane()),
@@ -357,6 +368,7 @@ TEST(EvalCommand, TruthAgainstItselfScoresZero) {
     EXPECT_EQ(result[metric], 0.0) << metric;
     for (const auto& frame : result["per_frame"]) EXPECT_EQ(frame[metric], 0.0) << metric;
   }
+  EXPECT_EQ(result["iou"], 1.0);
   ASSERT_EQ(result["per_frame"].size(), size_t(kFrames));
 
   const Result text = run(fmt::format("eval --pred '{0}' --gt '{0}' --per-frame", truth.string()));

@@ -75,17 +75,30 @@ void check_precision_supported(Precision precision);
 
 struct ModelInfo {
   std::string path;
-  std::string format;  // "pth" (PyTorch state_dict) or "tfjs" (TF.js graph model)
+  // "pth" (PyTorch state_dict) or "tfjs" (TF.js graph model): RVM; "tflite": a light
+  // segmentation network (a person mask per frame, no memory, no foreground colour)
+  std::string format;
   size_t tensor_count = 0;
   size_t parameter_count = 0;
   RefinerKind refiner = RefinerKind::fast_guided_filter;
+  // tflite: the short name of a known file ("selfie"; "" for an unknown one), its input size, and
+  // how it is fed ("unit,rgb,person=0,probability": see Model::load).
+  std::string short_name;
+  int input_width = 0, input_height = 0;
+  std::string input_convention;
+  bool convention_known = false;  // from the table of known files, not assumed
 };
 
 // Validated network weights. Immutable, so one Model can serve any number of sessions.
 class Model {
  public:
-  // Format from the path: a `.pth` file, or a TF.js `model.json` (or the folder holding it).
-  static std::shared_ptr<const Model> load(const std::string& path);
+  // Format from the path: a `.pth` file, a TF.js `model.json` (or the folder holding it), or a
+  // `.tflite` light segmentation network. The known .tflite files (by SHA-256) bring their input
+  // convention; `input_convention` overrides it (comma-separated: unit | symmetric | byte for
+  // [0,1], [-1,1], [0,255]; rgb | bgr; person=0|1, the person's channel of a two-channel output;
+  // logits | probability); an unknown file without one is fed RGB in [0, 1].
+  static std::shared_ptr<const Model> load(const std::string& path,
+                                           const std::string& input_convention = "");
   ~Model();
   const ModelInfo& info() const;
 
@@ -97,8 +110,10 @@ class Model {
   std::unique_ptr<Impl> impl_;
 };
 
-// Resolves the weights to use: `explicit_path` if given, else the first place of
-// model_search_path() that holds a known model file. Throws, listing the places, if none does.
+// Resolves the weights to use: `explicit_path` if given (a file, or the short name of a shipped
+// light model: selfie, selfie-landscape, mnv3, prisma, slim, munet, found in the search path's
+// folders), else the first place of model_search_path() that holds a known RVM model file.
+// Throws, listing the places, if none does.
 std::string find_model(const std::string& explicit_path);
 // Where weights are looked for, in order: $MATTECAST_MODELS (a file or folder), the user's
 // $XDG_DATA_HOME/mattecast/models (~/.local/share/mattecast/models), ~/.cache/mattecast, the
@@ -126,6 +141,11 @@ struct SessionParams {
   bool alpha_only = false;          // skip the foreground colour (faster)
   std::string int8_calibration;     // int8: a calibration file; "" uses the built-in one
   bool record_int8_ranges = false;  // fp32 calibration run: see Session::int8_calibration()
+  // Light (tflite) models, which run in fp32 whatever `precision` says: their low-resolution
+  // mask brought to the frame's size by a guided filter (edges follow the frame) or bilinearly,
+  // and smoothed over time against flicker (the previous frame's weight; they have no memory).
+  bool guided_upsampling = true;
+  float mask_smoothing = 0.5f;
 };
 
 // A read-only view of 8-bit interleaved RGB pixels; rows are `stride` bytes apart.

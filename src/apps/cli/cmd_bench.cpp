@@ -100,9 +100,10 @@ void run_bench(const BenchOptions& o) {
     const double median = ms[ms.size() / 2], minimum = ms.front();
     const std::string name = fmt::format("{}x{}", size.width, size.height);
     const int threads = session.params().threads;
+    const bool light = model->info().format == "tflite";  // no ratio; one network, then upsampling
     if (o.json) {
       results.push_back({{"size", name},
-                         {"ratio", size.ratio},
+                         {"ratio", light ? nlohmann::json() : nlohmann::json(size.ratio)},
                          {"precision", to_string(precision)},
                          {"isa", to_string(cpu_tier())},
                          {"threads", threads},
@@ -114,18 +115,25 @@ void run_bench(const BenchOptions& o) {
                          {"frames", o.frames},
                          {"model", model->info().path},
                          {"stages_mean_ms",
-                          {{"input", stages.input_ms},
-                           {"encoder", stages.encoder_ms},
-                           {"decoder", stages.decoder_ms},
-                           {"refiner", stages.refiner_ms}}}});
-    } else {
-      fmt::print(
-          "{:>10} {:>6.3f} {:>5} {:>8} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   "
-          "(mean: input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f} ms)\n",
-          name, size.ratio, to_string(precision), to_string(cpu_tier()), threads, median, minimum,
-          1000.0 / median, peak_rss_mb(), stages.input_ms, stages.encoder_ms, stages.decoder_ms,
-          stages.refiner_ms);
+                          light ? nlohmann::json{{"input", stages.input_ms},
+                                                 {"network", stages.encoder_ms},
+                                                 {"upsampling", stages.refiner_ms}}
+                                : nlohmann::json{{"input", stages.input_ms},
+                                                 {"encoder", stages.encoder_ms},
+                                                 {"decoder", stages.decoder_ms},
+                                                 {"refiner", stages.refiner_ms}}}});
+      continue;
     }
+    const std::string stage_text =
+        light ? fmt::format("input {:.1f}, network {:.1f}, upsampling {:.1f}", stages.input_ms,
+                            stages.encoder_ms, stages.refiner_ms)
+              : fmt::format("input {:.1f}, encoder {:.1f}, decoder {:.1f}, refiner {:.1f}",
+                            stages.input_ms, stages.encoder_ms, stages.decoder_ms,
+                            stages.refiner_ms);
+    fmt::print("{:>10} {:>6} {:>5} {:>8} {:>8} {:>10.2f} {:>8.2f} {:>7.1f} {:>9.0f}   (mean: {} ms)\n",
+               name, light ? "-" : fmt::format("{:.3f}", size.ratio), to_string(precision),
+               to_string(cpu_tier()), threads, median, minimum, 1000.0 / median, peak_rss_mb(),
+               stage_text);
   }
   if (o.json) fmt::print("{}\n", nlohmann::json{{"results", results}}.dump(2));
 }

@@ -139,7 +139,8 @@ nlohmann::ordered_json to_json(const eval::FrameMetrics& metrics) {
           {"mse", metrics.mse},
           {"grad", metrics.grad},
           {"conn", metrics.conn},
-          {"dtssd", metrics.dtssd}};
+          {"dtssd", metrics.dtssd},
+          {"iou", metrics.iou}};
 }
 
 void run_eval(const EvalOptions& o) {
@@ -191,12 +192,12 @@ void run_eval(const EvalOptions& o) {
   fmt::print("{} frames of {}x{}: {} against {}\n", pred_frames.size(), width, height, o.pred,
              o.truth);
   if (o.per_frame) {
-    fmt::print("{:>6} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "frame", "MAD", "MSE", "Grad",
-               "Conn", "dtSSD", "prediction");
+    fmt::print("{:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n", "frame", "MAD", "MSE",
+               "Grad", "Conn", "dtSSD", "IoU", "prediction");
     for (size_t i = 0; i < pred_frames.size(); ++i) {
       const eval::FrameMetrics& frame = metrics.per_frame()[i];
-      fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f}  {}\n", i, frame.mad,
-                 frame.mse, frame.grad, frame.conn, frame.dtssd,
+      fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>10.4f} {:>8.4f}  {}\n", i,
+                 frame.mad, frame.mse, frame.grad, frame.conn, frame.dtssd, frame.iou,
                  fs::path(pred_frames[i]).filename().string());
     }
   }
@@ -205,6 +206,7 @@ void run_eval(const EvalOptions& o) {
   fmt::print("Grad  (x1e-3) {:.4f}\n", mean.grad);
   fmt::print("Conn  (x1e-3) {:.4f}\n", mean.conn);
   fmt::print("dtSSD (x1e2)  {:.4f}\n", mean.dtssd);
+  fmt::print("IoU   (> 0.5) {:.4f}\n", mean.iou);
 }
 
 }  // namespace

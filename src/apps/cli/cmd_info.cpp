@@ -8,15 +8,29 @@ namespace mattecast::cli {
 
 namespace {
 
-void print_model(const std::string& path) {
-  const auto model = Model::load(path);
+const char* describe_format(const std::string& format) {
+  if (format == "pth") return "pth (PyTorch state_dict)";
+  if (format == "tfjs") return "tfjs (TF.js graph model, uint8)";
+  return "tflite (a light segmentation network: a person mask per frame)";
+}
+
+void print_model(const std::string& name, const std::string& input_convention) {
+  const auto model = Model::load(find_model(name), input_convention);
   const ModelInfo& info = model->info();
   fmt::print("model:       {}\n", info.path);
-  fmt::print("format:      {}\n",
-             info.format == "pth" ? "pth (PyTorch state_dict)" : "tfjs (TF.js graph model, uint8)");
+  fmt::print("format:      {}\n", describe_format(info.format));
   fmt::print("tensors:     {}\n", info.tensor_count);
   fmt::print("parameters:  {}\n", info.parameter_count);
-  fmt::print("refiner:     {}\n", to_string(info.refiner));
+  if (info.format != "tflite") {
+    fmt::print("refiner:     {}\n", to_string(info.refiner));
+    return;
+  }
+  fmt::print("name:        {}\n", info.short_name.empty() ? "(not a shipped model)" : info.short_name);
+  fmt::print("input:       {}x{} RGB\n", info.input_width, info.input_height);
+  fmt::print("convention:  {}{}\n", info.input_convention,
+             info.convention_known ? ""
+                                   : " (assumed: an unknown file; pass --model-input if its "
+                                     "training used another)");
 }
 
 void print_cpu() {
@@ -43,15 +57,20 @@ void print_cpu() {
 void add_info_command(CLI::App& app) {
   auto* command = app.add_subcommand("info", "Describe a model file, or this CPU (--cpu)");
   auto path = std::make_shared<std::string>();
+  auto input_convention = std::make_shared<std::string>();
   auto cpu = std::make_shared<bool>(false);
-  command->add_option("MODEL", *path, "A .pth state_dict or a TF.js model.json");
+  command->add_option("MODEL", *path,
+                      "A .pth state_dict, a TF.js model.json, a .tflite or a shipped light "
+                      "model's short name (selfie, selfie-landscape, munet, mnv3, prisma, slim)");
+  command->add_option("--model-input", *input_convention,
+                      "A .tflite's input convention, as for video");
   command->add_flag("--cpu", *cpu,
                     "The CPU's tier (baseline, avx2, avx512, amx), the tier in force, its "
                     "features, oneDNN's ISA and the precisions it computes");
-  command->callback([path, cpu] {
+  command->callback([path, input_convention, cpu] {
     if (path->empty() && !*cpu) throw UsageError("info: name a MODEL, or pass --cpu");
     if (*cpu) print_cpu();
-    if (!path->empty()) print_model(*path);
+    if (!path->empty()) print_model(*path, *input_convention);
   });
 }
 

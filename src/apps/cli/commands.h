@@ -30,6 +30,10 @@ struct EngineOptions {
   int threads = 0;
   float ratio = 0.0f;            // 0: automatic
   std::string int8_calibration;  // "": the built-in one
+  // Light (.tflite) models: how an unknown file is fed, how its mask is upsampled and smoothed.
+  std::string model_input;
+  std::string refine = "guided";
+  float mask_smoothing = SessionParams{}.mask_smoothing;
 };
 // `with_ratio` false: the command parses its own --downsample-ratio (e.g. accepting "auto").
 void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio = true);

@@ -9,9 +9,24 @@ namespace mattecast::cli {
 
 void add_engine_options(CLI::App& command, EngineOptions& options, bool with_ratio) {
   command.add_option("--model", options.model,
-                     "Weights: a .pth state_dict or a TF.js model.json (default: search "
+                     "Weights: RVM as a .pth state_dict or a TF.js model.json, or a light "
+                     "segmentation .tflite; or a shipped light model by name: selfie, "
+                     "selfie-landscape, mnv3, prisma, slim, munet (default: RVM, searched in "
                      "$MATTECAST_MODELS, $XDG_DATA_HOME/mattecast/models, ~/.cache/mattecast, "
                      "/usr/local/share/mattecast/models, ../shared/models)");
+  command.add_option("--model-input", options.model_input,
+                     "A .tflite's input and output convention where the file is not a known one: "
+                     "unit|symmetric|byte (RGB in [0,1], [-1,1], [0,255]), rgb|bgr, "
+                     "person=0|1 (channel of a two-channel output), logits|probability");
+  command.add_option("--refine", options.refine,
+                     "Light models: the mask to full size by a guided filter following the "
+                     "frame's edges (guided, default) or plainly (bilinear)")
+      ->check(CLI::IsMember({"guided", "bilinear"}));
+  command.add_option("--mask-smoothing", options.mask_smoothing,
+                     fmt::format("Light models: weight of the previous frame's mask, against "
+                                 "flicker (0..0.95, default {})",
+                                 SessionParams{}.mask_smoothing))
+      ->check(CLI::Range(0.0f, 0.95f));
   command
       .add_option("--precision", options.precision,
                   "fp32, bf16, int8 or auto (bf16 where the CPU has native bf16, else fp32)")
@@ -31,19 +46,27 @@ void add_engine_options(CLI::App& command, EngineOptions& options, bool with_rat
 }
 
 std::shared_ptr<const Model> load_model(const EngineOptions& options) {
-  return Model::load(find_model(options.model));
+  return Model::load(find_model(options.model), options.model_input);
 }
 
 SessionParams session_params(const EngineOptions& options, const Model& model, bool alpha_only) {
   if (options.precision == "bf16" && !precision_supported(Precision::bf16))
     throw UsageError(fmt::format("this CPU ({}) has no bf16 support; use --precision fp32 or auto",
                                  to_string(cpu_tier())));
-  return {.threads = options.threads,
-          .precision = options.precision == "auto" ? default_precision(model)
-                                                   : parse_precision(options.precision),
-          .downsample_ratio = options.ratio,
-          .alpha_only = alpha_only,
-          .int8_calibration = options.int8_calibration};
+  if (model.info().format == "tflite" && options.precision != "auto" &&
+      options.precision != "fp32")
+    throw UsageError(fmt::format("{}: light models run in fp32 (--precision {} is for RVM)",
+                                 model.info().path, options.precision));
+  SessionParams params;
+  params.threads = options.threads;
+  params.precision = options.precision == "auto" ? default_precision(model)
+                                                 : parse_precision(options.precision);
+  params.downsample_ratio = options.ratio;
+  params.alpha_only = alpha_only;
+  params.int8_calibration = options.int8_calibration;
+  params.guided_upsampling = options.refine == "guided";
+  params.mask_smoothing = options.mask_smoothing;
+  return params;
 }
 
 }  // namespace mattecast::cli

@@ -106,6 +106,9 @@ nlohmann::json settings_to_json(const VideoOptions& o) {
           {"precision", o.engine.precision},
           {"threads", o.engine.threads},
           {"int8_calibration", absolute_path(o.engine.int8_calibration)},
+          {"model_input", o.engine.model_input},
+          {"refine", o.engine.refine},
+          {"mask_smoothing", o.engine.mask_smoothing},
           {"composite", absolute_path(j.composite_path)},
           {"alpha", absolute_path(j.alpha_path)},
           {"foreground", absolute_path(j.foreground_path)},
@@ -140,6 +143,13 @@ void settings_from_json(const nlohmann::json& s, VideoOptions& o) {
   take("precision", o.engine.precision);
   take("threads", o.engine.threads);
   take("int8_calibration", o.engine.int8_calibration);
+  // Light-model settings: absent from job files written before them, which keep the defaults.
+  const auto take_if_there = [&s, &take](const char* key, auto& field) {
+    if (s.contains(key)) take(key, field);
+  };
+  take_if_there("model_input", o.engine.model_input);
+  take_if_there("refine", o.engine.refine);
+  take_if_there("mask_smoothing", o.engine.mask_smoothing);
   take("composite", j.composite_path);
   take("alpha", j.alpha_path);
   take("foreground", j.foreground_path);

@@ -30,6 +30,19 @@ LiveMatting::LiveMatting(std::shared_ptr<const Model> model, const SessionParams
   const std::vector<uint8_t> grey(size_t(width) * size_t(height) * 3, 128);
   session_.process({grey.data(), width, height, ptrdiff_t(width) * 3}, matte_);
   session_.reset();
+  const ModelInfo& about = model->info();
+  if (about.format == "tflite") {  // a fixed input size: no ratio to choose
+    if (target_fps > 0)
+      info(fmt::format("--target-fps: {} runs at its fixed {}x{} input, so there is no ratio to "
+                       "adapt; stale frames are still dropped",
+                       about.short_name.empty() ? "this light model" : about.short_name,
+                       about.input_width, about.input_height));
+    info(fmt::format("network: {} at {}x{}, fp32, mask upsampled {}, smoothing {:.2g}",
+                     std::filesystem::path(about.path).filename().string(), about.input_width,
+                     about.input_height, params_.guided_upsampling ? "by a guided filter" : "bilinearly",
+                     params_.mask_smoothing));
+    return;
+  }
   if (target_fps > 0) {
     RatioControllerOptions control;
     control.target_fps = target_fps;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mattecast/mattecast.h"
+#include "models/segmentation_profile.h"
 
 namespace mattecast {
 
@@ -61,14 +62,30 @@ std::vector<std::string> model_search_path() {
   return places;
 }
 
+// A shipped light model by its short name: its file in a search place or that place's folder for it.
+std::string find_light_model(const KnownSegmentationModel& known,
+                             const std::vector<std::string>& places) {
+  for (const std::string& place : places) {
+    std::error_code ec;
+    for (const fs::path& candidate : {fs::path(place) / known.file,
+                                      fs::path(place) / known.folder / known.file})
+      if (fs::is_regular_file(candidate, ec)) return candidate.string();
+  }
+  std::string searched;
+  for (const std::string& place : places) searched += "\n  " + place;
+  throw Error(fmt::format("model '{}': {} not found in any of:{}", known.profile.name, known.file,
+                          searched));
+}
+
 std::string find_model(const std::string& explicit_path) {
+  const std::vector<std::string> places = model_search_path();
   if (!explicit_path.empty()) {
     std::error_code ec;
-    if (!fs::exists(explicit_path, ec))
-      throw Error(fmt::format("{}: model file not found", explicit_path));
-    return explicit_path;
+    if (fs::exists(explicit_path, ec)) return explicit_path;
+    if (const auto* known = find_segmentation_model_by_name(explicit_path))
+      return find_light_model(*known, places);
+    throw Error(fmt::format("{}: model file not found", explicit_path));
   }
-  const std::vector<std::string> places = model_search_path();
   for (const std::string& place : places)
     if (std::string found = model_in(place); !found.empty()) return found;
 

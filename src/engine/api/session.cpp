@@ -1,8 +1,11 @@
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "api/model_impl.h"
 #include "models/int8_calibration.h"
 #include "models/rvm.h"
+#include "models/segmenter.h"
 #include "nn/threads.h"
 
 namespace mattecast {
@@ -10,10 +13,28 @@ namespace mattecast {
 struct Session::Impl {
   std::shared_ptr<const Model> model;
   SessionParams params;
-  RvmNetwork network;
+  std::optional<RvmNetwork> network;  // RVM
+  std::optional<Segmenter> segmenter;  // a light model
 
-  Impl(std::shared_ptr<const Model> m, const SessionParams& p)
-      : model(std::move(m)), params(p), network(model->impl().weights, options(*model, p)) {}
+  Impl(std::shared_ptr<const Model> m, const SessionParams& p) : model(std::move(m)), params(p) {
+    const Model::Impl& weights = model->impl();
+    if (!weights.light()) {
+      network.emplace(weights.weights, options(*model, p));
+      return;
+    }
+    if (p.record_int8_ranges) throw Error("int8 calibration is for RVM models");
+    check_smoothing(p.mask_smoothing);
+    SegmenterOptions options;
+    options.profile = weights.profile;
+    options.guided_upsampling = p.guided_upsampling;
+    options.mask_smoothing = p.mask_smoothing;
+    segmenter.emplace(weights.tflite_bytes, weights.info.path, options);
+  }
+
+  static void check_smoothing(float weight) {
+    if (!(weight >= 0.0f && weight < 1.0f))
+      throw Error(fmt::format("mask smoothing {} is outside [0, 1)", weight));
+  }
 
   static RvmOptions options(const Model& model, const SessionParams& p) {
     RvmOptions options{p.precision, p.alpha_only};
@@ -62,27 +83,40 @@ void Session::process(const RgbImage& frame, Matte& out) {
     throw Error(fmt::format("invalid frame: {}x{} pixels, stride {} bytes", frame.width,
                             frame.height, frame.stride));
   set_threads(impl_->params.threads);  // OpenMP's count is per calling thread
-  impl_->network.forward(frame, downsample_ratio_for(frame.width, frame.height), out);
+  if (impl_->segmenter)
+    impl_->segmenter->forward(frame, out);
+  else
+    impl_->network->forward(frame, downsample_ratio_for(frame.width, frame.height), out);
   ++impl_->frames;
 }
 
-void Session::reset() { impl_->network.reset_state(); }
+void Session::reset() {
+  if (impl_->segmenter)
+    impl_->segmenter->reset_state();
+  else
+    impl_->network->reset_state();
+}
 
 void Session::set_downsample_ratio(float ratio) {
   check_ratio(ratio);
   impl_->params.downsample_ratio = ratio;
 }
 
-const StageTimings& Session::last_timings() const { return impl_->network.timings(); }
+const StageTimings& Session::last_timings() const {
+  return impl_->segmenter ? impl_->segmenter->timings() : impl_->network->timings();
+}
 
-StateView Session::recurrent_state(int level) const { return impl_->network.state(level); }
+StateView Session::recurrent_state(int level) const {
+  if (!impl_->network) throw Error("a light model has no recurrent state");
+  return impl_->network->state(level);
+}
 
 std::string Session::int8_calibration() const {
   if (!impl_->params.record_int8_ranges)
     throw Error("int8_calibration(): the session does not record int8 ranges");
   Int8Calibration calibration;
   calibration.weights = weights_fingerprint(impl_->model->impl().weights);
-  calibration.ranges = impl_->network.observed_int8_ranges();
+  calibration.ranges = impl_->network->observed_int8_ranges();
   calibration.frames = impl_->frames;
   return to_json(calibration);
 }

@@ -270,6 +270,18 @@ double connectivity_error(AlphaPlane pred, AlphaPlane truth) {
   return sum / 1000;
 }
 
+double intersection_over_union(AlphaPlane pred, AlphaPlane truth) {
+  check_same_size(pred, truth);
+  const size_t count = pixel_count(pred);
+  size_t both = 0, either = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const bool in_pred = pred.values[i] > 0.5f, in_truth = truth.values[i] > 0.5f;
+    both += in_pred && in_truth;
+    either += in_pred || in_truth;
+  }
+  return either == 0 ? 1.0 : double(both) / double(either);
+}
+
 double temporal_coherence_error(AlphaPlane pred, AlphaPlane pred_previous, AlphaPlane truth,
                                 AlphaPlane truth_previous) {
   check_same_size(pred, truth);
@@ -295,6 +307,7 @@ const FrameMetrics& SequenceMetrics::add(AlphaPlane pred, AlphaPlane truth) {
   frame.mse = mean_squared_error(pred, truth);
   frame.grad = gradient_error(pred, truth);
   frame.conn = connectivity_error(pred, truth);
+  frame.iou = intersection_over_union(pred, truth);
   if (!per_frame_.empty()) {
     frame.dtssd = temporal_coherence_error(pred, {previous_pred_.data(), width_, height_}, truth,
                                            {previous_truth_.data(), width_, height_});
@@ -317,10 +330,11 @@ FrameMetrics SequenceMetrics::mean() const {
     total.grad += frame.grad;
     total.conn += frame.conn;
     total.dtssd += frame.dtssd;
+    total.iou += frame.iou;
   }
   const double count = double(per_frame_.size());
   return {total.mad / count, total.mse / count, total.grad / count, total.conn / count,
-          total.dtssd / count};
+          total.dtssd / count, total.iou / count};
 }
 
 }  // namespace mattecast::eval

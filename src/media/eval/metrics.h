@@ -10,6 +10,8 @@
 //   Grad   sum over pixels of (|grad pred| - |grad true|)^2    x 1e-3   (a sum: grows with size)
 //   Conn   sum over pixels of |phi(true) - phi(pred)|          x 1e-3   (a sum: grows with size)
 //   dtSSD  sqrt(mean ((pred_t - pred_t-1) - (true_t - true_t-1))^2)  x 1e2
+//   IoU    |pred > 0.5 and true > 0.5| / |pred > 0.5 or true > 0.5|  (not RVM's: for the
+//          segmentation networks, whose masks are judged as masks; 1 when both are empty)
 //
 // Grad follows evaluate_lr.py, which min-max normalises both mattes first (cv2.normalize);
 // evaluate_hr.py leaves that step out, which changes nothing when each matte spans 0..1.
@@ -34,6 +36,7 @@ double mean_squared_error(AlphaPlane pred, AlphaPlane truth);
 double gradient_error(AlphaPlane pred, AlphaPlane truth);
 // Thresholds 0.1, 0.2, ... 1.0; largest 4-connected component of the joint foreground.
 double connectivity_error(AlphaPlane pred, AlphaPlane truth);
+double intersection_over_union(AlphaPlane pred, AlphaPlane truth);
 double temporal_coherence_error(AlphaPlane pred, AlphaPlane pred_previous, AlphaPlane truth,
                                 AlphaPlane truth_previous);
 
@@ -43,6 +46,7 @@ struct FrameMetrics {
   double grad = 0;
   double conn = 0;
   double dtssd = 0;
+  double iou = 0;
 };
 
 // Scores the frames of one sequence in order, keeping the previous frame for dtSSD.
