@@ -26,7 +26,8 @@ void print_model(const std::string& name, const std::string& input_convention) {
     return;
   }
   fmt::print("name:        {}\n", info.short_name.empty() ? "(not a shipped model)" : info.short_name);
-  fmt::print("input:       {}x{} RGB\n", info.input_width, info.input_height);
+  fmt::print("input:       {}x{} RGB{}\n", info.input_width, info.input_height,
+             info.input_convention.ends_with(",prior") ? " and its own last mask" : "");
   fmt::print("convention:  {}{}\n", info.input_convention,
              info.convention_known ? ""
                                    : " (assumed: an unknown file; pass --model-input if its "

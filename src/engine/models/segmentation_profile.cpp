@@ -34,9 +34,10 @@ const std::array<KnownSegmentationModel, 7> kKnown = {{
      "portrait-segmentation", {.name = "slim"},
      "Portrait-Segmentation slim512.ipynb: RGB / 255, the softmax's person channel"},
     {"8dfa4796dd428d0bccdd6dfa0c6dc4caff8683c36bc4887fd68091cfd61c3b32",
-     "portrait_video_quant.tflite", "portrait-segmentation", {.name = "portrait-video"},
-     "Portrait-Segmentation: BGR, (x - [103.94, 116.78, 123.68]) * 0.017, the previous mask "
-     "as a fourth channel; int8 activations (not run yet)"},
+     "portrait_video_quant.tflite", "portrait-segmentation",
+     {.name = "portrait-video", .range = InputRange::caffe, .bgr = true, .prior_mask = true},
+     "Portrait-Segmentation's portrait video model: BGR, (x - [103.94, 116.78, 123.68]) * "
+     "0.017, its own last mask (0 at first) as a fourth channel; the person's softmax"},
 }};
 
 }  // namespace
@@ -64,6 +65,9 @@ SegmentationProfile parse_segmentation_profile(std::string_view text, Segmentati
     if (word == "unit") base.range = InputRange::unit;
     else if (word == "symmetric") base.range = InputRange::symmetric;
     else if (word == "byte") base.range = InputRange::byte;
+    else if (word == "caffe") base.range = InputRange::caffe;
+    else if (word == "prior") base.prior_mask = true;
+    else if (word == "no-prior") base.prior_mask = false;
     else if (word == "rgb") base.bgr = false;
     else if (word == "bgr") base.bgr = true;
     else if (word == "logits") base.logits = true;
@@ -74,8 +78,8 @@ SegmentationProfile parse_segmentation_profile(std::string_view text, Segmentati
              (channel == 0 || channel == 1))
       base.person_channel = channel;
     else
-      throw Error(fmt::format("model input '{}': expected unit, symmetric, byte, rgb, bgr, "
-                              "person=0, person=1, logits or probability",
+      throw Error(fmt::format("model input '{}': expected unit, symmetric, byte, caffe, rgb, bgr, "
+                              "person=0, person=1, logits, probability, prior or no-prior",
                               word));
   }
   return base;
@@ -84,9 +88,11 @@ SegmentationProfile parse_segmentation_profile(std::string_view text, Segmentati
 std::string to_string(const SegmentationProfile& profile) {
   const char* range = profile.range == InputRange::unit        ? "unit"
                       : profile.range == InputRange::symmetric ? "symmetric"
-                                                               : "byte";
-  return fmt::format("{},{},person={},{}", range, profile.bgr ? "bgr" : "rgb",
-                     profile.person_channel, profile.logits ? "logits" : "probability");
+                      : profile.range == InputRange::byte      ? "byte"
+                                                               : "caffe";
+  return fmt::format("{},{},person={},{}{}", range, profile.bgr ? "bgr" : "rgb",
+                     profile.person_channel, profile.logits ? "logits" : "probability",
+                     profile.prior_mask ? ",prior" : "");
 }
 
 }  // namespace mattecast

@@ -28,9 +28,12 @@ Segmenter::Segmenter(std::span<const uint8_t> bytes, const std::string& name,
                      SegmenterOptions options)
     : name_(name), options_(std::move(options)), graph_(tflite::parse_tflite(bytes, name)) {
   const std::vector<int32_t>& in = graph_.input_shape();
-  if (in.size() != 4 || in[0] != 1 || in[3] != 3)
-    throw Error(fmt::format("{}: input shape [{}]: a light model takes one RGB picture [1,H,W,3]",
-                            name, fmt::join(in, ",")));
+  const int channels = options_.profile.prior_mask ? 4 : 3;
+  if (in.size() != 4 || in[0] != 1 || in[3] != channels)
+    throw Error(fmt::format(
+        "{}: input shape [{}]: a light model takes one RGB picture [1,H,W,3], or [1,H,W,4] with "
+        "its last mask as the fourth channel (`prior`{})",
+        name, fmt::join(in, ","), options_.profile.prior_mask ? ", as this one is told" : ""));
   input_h_ = in[1];
   input_w_ = in[2];
   const std::vector<int32_t>& out = graph_.output_shape();
@@ -50,21 +53,33 @@ Segmenter::Segmenter(std::span<const uint8_t> bytes, const std::string& name,
   }
   if (mask_channels_ == 1 && options_.profile.logits)
     throw Error(fmt::format("{}: 'logits' needs a two-channel output", name));
+  if (options_.profile.prior_mask && (mask_h_ != input_h_ || mask_w_ != input_w_))
+    throw Error(fmt::format("{}: 'prior' needs a mask of the input's size", name));
   const size_t mask_pixels = size_t(mask_h_) * mask_w_;
   guide_.resize(mask_pixels * 3);
   y_.assign(mask_pixels * 4, 0.0f);
   previous_.resize(mask_pixels);
+  if (options_.profile.prior_mask) {
+    prior_.assign(mask_pixels, 0.0f);
+    rgb_input_.resize(size_t(input_h_) * input_w_ * 3);
+  }
   a_.resize(mask_pixels * 4);
   b_.resize(mask_pixels * 4);
 }
 
 Segmenter::~Segmenter() = default;
 
+void Segmenter::reset_state() {
+  has_previous_ = false;
+  std::fill(prior_.begin(), prior_.end(), 0.0f);
+}
+
 void Segmenter::fill_input(const RgbImage& frame) {
   const View<float> guide = dense_view(guide_.data(), mask_h_, mask_w_, 3);
   kernels::resize_rgb8(workspace_, frame, guide, float(frame.height) / mask_h_,
                        float(frame.width) / mask_w_);
-  float* input = graph_.input();
+  // Three channels straight into the network's input, or beside the prior mask.
+  float* input = options_.profile.prior_mask ? rgb_input_.data() : graph_.input();
   if (input_h_ == mask_h_ && input_w_ == mask_w_) {
     std::copy(guide_.begin(), guide_.end(), input);
   } else {
@@ -72,15 +87,30 @@ void Segmenter::fill_input(const RgbImage& frame) {
                          float(frame.height) / input_h_, float(frame.width) / input_w_);
   }
   const SegmentationProfile& profile = options_.profile;
-  const float scale = profile.range == InputRange::byte        ? 255.0f
-                      : profile.range == InputRange::symmetric ? 2.0f
-                                                               : 1.0f;
-  const float offset = profile.range == InputRange::symmetric ? -1.0f : 0.0f;
+  // x in [0, 1] becomes x * scale[c] + offset[c], in the network's channel order.
+  float scale[3], offset[3];
+  for (int c = 0; c < 3; ++c) {
+    switch (profile.range) {
+      case InputRange::unit: scale[c] = 1.0f, offset[c] = 0.0f; break;
+      case InputRange::symmetric: scale[c] = 2.0f, offset[c] = -1.0f; break;
+      case InputRange::byte: scale[c] = 255.0f, offset[c] = 0.0f; break;
+      case InputRange::caffe: {
+        const float mean_rgb[3] = {123.68f, 116.78f, 103.94f};
+        scale[c] = 255.0f * 0.017f;
+        offset[c] = -mean_rgb[profile.bgr ? 2 - c : c] * 0.017f;
+        break;
+      }
+    }
+  }
   const size_t pixels = size_t(input_h_) * input_w_;
+  const int stride = profile.prior_mask ? 4 : 3;
+  float* out = graph_.input();
   for (size_t i = 0; i < pixels; ++i) {
-    float* p = input + 3 * i;
-    if (profile.bgr) std::swap(p[0], p[2]);
-    for (int c = 0; c < 3; ++c) p[c] = p[c] * scale + offset;
+    float rgb[3] = {input[3 * i], input[3 * i + 1], input[3 * i + 2]};
+    if (profile.bgr) std::swap(rgb[0], rgb[2]);
+    float* p = out + stride * i;
+    for (int c = 0; c < 3; ++c) p[c] = rgb[c] * scale[c] + offset[c];
+    if (profile.prior_mask) p[3] = prior_[i];
   }
 }
 
@@ -94,6 +124,7 @@ void Segmenter::read_mask() {
     const float* p = out + i * mask_channels_;
     float mask = profile.logits ? 1.0f / (1.0f + std::exp(p[1 - person] - p[person])) : p[person];
     mask = std::clamp(mask, 0.0f, 1.0f);
+    if (profile.prior_mask) prior_[i] = mask;
     mask = weight * previous_[i] + (1.0f - weight) * mask;
     previous_[i] = mask;
     y_[4 * i + 3] = mask;

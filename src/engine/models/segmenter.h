@@ -33,7 +33,7 @@ class Segmenter {
   // alpha at the frame's size; no foreground (out.foreground emptied). A frame of another size
   // than the last starts a new stream (no smoothing with the last mask).
   void forward(const RgbImage& frame, Matte& out);
-  void reset_state() { has_previous_ = false; }
+  void reset_state();
   void set_mask_smoothing(float weight) { options_.mask_smoothing = weight; }
   const StageTimings& timings() const { return timings_; }
   // The network's own input size.
@@ -53,6 +53,8 @@ class Segmenter {
   std::vector<float> guide_;     // the frame at the mask's size, RGB 0..1
   std::vector<float> y_;         // [0, 0, 0, mask] per pixel: the guided filter's four channels
   std::vector<float> previous_;  // last frame's smoothed mask
+  std::vector<float> prior_;     // the network's own last mask, for a profile with prior_mask
+  std::vector<float> rgb_input_; // the frame at the input's size, when the input has a 4th channel
   std::vector<float> a_, b_;     // guided filter coefficients, 4 channels
   bool has_previous_ = false;
   StageTimings timings_;

@@ -78,22 +78,48 @@ struct Graph::Impl {
         fail(fmt::format("activation '{}' of shape [{}] is empty", t.name, fmt::join(t.shape, ",")));
     }
     for (int32_t i : model.inputs) {
-      check_float_activation(i);
+      check_activation(i);
       values[i].assign(count(i), 0.0f);
+      round_to_int8_grid(i);  // an int8 input takes the caller's floats on its grid
     }
-    for (size_t k = 0; k < model.operators.size(); ++k) plan(k, model.operators[k]);
+    for (size_t k = 0; k < model.operators.size(); ++k) {
+      plan(k, model.operators[k]);
+      for (int32_t out : model.operators[k].outputs)
+        if (out >= 0) round_to_int8_grid(out);
+    }
   }
 
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(fmt::format("{}: {}", model.path, what));
   }
 
-  void check_float_activation(int32_t index) const {
+  // Activations are float32, or int8 with one scale and zero point: those are kept as the float
+  // values they stand for, rounded to their grid after the operator that writes them (what the
+  // integer kernels compute, up to their fixed-point rounding: within a step or so).
+  void check_activation(int32_t index) const {
     const Tensor& t = model.tensors[index];
-    if (t.type != TensorType::float32)
-      fail(fmt::format("activation '{}' is {}: quantized activations are not supported yet (only "
-                       "float activations, with float, fp16 or 8-bit weights)",
-                       t.name, to_string(t.type)));
+    if (t.type == TensorType::float32) return;
+    if (t.type == TensorType::int8 && t.quantization.scale.size() == 1 &&
+        t.quantization.zero_point.size() == 1 && t.quantization.scale[0] > 0)
+      return;
+    fail(fmt::format("activation '{}' is {}{}: only float32 activations and int8 ones with one "
+                     "scale and zero point are supported",
+                     t.name, to_string(t.type),
+                     t.type == TensorType::int8 ? " with per-channel or no quantization" : ""));
+  }
+
+  // After the operator writing int8 tensor `t`: its values rounded to the int8 grid, clamped.
+  void round_to_int8_grid(int t) {
+    const Tensor& tensor = model.tensors[t];
+    if (tensor.type != TensorType::int8) return;
+    const float scale = tensor.quantization.scale[0];
+    const float zero = float(tensor.quantization.zero_point[0]);
+    float* v = values[t].data();
+    const size_t n = count(t);
+    steps.push_back([=] {
+      for (size_t i = 0; i < n; ++i)
+        v[i] = (std::clamp(std::nearbyint(v[i] / scale) + zero, -128.0f, 127.0f) - zero) * scale;
+    });
   }
 
   std::vector<float> to_float(const Tensor& t) const {
@@ -112,7 +138,9 @@ struct Graph::Impl {
         const size_t c = q.scale.empty() ? 0 : (i / inner) % channels;
         const float scale = q.scale.empty() ? 1.0f : q.scale[c];
         const float zero = q.zero_point.empty() ? 0.0f : float(q.zero_point[c]);
-        out[i] = (float(read(i)) - zero) * scale;
+        // The zero point is exactly 0 even where a pruned channel's scale is infinite.
+        const float steps = float(read(i)) - zero;
+        out[i] = steps == 0.0f ? 0.0f : steps * scale;
       }
     };
     switch (t.type) {
@@ -168,7 +196,7 @@ struct Graph::Impl {
   size_t count(int t) const { return size_t(dims[t][0]) * dims[t][1] * dims[t][2] * dims[t][3]; }
   // The buffer of a non-constant output, allocated once here.
   float* allocate(int t) {
-    check_float_activation(t);
+    check_activation(t);
     if (model.tensors[t].constant()) fail(fmt::format("tensor '{}' is both constant and an output", model.tensors[t].name));
     if (!values[t].empty()) fail(fmt::format("tensor '{}' is written twice", model.tensors[t].name));
     values[t].assign(count(t), 0.0f);
@@ -176,7 +204,7 @@ struct Graph::Impl {
   }
   const float* source(const Operator& op, size_t k) {
     const int t = input(op, k);
-    if (!model.tensors[t].constant()) check_float_activation(t);
+    if (!model.tensors[t].constant()) check_activation(t);
     if (values[t].size() != count(t))
       fail(fmt::format("{}: input '{}' is not computed before it is used", op.name, model.tensors[t].name));
     return values[t].data();
@@ -209,8 +237,10 @@ struct Graph::Impl {
       values[out] = values[in];
       return;
     }
-    fail(fmt::format("DEQUANTIZE of the activation '{}': quantized activations are not supported yet",
-                     model.tensors[in].name));
+    const float* src = source(op, 0);  // an int8 activation: its float values already
+    float* dst = allocate(out);
+    const size_t n = count(out);
+    steps.push_back([=] { std::copy_n(src, n, dst); });
   }
 
   void plan_conv(const Operator& op) {

@@ -3,7 +3,10 @@
 // constants dequantized to float (fp16, uint8, int8 weights), one buffer per activation, the
 // convolutions compiled on oneDNN (asymmetric SAME padding as TFLite computes it, fused
 // activation as a post-op); run() then allocates nothing. The other operators are plain loops.
-// Fully quantized graphs (int8 activations) are rejected with an Error naming the tensor.
+// Fully quantized graphs (int8 activations, one scale each) run the same way: each int8 tensor
+// holds the float values it stands for, rounded to its grid after the operator that writes it,
+// which reproduces the integer kernels up to their fixed-point rounding. The input and output
+// are floats either way.
 #pragma once
 
 #include <memory>
