@@ -2,6 +2,8 @@
 // override for unknown files, the session's upsampling and smoothing, the commands that take
 // them, and their masks against MediaPipe's own selfie segmentation (the `mediapipe` package in
 // the venv of scripts/setup-tflite-reference.sh; skipped without it).
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -28,7 +30,12 @@ using testing::CliResult;
 using testing::run_cli;
 
 const fs::path kShared = fs::path(MATTECAST_SHARED_DIR);
-const fs::path kTmp = fs::path(MATTECAST_TEST_TMP) / "light_models";
+// Per process: the tier runs of these tests may run beside them.
+const fs::path kTmp = fs::path(MATTECAST_TEST_TMP) / fmt::format("light_models.{}", getpid());
+struct RemoveTmpAtTheEnd : ::testing::Environment {
+  void TearDown() override { fs::remove_all(kTmp); }
+};
+const auto* const kTmpRemoved = ::testing::AddGlobalTestEnvironment(new RemoveTmpAtTheEnd);
 // The shipped models' short names resolve in the shared folder whatever the working directory.
 const bool kSharedModelsSearched =
     setenv("MATTECAST_MODELS", (kShared / "models").c_str(), 1) == 0;

@@ -2,6 +2,8 @@
 // runtime (ai-edge-litert in the venv of scripts/setup-tflite-reference.sh, skipped without it;
 // MediaPipe's custom transposed convolution, last but one, computed by the script in numpy)
 // on the same input tensors: max abs difference and IoU of the masks at 0.5, printed.
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -162,7 +164,8 @@ TEST(TfliteGraph, MatchesTheOfficialRuntime) {
   const fs::path python = venv() / "bin" / "python";
   if (!fs::exists(python))
     GTEST_SKIP() << "no reference runtime at " << venv() << " (scripts/setup-tflite-reference.sh)";
-  const fs::path tmp = fs::path(MATTECAST_TEST_TMP) / "tflite_graph";
+  // Per process: the tier runs of this test may run beside it.
+  const fs::path tmp = fs::path(MATTECAST_TEST_TMP) / fmt::format("tflite_graph.{}", getpid());
   fs::create_directories(tmp);
   for (const ModelCase& m : kModels) {
     SCOPED_TRACE(m.file);
@@ -204,6 +207,7 @@ TEST(TfliteGraph, MatchesTheOfficialRuntime) {
     std::printf("%-55s max abs diff %.3g, min IoU@0.5 %.5f over %zu stills\n", m.file.c_str(), worst,
                 worst_iou, stills().size());
   }
+  fs::remove_all(tmp);
 }
 
 // Timing, for the record only (run with --gtest_also_run_disabled_tests).

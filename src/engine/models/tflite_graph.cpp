@@ -10,8 +10,12 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/cpu_tier.h"
+#include "core/parallel_rows.h"
 #include "mattecast/mattecast.h"
 
 namespace mattecast::tflite {
@@ -44,6 +48,15 @@ float apply(Activation a, float x) {
   return x;
 }
 
+// body(begin, end) over [0, n) in blocks, on the OpenMP team (element-wise passes).
+template <class Body>
+void parallel_elements(size_t n, const Body& body) {
+  constexpr size_t kBlock = 4096;
+  parallel_rows(int((n + kBlock - 1) / kBlock), kDefaultTeam, kBlock, [&](int begin, int end) {
+    body(size_t(begin) * kBlock, std::min(size_t(end) * kBlock, n));
+  });
+}
+
 // TFLite's padding for a window of `extent` (dilated kernel) over `in`, giving `out`.
 int pad_before(Padding padding, int in, int out, int stride, int extent) {
   if (padding == Padding::valid) return 0;
@@ -60,6 +73,22 @@ struct Graph::Impl {
   std::vector<Dims4> dims;                 // per tensor: the shape, padded in front to rank 4
   std::vector<std::function<void()>> steps;
   std::vector<float> scratch;
+  // Per tensor: the operator that reads it when exactly one does and it is no graph output (else -1).
+  std::vector<int> sole_reader;
+  std::vector<bool> fused;  // per operator: done inside the convolution before it
+  // A PAD whose only reader is a VALID convolution: the convolution pads instead (no pass, no copy).
+  struct FoldedPad {
+    int source;
+    int top, left;
+  };
+  std::map<int, FoldedPad> folded_pads;  // by the PAD's output tensor
+  // What a convolution fuses after itself (oneDNN post-ops) and where it finally writes.
+  struct Epilogue {
+    dnnl::post_ops post;
+    std::vector<std::pair<int, dnnl::memory>> arguments;
+    int dst;
+    std::vector<int> operators;  // the ones fused
+  };
 
   explicit Impl(const Model& m) : model(m) {
     cpu_tier();  // the tier's cap reaches oneDNN before it runs anything
@@ -82,11 +111,25 @@ struct Graph::Impl {
       values[i].assign(count(i), 0.0f);
       round_to_int8_grid(i);  // an int8 input takes the caller's floats on its grid
     }
+    find_sole_readers();
+    fused.assign(model.operators.size(), false);
     for (size_t k = 0; k < model.operators.size(); ++k) {
+      if (fused[k]) continue;
       plan(k, model.operators[k]);
       for (int32_t out : model.operators[k].outputs)
         if (out >= 0) round_to_int8_grid(out);
     }
+  }
+
+  void find_sole_readers() {
+    std::vector<int> readers(model.tensors.size(), 0);
+    sole_reader.assign(model.tensors.size(), -1);
+    for (size_t k = 0; k < model.operators.size(); ++k)
+      for (int32_t t : model.operators[k].inputs)
+        if (t >= 0) ++readers[t], sole_reader[t] = int(k);
+    for (int32_t t : model.outputs) readers[t] += 1;
+    for (size_t t = 0; t < readers.size(); ++t)
+      if (readers[t] != 1) sole_reader[t] = -1;
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -111,14 +154,16 @@ struct Graph::Impl {
   // After the operator writing int8 tensor `t`: its values rounded to the int8 grid, clamped.
   void round_to_int8_grid(int t) {
     const Tensor& tensor = model.tensors[t];
-    if (tensor.type != TensorType::int8) return;
+    if (tensor.type != TensorType::int8 || values[t].empty()) return;  // empty: folded away
     const float scale = tensor.quantization.scale[0];
     const float zero = float(tensor.quantization.zero_point[0]);
     float* v = values[t].data();
     const size_t n = count(t);
     steps.push_back([=] {
-      for (size_t i = 0; i < n; ++i)
-        v[i] = (std::clamp(std::nearbyint(v[i] / scale) + zero, -128.0f, 127.0f) - zero) * scale;
+      parallel_elements(n, [=](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i)
+          v[i] = (std::clamp(std::nearbyint(v[i] / scale) + zero, -128.0f, 127.0f) - zero) * scale;
+      });
     });
   }
 
@@ -210,6 +255,13 @@ struct Graph::Impl {
     return values[t].data();
   }
 
+  // A tensor an operator reads that is not one of its listed inputs (a folded PAD's source).
+  const float* computed(const Operator& op, int t) const {
+    if (values[t].size() != count(t))
+      fail(fmt::format("{}: input '{}' is not computed before it is used", op.name, model.tensors[t].name));
+    return values[t].data();
+  }
+
   void plan(size_t index, const Operator& op) {
     switch (op.op) {
       case Op::conv_2d: case Op::depthwise_conv_2d: return plan_conv(op);
@@ -244,9 +296,16 @@ struct Graph::Impl {
   }
 
   void plan_conv(const Operator& op) {
-    const int in = input(op, 0), w = input(op, 1), out = output(op);
+    int in = input(op, 0);
+    const int w = input(op, 1), out = output(op);
     const bool depthwise = op.op == Op::depthwise_conv_2d;
     const Options& o = op.options;
+    int pad_top = 0, pad_left = 0;  // a folded PAD's, on top of the convolution's own (none: VALID)
+    if (const auto folded = folded_pads.find(in); folded != folded_pads.end()) {
+      in = folded->second.source;
+      pad_top = folded->second.top;
+      pad_left = folded->second.left;
+    }
     const Dims4 s = dims[in], d = dims[out], k = dims[w];
     const int kh = k[1], kw = k[2];
     const int ic = s[3], oc = d[3];
@@ -254,8 +313,8 @@ struct Graph::Impl {
     if (depthwise ? k[3] != oc || oc != ic * o.depth_multiplier : (k[0] != oc || k[3] != ic))
       fail(fmt::format("{}: weights [{}] do not fit {} -> {} channels", op.name, fmt::join(k, ","), ic, oc));
     const int eh = (kh - 1) * o.dilation_h + 1, ew = (kw - 1) * o.dilation_w + 1;
-    const int pt = pad_before(o.padding, s[1], d[1], o.stride_h, eh);
-    const int pl = pad_before(o.padding, s[2], d[2], o.stride_w, ew);
+    const int pt = pad_top + pad_before(o.padding, s[1], d[1], o.stride_h, eh);
+    const int pl = pad_left + pad_before(o.padding, s[2], d[2], o.stride_w, ew);
     const int pb = (d[1] - 1) * o.stride_h + eh - s[1] - pt;
     const int pr = (d[2] - 1) * o.stride_w + ew - s[2] - pl;
     using tag = dnnl::memory::format_tag;
@@ -277,14 +336,62 @@ struct Graph::Impl {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
         dnnl::memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md, {o.stride_h, o.stride_w},
         {o.dilation_h - 1, o.dilation_w - 1}, {pt, pl}, {pb, pr});
-    const dnnl::convolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
+    Epilogue epilogue = fuse_after(out, o.activation);
+    dnnl::convolution_forward::primitive_desc pd(desc, attributes(epilogue), engine);
+    // oneDNN 2.6's GEMM-based convolution (chosen at the SSE4.1 tier for some shapes) gets a
+    // residual ADD post-op wrong: there the ADD runs on its own.
+    if (!epilogue.arguments.empty() && std::string_view(pd.impl_info_str()).find("gemm") != std::string_view::npos) {
+      unfuse(epilogue);
+      epilogue = fuse_after(out, o.activation, false);
+      pd = dnnl::convolution_forward::primitive_desc(desc, attributes(epilogue), engine);
+    }
     dnnl::memory weights = reordered_weights(user_w, source(op, 1), pd.weights_desc());
     std::vector<float> bias(oc, 0.0f);
     if (op.inputs.size() > 2 && op.inputs[2] >= 0) {
       if (count(op.inputs[2]) != size_t(oc)) fail(fmt::format("{}: bias of {} values for {} channels", op.name, count(op.inputs[2]), oc));
       std::copy_n(source(op, 2), oc, bias.begin());
     }
-    add_dnnl_step(dnnl::convolution_forward(pd), src_md, source(op, 0), dst_md, allocate(out), weights, bias);
+    add_dnnl_step(dnnl::convolution_forward(pd), src_md, computed(op, in), dst_md,
+                  allocate(epilogue.dst), weights, bias, epilogue.arguments);
+  }
+
+  // The element-wise operators after a convolution's output `out` that oneDNN can apply as it
+  // writes (post-ops), in a float graph: RELU, RELU6, and ADD of a tensor of the same shape
+  // already computed (a residual), with its fused activation. Each intermediate tensor must have
+  // that operator as its only reader. (Not PRELU: oneDNN 2.6's convolutions with a PReLU post-op
+  // fall back to a reference kernel, 17x slower on SlimNet.)
+  Epilogue fuse_after(int out, Activation own, bool residual_ok = true) {
+    Epilogue e{{}, {}, out, {}};
+    append_activation(e.post, own);
+    if (model.tensors[out].type != TensorType::float32) return e;
+    for (;;) {
+      const int k = sole_reader[e.dst];
+      if (k < 0) return e;
+      const Operator& op = model.operators[k];
+      if (op.outputs.size() != 1 || model.tensors[op.outputs[0]].type != TensorType::float32 ||
+          dims[op.outputs[0]] != dims[e.dst])
+        return e;
+      if (op.op == Op::relu || op.op == Op::relu6) {
+        append_activation(e.post, op.op == Op::relu ? Activation::relu : Activation::relu6);
+      } else if (op.op == Op::add && op.inputs.size() == 2 && residual_ok) {
+        const int other = op.inputs[0] == e.dst ? op.inputs[1] : op.inputs[0];
+        if (other == e.dst || dims[other] != dims[e.dst] || values[other].size() != count(other))
+          return e;  // x + x, a broadcast, or an operand not computed yet
+        const Dims4 d = dims[e.dst];
+        const dnnl::memory::desc md({d[0], d[3], d[1], d[2]}, dnnl::memory::data_type::f32,
+                                    dnnl::memory::format_tag::nhwc);
+        const int index = e.post.len();
+        e.post.append_binary(dnnl::algorithm::binary_add, md);
+        e.arguments.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                               dnnl::memory(md, engine, values[other].data())});
+        append_activation(e.post, op.options.activation);
+      } else {
+        return e;
+      }
+      fused[k] = true;
+      e.operators.push_back(k);
+      e.dst = op.outputs[0];
+    }
   }
 
   // TRANSPOSE_CONV (output_shape, weights [O,H,W,I], input[, bias]) and MediaPipe's
@@ -321,13 +428,28 @@ struct Graph::Impl {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md,
         dnnl::memory::desc(w_dims, dt::f32, tag::any), dnnl::memory::desc({oc}, dt::f32, tag::a),
         dst_md, {o.stride_h, o.stride_w}, {0, 0}, {pt, pl}, {pb, pr});
-    const dnnl::deconvolution_forward::primitive_desc pd(desc, activation_attr(o.activation), engine);
+    Epilogue epilogue = fuse_after(out, o.activation);
+    dnnl::deconvolution_forward::primitive_desc pd(desc, attributes(epilogue), engine);
+    if (!epilogue.arguments.empty() && std::string_view(pd.impl_info_str()).find("gemm") != std::string_view::npos) {
+      unfuse(epilogue);  // as for the convolutions
+      epilogue = fuse_after(out, o.activation, false);
+      pd = dnnl::deconvolution_forward::primitive_desc(desc, attributes(epilogue), engine);
+    }
     dnnl::memory weights = reordered_weights(dnnl::memory::desc(w_dims, dt::f32, tag::ohwi), source(op, 1), pd.weights_desc());
-    add_dnnl_step(dnnl::deconvolution_forward(pd), src_md, source(op, custom ? 0 : 2), dst_md, allocate(out), weights, bias);
+    add_dnnl_step(dnnl::deconvolution_forward(pd), src_md, source(op, custom ? 0 : 2), dst_md,
+                  allocate(epilogue.dst), weights, bias, epilogue.arguments);
   }
 
-  dnnl::primitive_attr activation_attr(Activation activation) const {
-    dnnl::post_ops post;
+  void unfuse(const Epilogue& epilogue) {
+    for (int k : epilogue.operators) fused[k] = false;
+  }
+  static dnnl::primitive_attr attributes(const Epilogue& epilogue) {
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(epilogue.post);
+    return attr;
+  }
+
+  static void append_activation(dnnl::post_ops& post, Activation activation) {
     switch (activation) {
       case Activation::none: break;
       case Activation::relu: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
@@ -335,9 +457,6 @@ struct Graph::Impl {
       case Activation::relu_n1_to_1: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, -1.0f, 1.0f); break;
       case Activation::tanh: post.append_eltwise(1.0f, dnnl::algorithm::eltwise_tanh, 0.0f, 0.0f); break;
     }
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(post);
-    return attr;
   }
 
   // The weights, reordered once to the primitive's layout.
@@ -351,15 +470,18 @@ struct Graph::Impl {
 
   void add_dnnl_step(dnnl::primitive primitive, const dnnl::memory::desc& src_md, const float* src_data,
                      const dnnl::memory::desc& dst_md, float* dst_data, dnnl::memory weights,
-                     const std::vector<float>& bias_values) {
+                     const std::vector<float>& bias_values,
+                     const std::vector<std::pair<int, dnnl::memory>>& post_op_arguments) {
     dnnl::memory bias(dnnl::memory::desc({dnnl::memory::dim(bias_values.size())}, dnnl::memory::data_type::f32,
                                          dnnl::memory::format_tag::a), engine);
     std::copy(bias_values.begin(), bias_values.end(), static_cast<float*>(bias.get_data_handle()));
     auto src = dnnl::memory(src_md, engine, const_cast<float*>(src_data));
     auto dst = dnnl::memory(dst_md, engine, dst_data);
-    steps.push_back([this, primitive, src, dst, weights, bias]() mutable {
-      primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights},
-                                 {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+    std::unordered_map<int, dnnl::memory> arguments = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+    for (const auto& [key, memory] : post_op_arguments) arguments[key] = memory;
+    steps.push_back([this, primitive, arguments]() mutable {
+      primitive.execute(stream, arguments);
       stream.wait();
     });
   }
@@ -394,14 +516,14 @@ struct Graph::Impl {
     // Rows of channels: contiguous in both operands (or one value broadcast along them) in every
     // model here, so the inner loops vectorize; the fused activation in a second pass.
     steps.push_back([=] {
-      size_t i = 0;
       const int c = d[3];
-      for (int n = 0; n < d[0]; ++n)
-        for (int y = 0; y < d[1]; ++y)
-          for (int x = 0; x < d[2]; ++x, i += c) {
+      parallel_rows(d[0] * d[1], kDefaultTeam, size_t(d[2]) * c, [&](int begin, int end) {
+        for (int row = begin; row < end; ++row) {
+          const int n = row / d[1], y = row % d[1];
+          for (int x = 0; x < d[2]; ++x) {
             const float* ra = pa + n * sa[0] + y * sa[1] + x * sa[2];
             const float* rb = pb + n * sb[0] + y * sb[1] + x * sb[2];
-            float* q = dst + i;
+            float* q = dst + (size_t(row) * d[2] + x) * c;
             if (sa[3] == 1 && sb[3] == 1) {
               if (mul)
                 for (int k = 0; k < c; ++k) q[k] = ra[k] * rb[k];
@@ -410,9 +532,11 @@ struct Graph::Impl {
             } else {
               for (int k = 0; k < c; ++k) q[k] = mul ? ra[k * sa[3]] * rb[k * sb[3]] : ra[k * sa[3]] + rb[k * sb[3]];
             }
+            if (act != Activation::none)
+              for (int k = 0; k < c; ++k) q[k] = apply(act, q[k]);
           }
-      if (act != Activation::none)
-        for (size_t k = 0; k < i; ++k) dst[k] = apply(act, dst[k]);
+        }
+      });
     });
   }
 
@@ -424,15 +548,17 @@ struct Graph::Impl {
     const size_t n = count(out);
     const Op kind = op.op;
     steps.push_back([=] {
-      switch (kind) {
-        case Op::relu: for (size_t i = 0; i < n; ++i) dst[i] = std::max(src[i], 0.0f); break;
-        case Op::relu6: for (size_t i = 0; i < n; ++i) dst[i] = std::clamp(src[i], 0.0f, 6.0f); break;
-        case Op::logistic: for (size_t i = 0; i < n; ++i) dst[i] = 1.0f / (1.0f + std::exp(-src[i])); break;
-        case Op::hard_swish:
-          for (size_t i = 0; i < n; ++i) dst[i] = src[i] * std::clamp(src[i] + 3.0f, 0.0f, 6.0f) / 6.0f;
-          break;
-        default: break;
-      }
+      parallel_elements(n, [=](size_t begin, size_t end) {
+        switch (kind) {
+          case Op::relu: for (size_t i = begin; i < end; ++i) dst[i] = std::max(src[i], 0.0f); break;
+          case Op::relu6: for (size_t i = begin; i < end; ++i) dst[i] = std::clamp(src[i], 0.0f, 6.0f); break;
+          case Op::logistic: for (size_t i = begin; i < end; ++i) dst[i] = 1.0f / (1.0f + std::exp(-src[i])); break;
+          case Op::hard_swish:
+            for (size_t i = begin; i < end; ++i) dst[i] = src[i] * std::clamp(src[i] + 3.0f, 0.0f, 6.0f) / 6.0f;
+            break;
+          default: break;
+        }
+      });
     });
   }
 
@@ -446,17 +572,19 @@ struct Graph::Impl {
     if (count(in) != count(out)) fail("PRELU: input and output sizes differ");
     const auto sa = broadcast_strides(da, d);
     steps.push_back([=] {
-      size_t i = 0;
-      for (int n = 0; n < d[0]; ++n)
-        for (int y = 0; y < d[1]; ++y)
+      parallel_rows(d[0] * d[1], kDefaultTeam, size_t(d[2]) * d[3], [&](int begin, int end) {
+        for (int row = begin; row < end; ++row) {
+          const int n = row / d[1], y = row % d[1];
           for (int x = 0; x < d[2]; ++x) {
+            const size_t i = (size_t(row) * d[2] + x) * d[3];
             const float* ra = pa + n * sa[0] + y * sa[1] + x * sa[2];
             if (sa[3] == 1)
               for (int c = 0; c < d[3]; ++c) dst[i + c] = src[i + c] >= 0 ? src[i + c] : src[i + c] * ra[c];
             else
               for (int c = 0; c < d[3]; ++c) dst[i + c] = src[i + c] >= 0 ? src[i + c] : src[i + c] * ra[c * sa[3]];
-            i += d[3];
           }
+        }
+      });
     });
   }
 
@@ -469,14 +597,16 @@ struct Graph::Impl {
     float* dst = allocate(out);
     const float beta = op.options.beta;
     steps.push_back([=] {
-      for (size_t r = 0; r < rows; ++r) {
-        const float* p = src + r * depth;
-        float* q = dst + r * depth;
-        const float m = *std::max_element(p, p + depth);
-        float sum = 0;
-        for (int c = 0; c < depth; ++c) sum += q[c] = std::exp((p[c] - m) * beta);
-        for (int c = 0; c < depth; ++c) q[c] /= sum;
-      }
+      parallel_elements(rows, [=](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) {
+          const float* p = src + r * depth;
+          float* q = dst + r * depth;
+          const float m = *std::max_element(p, p + depth);
+          float sum = 0;
+          for (int c = 0; c < depth; ++c) sum += q[c] = std::exp((p[c] - m) * beta);
+          for (int c = 0; c < depth; ++c) q[c] /= sum;
+        }
+      });
     });
   }
 
@@ -505,7 +635,8 @@ struct Graph::Impl {
     float* dst = allocate(out);
     const int c = d[3];
     steps.push_back([=] {
-      for (int y = 0; y < d[1]; ++y) {
+      parallel_rows(d[1], kDefaultTeam, size_t(d[2]) * c, [&](int begin, int end) {
+      for (int y = begin; y < end; ++y) {
         const Tap a = ty[y];
         for (int x = 0; x < d[2]; ++x) {
           const Tap b = tx[x];
@@ -519,6 +650,7 @@ struct Graph::Impl {
                    p01[k] * (1 - a.frac) * b.frac + p11[k] * a.frac * b.frac;
         }
       }
+      });
     });
   }
 
@@ -532,6 +664,10 @@ struct Graph::Impl {
     const Dims4 s = dims[in], d = dims[out];
     for (int k = 0; k < 4; ++k)
       if (before[k] < 0 || before[k] + s[k] > d[k]) fail("PAD: paddings do not fit the output");
+    if (pad_folds(out, in, before)) {
+      folded_pads[out] = {in, before[1], before[2]};
+      return;
+    }
     const float* src = source(op, 0);
     float* dst = allocate(out);
     steps.push_back([=] {
@@ -542,6 +678,25 @@ struct Graph::Impl {
             std::copy_n(src + ((size_t(n) * s[1] + y) * s[2] + x) * s[3], s[3],
                         dst + ((size_t(n + before[0]) * d[1] + y + before[1]) * d[2] + x + before[2]) * d[3] + before[3]);
     });
+  }
+
+  // Whether the only reader of PAD output `out` is a VALID convolution that can pad `in` itself:
+  // spatial padding only, and no padded row or column past the last one it reads.
+  bool pad_folds(int out, int in, const Dims4& before) const {
+    const int k = sole_reader[out];
+    if (k < 0) return false;
+    const Operator& conv = model.operators[k];
+    if ((conv.op != Op::conv_2d && conv.op != Op::depthwise_conv_2d) || conv.inputs.empty() ||
+        conv.inputs[0] != out || conv.options.padding != Padding::valid || conv.outputs.size() != 1)
+      return false;
+    const Dims4 s = dims[in], p = dims[out], d = dims[conv.outputs[0]];
+    if (before[0] != 0 || before[3] != 0 || p[0] != s[0] || p[3] != s[3] || conv.inputs.size() < 2)
+      return false;
+    const Dims4 w = dims[conv.inputs[1]];
+    const Options& o = conv.options;
+    const int eh = (w[1] - 1) * o.dilation_h + 1, ew = (w[2] - 1) * o.dilation_w + 1;
+    return (d[1] - 1) * o.stride_h + eh >= before[1] + s[1] &&
+           (d[2] - 1) * o.stride_w + ew >= before[2] + s[2];
   }
 
   void plan_concat(const Operator& op) {
