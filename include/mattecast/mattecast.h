@@ -94,9 +94,10 @@ class Model {
  public:
   // Format from the path: a `.pth` file, a TF.js `model.json` (or the folder holding it), or a
   // `.tflite` light segmentation network. The known .tflite files (by SHA-256) bring their input
-  // convention; `input_convention` overrides it (comma-separated: unit | symmetric | byte for
-  // [0,1], [-1,1], [0,255]; rgb | bgr; person=0|1, the person's channel of a two-channel output;
-  // logits | probability); an unknown file without one is fed RGB in [0, 1].
+  // convention; `input_convention` overrides it (comma-separated: unit | symmetric | byte | caffe for
+  // [0,1], [-1,1], [0,255], or caffe: ImageNet means subtracted, x 0.017; rgb | bgr; person=0|1,
+  // the person's channel of a two-channel output; logits | probability; prior: a fourth input
+  // channel fed its own last mask); an unknown file without one is fed RGB in [0, 1].
   static std::shared_ptr<const Model> load(const std::string& path,
                                            const std::string& input_convention = "");
   ~Model();
@@ -111,8 +112,8 @@ class Model {
 };
 
 // Resolves the weights to use: `explicit_path` if given (a file, or the short name of a shipped
-// light model: selfie, selfie-landscape, mnv3, prisma, slim, munet, found in the search path's
-// folders), else the first place of model_search_path() that holds a known RVM model file.
+// light model: selfie, selfie-landscape, mnv3, prisma, slim, munet, portrait-video, found in the
+// search path's folders), else the first place of model_search_path() that holds a known RVM model file.
 // Throws, listing the places, if none does.
 std::string find_model(const std::string& explicit_path);
 // Where weights are looked for, in order: $MATTECAST_MODELS (a file or folder), the user's

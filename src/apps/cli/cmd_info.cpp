@@ -62,7 +62,8 @@ void add_info_command(CLI::App& app) {
   auto cpu = std::make_shared<bool>(false);
   command->add_option("MODEL", *path,
                       "A .pth state_dict, a TF.js model.json, a .tflite or a shipped light "
-                      "model's short name (selfie, selfie-landscape, munet, mnv3, prisma, slim)");
+                      "model's short name (selfie, selfie-landscape, munet, mnv3, prisma, slim, "
+                      "portrait-video)");
   command->add_option("--model-input", *input_convention,
                       "A .tflite's input convention, as for video");
   command->add_flag("--cpu", *cpu,

@@ -11,13 +11,14 @@ void add_engine_options(CLI::App& command, EngineOptions& options, bool with_rat
   command.add_option("--model", options.model,
                      "Weights: RVM as a .pth state_dict or a TF.js model.json, or a light "
                      "segmentation .tflite; or a shipped light model by name: selfie, "
-                     "selfie-landscape, mnv3, prisma, slim, munet (default: RVM, searched in "
+                     "selfie-landscape, mnv3, prisma, slim, munet, portrait-video (default: RVM, searched in "
                      "$MATTECAST_MODELS, $XDG_DATA_HOME/mattecast/models, ~/.cache/mattecast, "
                      "/usr/local/share/mattecast/models, ../shared/models)");
   command.add_option("--model-input", options.model_input,
                      "A .tflite's input and output convention where the file is not a known one: "
-                     "unit|symmetric|byte (RGB in [0,1], [-1,1], [0,255]), rgb|bgr, "
-                     "person=0|1 (channel of a two-channel output), logits|probability");
+                     "unit|symmetric|byte|caffe (RGB in [0,1], [-1,1], [0,255], or ImageNet means "
+                     "subtracted x 0.017), rgb|bgr, person=0|1 (channel of a two-channel output), "
+                     "logits|probability, prior (a 4th input channel: its own last mask)");
   command.add_option("--refine", options.refine,
                      "Light models: the mask to full size by a guided filter following the "
                      "frame's edges (guided, default) or plainly (bilinear)")
