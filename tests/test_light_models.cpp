@@ -213,6 +213,14 @@ TEST(LightSession, TheVideoModelIsFedItsOwnLastMask) {
   EXPECT_LT(mean, 0.8);
   session.reset();  // the prior starts at zero again
   EXPECT_EQ(alpha_of(session, frames.still), first);
+  const RgbFrame small{64, 48, std::vector<uint8_t>(64 * 48 * 3, 200)};
+  alpha_of(session, frames.still);
+  alpha_of(session, small);  // another size: a new stream, so the prior restarts too
+  const std::vector<float> small_first = alpha_of(session, small);
+  Session fresh(model, light_params(false, 0.0f));
+  alpha_of(fresh, small);
+  EXPECT_EQ(alpha_of(fresh, small), small_first);
+  EXPECT_EQ(alpha_of(session, frames.still), first);
 }
 
 TEST(LightModelCli, PrecisionOtherThanFp32IsAUsageError) {

@@ -134,7 +134,7 @@ void Segmenter::read_mask() {
 
 void Segmenter::forward(const RgbImage& frame, Matte& out) {
   if (frame.width != frame_w_ || frame.height != frame_h_) {  // a new stream
-    has_previous_ = false;
+    reset_state();
     frame_w_ = frame.width;
     frame_h_ = frame.height;
   }

@@ -2,7 +2,8 @@
 // frame resized to the network's input (stretched, as the models were trained on whole frames),
 // normalised per its profile; its person mask smoothed over time (these networks have no memory:
 // a running average against flicker) and brought to the frame's size by a fast guided filter
-// guided by the frame (RVM's refiner idea: edges follow hair and clothing), or bilinearly.
+// guided by the frame (RVM's refiner idea: edges follow hair and clothing), or bilinearly. A
+// network with a `prior_mask` input (the Portrait-Segmentation video model) is fed its own last mask.
 #pragma once
 
 #include <memory>
@@ -31,7 +32,7 @@ class Segmenter {
   ~Segmenter();
 
   // alpha at the frame's size; no foreground (out.foreground emptied). A frame of another size
-  // than the last starts a new stream (no smoothing with the last mask).
+  // than the last starts a new stream (no smoothing with the last mask, a prior of zeros).
   void forward(const RgbImage& frame, Matte& out);
   void reset_state();
   void set_mask_smoothing(float weight) { options_.mask_smoothing = weight; }
