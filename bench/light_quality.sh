@@ -11,15 +11,7 @@
 set -euo pipefail
 export LC_ALL=C
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  echo "usage: $0 BUILD_DIR [SYNTHETIC_DIR]" >&2
-  exit 2
-fi
-cli="$(realpath "$1")/mattecast"
-[ -x "$cli" ] || { echo "$0: no mattecast executable in $1" >&2; exit 1; }
-cd "$(dirname "$0")/.."  # the model search looks in ../shared/models from here
-synthetic="$(realpath "${2:-../shared/media/synthetic}")"
-command -v jq >/dev/null || { echo "$0: needs jq" >&2; exit 1; }
+source "$(dirname "$0")/synthetic_args.sh"
 models="${MODELS:-selfie selfie-landscape munet mnv3 prisma slim}"
 smoothing="${SMOOTHING:-0.5}"
 

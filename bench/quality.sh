@@ -14,17 +14,7 @@
 set -euo pipefail
 export LC_ALL=C  # a decimal point in printf's numbers
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-  echo "usage: $0 BUILD_DIR [SYNTHETIC_DIR]" >&2
-  exit 2
-fi
-cli="$(realpath "$1")/mattecast"
-[ -x "$cli" ] || { echo "$0: no mattecast executable in $1" >&2; exit 1; }
-cd "$(dirname "$0")/.."  # the model search looks in ../shared/models from here
-synthetic="$(realpath "${2:-../shared/media/synthetic}")"
-for tool in jq; do
-  command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
-done
+source "$(dirname "$0")/synthetic_args.sh"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mattecast-quality.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

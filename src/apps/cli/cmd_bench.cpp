@@ -71,6 +71,7 @@ void run_bench(const BenchOptions& o) {
   const auto model = load_model(o.engine);
   SessionParams params = session_params(o.engine, *model, o.alpha_only);
   const Precision precision = params.precision;
+  const bool light = model->info().format == "tflite";  // no ratio; one network, then upsampling
   nlohmann::json results = nlohmann::json::array();
   if (!o.json)
     fmt::print("{:>10} {:>6} {:>5} {:>8} {:>8} {:>10} {:>8} {:>7} {:>9}\n", "size", "ratio", "prec",
@@ -100,7 +101,6 @@ void run_bench(const BenchOptions& o) {
     const double median = ms[ms.size() / 2], minimum = ms.front();
     const std::string name = fmt::format("{}x{}", size.width, size.height);
     const int threads = session.params().threads;
-    const bool light = model->info().format == "tflite";  // no ratio; one network, then upsampling
     if (o.json) {
       results.push_back({{"size", name},
                          {"ratio", light ? nlohmann::json() : nlohmann::json(size.ratio)},

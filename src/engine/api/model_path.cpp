@@ -62,6 +62,15 @@ std::vector<std::string> model_search_path() {
   return places;
 }
 
+namespace {
+
+// The places, one per line, for messages.
+std::string listed(const std::vector<std::string>& places) {
+  std::string text;
+  for (const std::string& place : places) text += "\n  " + place;
+  return text;
+}
+
 // A shipped light model by its short name: its file in a search place or that place's folder for it.
 std::string find_light_model(const KnownSegmentationModel& known,
                              const std::vector<std::string>& places) {
@@ -71,11 +80,11 @@ std::string find_light_model(const KnownSegmentationModel& known,
                                       fs::path(place) / known.folder / known.file})
       if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }
-  std::string searched;
-  for (const std::string& place : places) searched += "\n  " + place;
   throw Error(fmt::format("model '{}': {} not found in any of:{}", known.profile.name, known.file,
-                          searched));
+                          listed(places)));
 }
+
+}  // namespace
 
 std::string find_model(const std::string& explicit_path) {
   const std::vector<std::string> places = model_search_path();
@@ -88,13 +97,10 @@ std::string find_model(const std::string& explicit_path) {
   }
   for (const std::string& place : places)
     if (std::string found = model_in(place); !found.empty()) return found;
-
-  std::string searched;
-  for (const std::string& place : places) searched += "\n  " + place;
   throw Error(fmt::format(
       "no model found; pass --model PATH or put rvm_mobilenetv3.pth (from the official Robust "
       "Video Matting releases) into one of:{}",
-      searched));
+      listed(places)));
 }
 
 float auto_downsample_ratio(int width, int height) {

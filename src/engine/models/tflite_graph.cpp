@@ -250,12 +250,10 @@ struct Graph::Impl {
   const float* source(const Operator& op, size_t k) {
     const int t = input(op, k);
     if (!model.tensors[t].constant()) check_activation(t);
-    if (values[t].size() != count(t))
-      fail(fmt::format("{}: input '{}' is not computed before it is used", op.name, model.tensors[t].name));
-    return values[t].data();
+    return computed(op, t);
   }
 
-  // A tensor an operator reads that is not one of its listed inputs (a folded PAD's source).
+  // Tensor `t`'s values, which operator `op` reads: an input, or a folded PAD's source.
   const float* computed(const Operator& op, int t) const {
     if (values[t].size() != count(t))
       fail(fmt::format("{}: input '{}' is not computed before it is used", op.name, model.tensors[t].name));
