@@ -6,13 +6,13 @@
 #
 #   bench/light_quality.sh BUILD_DIR [SYNTHETIC_DIR]     (default ../shared/media/synthetic)
 #
-# Environment: MODELS (default: the six float light models), SMOOTHING (the smoothed rows'
+# Environment: MODELS (default: the seven shipped light models), SMOOTHING (the smoothed rows'
 # weight, default 0.5). Needs jq.
 set -euo pipefail
 export LC_ALL=C
 
 source "$(dirname "$0")/synthetic_args.sh"
-models="${MODELS:-selfie selfie-landscape munet mnv3 prisma slim}"
+models="${MODELS:-selfie selfie-landscape munet mnv3 prisma slim portrait-video}"
 smoothing="${SMOOTHING:-0.5}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mattecast-light-quality.XXXXXX")"
